@@ -1,0 +1,94 @@
+import Type, { type Static } from 'typebox';
+
+/**
+ * The runtime's whole configuration. This schema is the contract with the operator, which
+ * renders it into the ConfigMap every runtime pod mounts; keep it the single source of truth.
+ * Every object is closed (additionalProperties: false) so a typo fails at start, not silently.
+ */
+const closed = { additionalProperties: false } as const;
+
+export const Quantization = Type.Union([Type.Literal('none'), Type.Literal('fp16'), Type.Literal('int8')]);
+export const ExecutionProvider = Type.Union([Type.Literal('cpu'), Type.Literal('cuda')]);
+
+export const ModelConfig = Type.Object(
+  {
+    path: Type.String({ minLength: 1, default: 'models/sst2-bert-mini-en', description: 'Model directory (Hugging Face / transformers.js ONNX layout).' }),
+    name: Type.String({ pattern: '^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$', maxLength: 63, default: 'sentiment', description: 'Name served on the V2 API and in metrics.' }),
+    revision: Type.String({ minLength: 1, maxLength: 128, default: 'local', description: 'Revision label; part of the cache key and metrics.' }),
+    quantization: Type.Optional(Quantization),
+    maxSequenceLength: Type.Integer({ minimum: 8, maximum: 8192, default: 512, description: 'Capped by max_position_embeddings.' }),
+    labels: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 2, maxItems: 64, description: 'Overrides config.json id2label, in class order.' })),
+  },
+  closed,
+);
+
+export const SessionConfig = Type.Object(
+  {
+    executionProvider: Type.Union([ExecutionProvider], { default: 'cpu' }),
+    cudaDeviceId: Type.Integer({ minimum: 0, maximum: 63, default: 0 }),
+    intraOpThreads: Type.Integer({ minimum: 0, maximum: 256, default: 0, description: '0 lets onnxruntime pick (one per core).' }),
+    interOpThreads: Type.Integer({ minimum: 0, maximum: 256, default: 1 }),
+    concurrentBatches: Type.Integer({ minimum: 1, maximum: 8, default: 1, description: 'Batches run at once on the session.' }),
+    warmupTexts: Type.Integer({ minimum: 1, maximum: 1024, default: 8 }),
+  },
+  closed,
+);
+
+export const BatchingConfig = Type.Object(
+  {
+    maxBatchSize: Type.Integer({ minimum: 1, maximum: 1024, default: 32 }),
+    maxBatchDelayMs: Type.Number({ minimum: 0, maximum: 1000, default: 2, description: 'How long the first queued text may wait for company.' }),
+    maxBatchTokens: Type.Integer({ minimum: 8, maximum: 1_048_576, default: 8192, description: 'Padded tokens per batch (rows x longest row).' }),
+    maxQueue: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 2048, description: 'Queued texts beyond which requests get 429.' }),
+  },
+  closed,
+);
+
+export const CacheConfig = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true }),
+    maxEntries: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 10_000 }),
+    ttlSeconds: Type.Integer({ minimum: 1, maximum: 604_800, default: 600 }),
+  },
+  closed,
+);
+
+export const ServerConfig = Type.Object(
+  {
+    host: Type.String({ minLength: 1, default: '0.0.0.0' }),
+    port: Type.Integer({ minimum: 0, maximum: 65_535, default: 8080 }),
+    bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 104_857_600, default: 1_048_576 }),
+    maxTextsPerRequest: Type.Integer({ minimum: 1, maximum: 100_000, default: 256 }),
+    maxTextChars: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 100_000 }),
+    requestTimeoutMs: Type.Integer({ minimum: 1, maximum: 3_600_000, default: 30_000, description: 'Deadline from arrival to answer; queued work past it is dropped.' }),
+    drainDelayMs: Type.Integer({ minimum: 0, maximum: 600_000, default: 5_000, description: 'After SIGTERM: not ready at once, still accepting for this long so endpoints can update.' }),
+    shutdownTimeoutMs: Type.Integer({ minimum: 1_000, maximum: 3_600_000, default: 30_000, description: 'Hard limit for the whole drain after SIGTERM.' }),
+  },
+  closed,
+);
+
+export const LoggingConfig = Type.Object(
+  {
+    level: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+      { default: 'info' },
+    ),
+  },
+  closed,
+);
+
+export const RuntimeConfig = Type.Object(
+  {
+    model: Type.Object(ModelConfig.properties, { ...closed, default: {} }),
+    session: Type.Object(SessionConfig.properties, { ...closed, default: {} }),
+    batching: Type.Object(BatchingConfig.properties, { ...closed, default: {} }),
+    cache: Type.Object(CacheConfig.properties, { ...closed, default: {} }),
+    server: Type.Object(ServerConfig.properties, { ...closed, default: {} }),
+    logging: Type.Object(LoggingConfig.properties, { ...closed, default: {} }),
+  },
+  closed,
+);
+
+export type RuntimeConfig = Static<typeof RuntimeConfig>;
+export type Quantization = Static<typeof Quantization>;
+export type ExecutionProvider = Static<typeof ExecutionProvider>;
