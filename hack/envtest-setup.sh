@@ -41,5 +41,19 @@ if [ ! -x "$bin/kwok" ]; then
   GOBIN="$bin" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$kwok_version"
 fi
 
+# kwok ships no built-in lifecycle: without Stage objects it refuses to start. Use the same default
+# stages kwokctl uses (fast node init, heartbeat with lease, fast pod ready/complete/delete), taken
+# from the kwok module of the same version.
+stages="$bin/kwok-stages.yaml"
+if [ ! -s "$stages" ]; then
+  kwok_dir=$(cd / && go mod download -json "sigs.k8s.io/kwok@$kwok_version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  s="$kwok_dir/kustomize/stage"
+  for f in "$s/node/fast/node-initialize.yaml" "$s/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml" \
+    "$s/pod/fast/pod-ready.yaml" "$s/pod/fast/pod-complete.yaml" "$s/pod/fast/pod-delete.yaml"; do
+    echo "---"; cat "$f"
+  done >"$stages.tmp"
+  mv "$stages.tmp" "$stages"
+fi
+
 "$bin/kube-apiserver" --version >&2
 echo "$bin"

@@ -37,7 +37,7 @@ export const SessionConfig = Type.Object(
 export const BatchingConfig = Type.Object(
   {
     maxBatchSize: Type.Integer({ minimum: 1, maximum: 1024, default: 32 }),
-    maxBatchDelayMs: Type.Number({ minimum: 0, maximum: 1000, default: 2, description: 'How long the first queued text may wait for company.' }),
+    maxBatchDelayMs: Type.Number({ minimum: 0, maximum: 1000, default: 0, description: 'How long the first queued text may wait for company while the session is idle; 0 dispatches at once (texts arriving during a run still batch together).' }),
     maxBatchTokens: Type.Integer({ minimum: 8, maximum: 1_048_576, default: 8192, description: 'Padded tokens per batch (rows x longest row).' }),
     maxQueue: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 2048, description: 'Queued texts beyond which requests get 429.' }),
   },

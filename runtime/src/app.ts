@@ -1,0 +1,39 @@
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { ServingContext } from './http/context.js';
+import { registerErrorHandling } from './http/errors.js';
+import { healthRoutes } from './http/routes/health.js';
+import { predictRoutes } from './http/routes/predict.js';
+import { sentimentRoutes } from './http/routes/sentiment.js';
+import { v2Routes } from './http/routes/v2.js';
+
+/** Builds the HTTP app without listening, so tests can inject requests or bind a port of their choosing. */
+export function buildApp(context: ServingContext): FastifyInstance {
+  const app = Fastify({
+    logger: { level: context.config.logging.level },
+    bodyLimit: context.config.server.bodyLimitBytes,
+    // Types are part of the contract: "text": 5 is an error, not "5".
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    // Per-request access logs would cost more than the inference on a small model; metrics cover it.
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+  app.decorate('serving', context);
+  registerErrorHandling(app, context.metrics);
+
+  app.addHook('onSend', async (_request, reply) => {
+    // While draining, ask keep-alive clients to reconnect, which lands them on a ready pod.
+    if (context.lifecycle.draining) void reply.header('connection', 'close');
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    context.metrics.requests.inc({ route, code: String(reply.statusCode) });
+    context.metrics.requestDuration.observe({ route }, reply.elapsedTime / 1000);
+  });
+
+  void app.register(healthRoutes);
+  void app.register(sentimentRoutes);
+  void app.register(predictRoutes);
+  void app.register(v2Routes);
+  return app;
+}

@@ -1,0 +1,26 @@
+import type { ExecutionProvider } from '../config/schema.js';
+
+/** One padded batch, row-major [rows, columns], as the model's int64 inputs. */
+export interface Batch {
+  rows: number;
+  columns: number;
+  inputIds: BigInt64Array;
+  attentionMask: BigInt64Array;
+  tokenTypeIds: BigInt64Array;
+}
+
+export interface BackendInfo {
+  /** The provider that actually runs; differs from the requested one after a fallback. */
+  executionProvider: ExecutionProvider;
+  requestedProvider: ExecutionProvider;
+  inputNames: string[];
+  numLabels: number;
+}
+
+/** The whole contract between the batcher and a model executor. */
+export interface Backend {
+  readonly info: BackendInfo;
+  /** Returns the logits, row-major [rows, numLabels]. */
+  run(batch: Batch): Promise<Float32Array>;
+  close(): Promise<void>;
+}

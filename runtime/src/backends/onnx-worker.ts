@@ -1,0 +1,118 @@
+// Runs in a worker thread. onnxruntime-node's session.run is synchronous on the calling thread,
+// so the session lives here and the main thread keeps serving HTTP while a batch runs.
+// Self-contained on purpose (npm imports only): Node loads it directly from .ts under tests.
+import { parentPort, workerData } from 'node:worker_threads';
+import ort from 'onnxruntime-node';
+
+export interface WorkerInit {
+  onnxFile: string;
+  executionProvider: 'cpu' | 'cuda';
+  cudaDeviceId: number;
+  intraOpThreads: number;
+  interOpThreads: number;
+  numLabels: number;
+}
+export type WorkerReady = { kind: 'ready'; executionProvider: 'cpu' | 'cuda'; fallbackReason?: string; inputNames: string[] };
+export type WorkerFailed = { kind: 'failed'; message: string };
+export interface RunRequest {
+  id: number;
+  rows: number;
+  columns: number;
+  inputIds: BigInt64Array;
+  attentionMask: BigInt64Array;
+  tokenTypeIds: BigInt64Array;
+}
+export type RunResult = { id: number; logits: Float32Array } | { id: number; error: string };
+
+const REQUIRED_INPUTS = ['input_ids', 'attention_mask'];
+const OPTIONAL_INPUTS = ['token_type_ids'];
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+
+function sessionOptions(provider: 'cpu' | 'cuda'): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: provider === 'cuda' ? [{ name: 'cuda', deviceId: init.cudaDeviceId }] : ['cpu'],
+    graphOptimizationLevel: 'all',
+    ...(init.intraOpThreads > 0 ? { intraOpNumThreads: init.intraOpThreads } : {}),
+    ...(init.interOpThreads > 0 ? { interOpNumThreads: init.interOpThreads } : {}),
+  };
+}
+
+async function open(): Promise<{ session: ort.InferenceSession; provider: 'cpu' | 'cuda'; fallbackReason?: string }> {
+  if (init.executionProvider === 'cuda') {
+    try {
+      return { session: await ort.InferenceSession.create(init.onnxFile, sessionOptions('cuda')), provider: 'cuda' };
+    } catch (error) {
+      const fallbackReason = firstLine(error);
+      return { session: await ort.InferenceSession.create(init.onnxFile, sessionOptions('cpu')), provider: 'cpu', fallbackReason };
+    }
+  }
+  return { session: await ort.InferenceSession.create(init.onnxFile, sessionOptions('cpu')), provider: 'cpu' };
+}
+
+function checkSignature(session: ort.InferenceSession): { outputName: string } {
+  for (const name of REQUIRED_INPUTS) {
+    if (!session.inputNames.includes(name)) throw new Error(`the model has no "${name}" input (inputs: ${session.inputNames.join(', ')})`);
+  }
+  const unsupported = session.inputNames.filter((name) => !REQUIRED_INPUTS.includes(name) && !OPTIONAL_INPUTS.includes(name));
+  if (unsupported.length > 0) {
+    throw new Error(`unsupported model input "${unsupported[0]}" (supported: ${[...REQUIRED_INPUTS, ...OPTIONAL_INPUTS].join(', ')})`);
+  }
+  const outputName = session.outputNames.includes('logits') ? 'logits' : session.outputNames.length === 1 ? session.outputNames[0]! : undefined;
+  if (!outputName) throw new Error(`the model has no "logits" output (outputs: ${session.outputNames.join(', ')})`);
+  const meta = session.outputMetadata.find((m) => m.name === outputName);
+  const classes = meta && meta.isTensor ? meta.shape.at(-1) : undefined;
+  if (typeof classes === 'number' && classes !== init.numLabels) {
+    throw new Error(`the model outputs ${classes} classes but config.json names ${init.numLabels} labels`);
+  }
+  return { outputName };
+}
+
+function toFloat32(tensor: ort.Tensor): Float32Array {
+  if (tensor.type === 'float32') return tensor.data as Float32Array;
+  if (tensor.type === 'float16') {
+    const raw = tensor.data as unknown as Uint16Array | Float32Array;
+    return raw instanceof Uint16Array ? Float32Array.from(raw, halfToFloat) : Float32Array.from(raw);
+  }
+  throw new Error(`unsupported output type ${tensor.type}`);
+}
+
+function halfToFloat(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const fraction = bits & 0x3ff;
+  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
+  if (exponent === 0x1f) return fraction ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim();
+}
+
+try {
+  const { session, provider, fallbackReason } = await open();
+  const { outputName } = checkSignature(session);
+  const usesTypeIds = session.inputNames.includes('token_type_ids');
+  port.on('message', async (request: RunRequest) => {
+    try {
+      const shape = [request.rows, request.columns];
+      const feeds: Record<string, ort.Tensor> = {
+        input_ids: new ort.Tensor('int64', request.inputIds, shape),
+        attention_mask: new ort.Tensor('int64', request.attentionMask, shape),
+      };
+      if (usesTypeIds) feeds.token_type_ids = new ort.Tensor('int64', request.tokenTypeIds, shape);
+      const output = await session.run(feeds, [outputName]);
+      // A copy we own: the tensor's memory belongs to onnxruntime and cannot be transferred.
+      const logits = toFloat32(output[outputName]!).slice();
+      const result: RunResult = { id: request.id, logits };
+      port.postMessage(result, [logits.buffer as ArrayBuffer]);
+    } catch (error) {
+      port.postMessage({ id: request.id, error: firstLine(error) } satisfies RunResult);
+    }
+  });
+  port.postMessage({ kind: 'ready', executionProvider: provider, inputNames: [...session.inputNames], ...(fallbackReason ? { fallbackReason } : {}) } satisfies WorkerReady);
+} catch (error) {
+  port.postMessage({ kind: 'failed', message: firstLine(error) } satisfies WorkerFailed);
+}

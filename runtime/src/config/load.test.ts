@@ -1,0 +1,61 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './load.js';
+
+function file(name: string, content: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'cfg-')), name);
+  writeFileSync(path, content);
+  return path;
+}
+
+describe('loadConfig', () => {
+  it('fills every default when given nothing', () => {
+    const config = loadConfig({});
+    expect(config.batching.maxBatchSize).toBe(32);
+    expect(config.server.port).toBe(8080);
+    expect(config.session.executionProvider).toBe('cpu');
+  });
+
+  it('layers file <- environment <- flags, later sources winning', () => {
+    const path = file('c.yaml', 'batching:\n  maxBatchSize: 8\n  maxQueue: 10\nserver:\n  port: 9000\n');
+    const config = loadConfig({
+      file: path,
+      env: { SENTIMENT_BATCHING_MAX_BATCH_SIZE: '16', SENTIMENT_CACHE_ENABLED: 'false', PATH: '/bin' },
+      argv: ['--batching.maxBatchSize=4', '--model.labels', 'bad,good'],
+    });
+    expect(config.batching).toMatchObject({ maxBatchSize: 4, maxQueue: 10 });
+    expect(config.server.port).toBe(9000);
+    expect(config.cache.enabled).toBe(false);
+    expect(config.model.labels).toEqual(['bad', 'good']);
+  });
+
+  it('reads JSON files too', () => {
+    const config = loadConfig({ file: file('c.json', '{"model": {"quantization": "int8", "maxSequenceLength": 64}}') });
+    expect(config.model).toMatchObject({ quantization: 'int8', maxSequenceLength: 64 });
+  });
+
+  it.each([
+    [{ file: 'model:\n  bogus: 1\n' }, 'unknown key model.bogus'],
+    [{ file: 'extra: {}\n' }, 'unknown key extra'],
+    [{ file: 'batching:\n  maxBatchSize: 0\n' }, 'batching.maxBatchSize must be >= 1'],
+    [{ file: 'batching:\n  maxBatchDelayMs: 5000\n' }, 'batching.maxBatchDelayMs must be <= 1000'],
+    [{ file: 'model:\n  quantization: int4\n' }, 'model.quantization'],
+    [{ file: 'server: [1, 2]\n' }, 'server'],
+    [{ file: 'batching: {maxBatchSize: [' }, 'is not valid YAML/JSON'],
+    [{ env: { SENTIMENT_BATCHING_MAX_BACH_SIZE: '3' } }, 'unknown environment variable SENTIMENT_BATCHING_MAX_BACH_SIZE'],
+    [{ env: { SENTIMENT_SERVER_PORT: 'eighty' } }, 'must be a number (got "eighty")'],
+    [{ argv: ['--server.prot=1'] }, 'unknown flag --server.prot'],
+    [{ argv: ['--server.port'] }, 'flag --server.port needs a value'],
+    [{ argv: ['--cache.enabled=maybe'] }, 'must be true or false'],
+  ])('rejects %j naming the problem', (input, message) => {
+    const sources = { ...input, file: 'file' in input ? file('c.yaml', input.file) : undefined };
+    expect(() => loadConfig(sources)).toThrow(ConfigError);
+    expect(() => loadConfig(sources)).toThrow(message);
+  });
+
+  it('names a missing config file', () => {
+    expect(() => loadConfig({ file: '/nonexistent/config.yaml' })).toThrow('cannot read /nonexistent/config.yaml: ENOENT');
+  });
+});

@@ -1,0 +1,157 @@
+import { readFileSync } from 'node:fs';
+import Value from 'typebox/value';
+import { parse as parseYaml } from 'yaml';
+import { RuntimeConfig } from './schema.js';
+
+/** An expected start-up failure: printed as one line, no stack trace. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type JsonObject = Record<string, unknown>;
+type LeafSchema = { type?: string; anyOf?: { type?: string; const?: unknown }[] };
+
+export interface ConfigSources {
+  /** Path of a JSON or YAML file (the operator mounts one). */
+  file?: string | undefined;
+  /** Environment, read for SENTIMENT_<SECTION>_<KEY> overrides. */
+  env?: NodeJS.ProcessEnv;
+  /** CLI flags as `--section.key=value` or `--section.key value`. */
+  argv?: string[];
+}
+
+const ENV_PREFIX = 'SENTIMENT_';
+
+/** Merges defaults <- file <- environment <- flags, then validates the result as a whole. */
+export function loadConfig(sources: ConfigSources): RuntimeConfig {
+  const merged: JsonObject = {};
+  if (sources.file) deepMerge(merged, readConfigFile(sources.file), sources.file);
+  deepMerge(merged, fromEnv(sources.env ?? {}), 'environment');
+  deepMerge(merged, fromFlags(sources.argv ?? []), 'flags');
+  return validateConfig(merged);
+}
+
+export function validateConfig(input: unknown): RuntimeConfig {
+  const withDefaults = Value.Default(RuntimeConfig, structuredClone(input ?? {}));
+  const errors = [...Value.Errors(RuntimeConfig, withDefaults)];
+  if (errors.length === 0) return withDefaults as RuntimeConfig;
+  throw new ConfigError(`config: ${errors.map(describeError).filter(unique).join('; ')}`);
+}
+
+function describeError(error: { keyword: string; instancePath: string; params: Record<string, unknown>; message: string }): string {
+  const key = error.instancePath.replace(/^\//, '').replaceAll('/', '.') || '(root)';
+  if (error.keyword === 'additionalProperties') {
+    const extra = (error.params.additionalProperties as string[]).map((name) => (key === '(root)' ? name : `${key}.${name}`));
+    return `unknown key ${extra.join(', ')}`;
+  }
+  return `${key} ${error.message}`;
+}
+
+function unique(value: string, index: number, all: string[]): boolean {
+  return all.indexOf(value) === index;
+}
+
+function readConfigFile(path: string): JsonObject {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`config: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text); // YAML is a superset of JSON, so one parser reads both.
+  } catch (error) {
+    throw new ConfigError(`config: ${path} is not valid YAML/JSON: ${(error as Error).message.split('\n')[0]}`);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config: ${path} must hold a mapping of sections`);
+  return parsed as JsonObject;
+}
+
+/** SENTIMENT_BATCHING_MAX_BATCH_SIZE=16 -> batching.maxBatchSize = 16. */
+function fromEnv(env: NodeJS.ProcessEnv): JsonObject {
+  const out: JsonObject = {};
+  const byEnvName = new Map(leafKeys().map((path) => [ENV_PREFIX + path.map(toScreamingSnake).join('_'), path]));
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || raw === undefined || name === 'SENTIMENT_CONFIG') continue;
+    const path = byEnvName.get(name);
+    if (!path) throw new ConfigError(`config: unknown environment variable ${name}`);
+    setPath(out, path, coerce(path, raw, name));
+  }
+  return out;
+}
+
+function fromFlags(argv: string[]): JsonObject {
+  const out: JsonObject = {};
+  const known = new Map(leafKeys().map((path) => [path.join('.'), path]));
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) throw new ConfigError(`config: unexpected argument ${arg}`);
+    const eq = arg.indexOf('=');
+    const key = arg.slice(2, eq === -1 ? undefined : eq);
+    const path = known.get(key);
+    if (!path) throw new ConfigError(`config: unknown flag --${key}`);
+    const raw: string | undefined = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+    if (raw === undefined) throw new ConfigError(`config: flag --${key} needs a value`);
+    setPath(out, path, coerce(path, raw, `--${key}`));
+  }
+  return out;
+}
+
+function leafKeys(): string[][] {
+  const sections = RuntimeConfig.properties as Record<string, { properties: Record<string, unknown> }>;
+  return Object.entries(sections).flatMap(([section, schema]) => Object.keys(schema.properties).map((key) => [section, key]));
+}
+
+function leafSchema(path: string[]): LeafSchema {
+  const sections = RuntimeConfig.properties as unknown as Record<string, { properties: Record<string, LeafSchema> }>;
+  return sections[path[0]!]!.properties[path[1]!]!;
+}
+
+/** Strings from env/flags become the schema's type, so validation reports ranges, not types. */
+function coerce(path: string[], raw: string, source: string): unknown {
+  const schema = leafSchema(path);
+  const type = schema.type ?? schema.anyOf?.[0]?.type ?? (schema.anyOf?.[0] && typeof schema.anyOf[0].const);
+  switch (type) {
+    case 'integer':
+    case 'number': {
+      const value = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(value)) throw new ConfigError(`config: ${source} must be a number (got "${raw}")`);
+      return value;
+    }
+    case 'boolean':
+      if (raw === 'true' || raw === '1') return true;
+      if (raw === 'false' || raw === '0') return false;
+      throw new ConfigError(`config: ${source} must be true or false (got "${raw}")`);
+    case 'array':
+      return raw.split(',').map((item) => item.trim());
+    default:
+      return raw;
+  }
+}
+
+function toScreamingSnake(camel: string): string {
+  return camel.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+function setPath(target: JsonObject, path: string[], value: unknown): void {
+  const [section, key] = path as [string, string];
+  const child = (target[section] ??= {}) as JsonObject;
+  child[key] = value;
+}
+
+function deepMerge(target: JsonObject, source: JsonObject, origin: string): void {
+  for (const [key, value] of Object.entries(source)) {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      const existing = target[key];
+      if (existing !== undefined && (typeof existing !== 'object' || Array.isArray(existing))) {
+        throw new ConfigError(`config: ${origin}: ${key} must be a mapping`);
+      }
+      target[key] ??= {};
+      deepMerge(target[key] as JsonObject, value as JsonObject, origin);
+    } else {
+      target[key] = value;
+    }
+  }
+}

@@ -1,0 +1,125 @@
+import type { Backend, Batch } from '../backends/backend.js';
+import type { QueueEntry } from './queue.js';
+import { BatchQueue } from './queue.js';
+
+export interface BatcherOptions {
+  maxBatchSize: number;
+  maxBatchDelayMs: number;
+  concurrentBatches: number;
+  padTokenId: number;
+}
+
+export interface BatchObserver {
+  queueDepth(depth: number): void;
+  batch(stats: { size: number; paddedTokens: number; seconds: number }): void;
+  dropped(reason: 'ClientGone' | 'DeadlineExceeded'): void;
+}
+
+/**
+ * Drives the queue: decides when a batch leaves (full, waited long enough, or idle with
+ * maxBatchDelayMs 0), pads it, runs it on the backend and hands each row back to its entry.
+ * At most `concurrentBatches` run at once; texts arriving meanwhile collect into the next batch.
+ */
+export class Batcher {
+  private running = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly queue: BatchQueue,
+    private readonly backend: Backend,
+    private readonly options: BatcherOptions,
+    private readonly observer: BatchObserver,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  submit(entries: QueueEntry[]): void {
+    this.queue.append(entries);
+    this.observer.queueDepth(this.queue.size);
+    this.schedule();
+  }
+
+  /** Resolves once nothing is queued or running. */
+  idle(): Promise<void> {
+    if (this.queue.size === 0 && this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private schedule(): void {
+    if (this.running >= this.options.concurrentBatches || this.queue.size === 0 || this.immediate) return;
+    const oldest = this.queue.oldestEnqueuedAt!;
+    const wait = this.options.maxBatchDelayMs - (this.now() - oldest);
+    if (this.queue.size >= this.options.maxBatchSize || wait <= 0) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      // Defer one turn so texts from requests parsed in the same I/O phase join this batch.
+      this.immediate = setImmediate(() => {
+        this.immediate = undefined;
+        void this.dispatch();
+      });
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.schedule();
+      }, wait);
+    }
+  }
+
+  private async dispatch(): Promise<void> {
+    if (this.running >= this.options.concurrentBatches) return;
+    const next = this.queue.nextBatch(this.now());
+    if (next) {
+      for (const { entry, error } of next.dropped) {
+        this.observer.dropped(error.kind as 'ClientGone' | 'DeadlineExceeded');
+        entry.reject(error);
+      }
+    }
+    this.observer.queueDepth(this.queue.size);
+    if (next && next.entries.length > 0) {
+      this.running++;
+      // Start forming the next batch while this one runs, when more than one may run.
+      this.schedule();
+      await this.execute(next.entries);
+      this.running--;
+    }
+    if (this.queue.size > 0) this.schedule();
+    else if (this.running === 0) this.notifyIdle();
+  }
+
+  private async execute(entries: QueueEntry[]): Promise<void> {
+    const batch = this.pad(entries);
+    const started = this.now();
+    try {
+      const logits = await this.backend.run(batch);
+      this.observer.batch({ size: entries.length, paddedTokens: batch.rows * batch.columns, seconds: (this.now() - started) / 1000 });
+      const classes = logits.length / entries.length;
+      entries.forEach((entry, row) => entry.resolve(logits.subarray(row * classes, (row + 1) * classes)));
+    } catch (error) {
+      for (const entry of entries) entry.reject(error as Error);
+    }
+  }
+
+  private pad(entries: QueueEntry[]): Batch {
+    const rows = entries.length;
+    const columns = Math.max(...entries.map((entry) => entry.encoded.ids.length));
+    const inputIds = new BigInt64Array(rows * columns).fill(BigInt(this.options.padTokenId));
+    const attentionMask = new BigInt64Array(rows * columns);
+    const tokenTypeIds = new BigInt64Array(rows * columns);
+    entries.forEach(({ encoded }, row) => {
+      const offset = row * columns;
+      for (let i = 0; i < encoded.ids.length; i++) {
+        inputIds[offset + i] = BigInt(encoded.ids[i]!);
+        attentionMask[offset + i] = 1n;
+        tokenTypeIds[offset + i] = BigInt(encoded.typeIds[i] ?? 0);
+      }
+    });
+    return { rows, columns, inputIds, attentionMask, tokenTypeIds };
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

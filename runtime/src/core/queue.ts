@@ -1,0 +1,86 @@
+import { RuntimeError } from './errors.js';
+import type { EncodedText } from './tokenizer.js';
+
+export interface QueueEntry {
+  encoded: EncodedText;
+  enqueuedAt: number;
+  deadline: number;
+  signal?: AbortSignal | undefined;
+  resolve: (logits: Float32Array) => void;
+  reject: (error: Error) => void;
+}
+
+export interface QueueLimits {
+  maxBatchSize: number;
+  maxBatchTokens: number;
+  maxQueue: number;
+}
+
+export interface NextBatch {
+  entries: QueueEntry[];
+  /** Entries removed without inference: their client left or their deadline passed. */
+  dropped: { entry: QueueEntry; error: RuntimeError }[];
+}
+
+/**
+ * Bounded queue of single texts with the batching policy. Synchronous and clock-free (time is
+ * passed in) so the policy is testable without a model: the oldest text always goes next, so
+ * nothing starves, and it takes company of the closest lengths that fit the size and
+ * padded-token budgets, so short texts are not padded to the longest in the queue.
+ */
+export class BatchQueue {
+  private entries: QueueEntry[] = [];
+
+  constructor(private readonly limits: QueueLimits) {}
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  get oldestEnqueuedAt(): number | undefined {
+    return this.entries[0]?.enqueuedAt;
+  }
+
+  /** Room check without appending, so callers can refuse before spending work on tokenization. */
+  ensureRoom(count: number): void {
+    if (this.entries.length + count > this.limits.maxQueue) {
+      throw new RuntimeError('Overloaded', `queue is full (${this.entries.length} of ${this.limits.maxQueue} texts waiting)`, 1);
+    }
+  }
+
+  append(entries: QueueEntry[]): void {
+    this.ensureRoom(entries.length);
+    this.entries.push(...entries);
+  }
+
+  nextBatch(now: number): NextBatch | undefined {
+    const dropped: NextBatch['dropped'] = [];
+    const live: QueueEntry[] = [];
+    for (const entry of this.entries) {
+      if (entry.signal?.aborted) dropped.push({ entry, error: new RuntimeError('ClientGone', 'client disconnected before inference') });
+      else if (entry.deadline <= now) dropped.push({ entry, error: new RuntimeError('DeadlineExceeded', 'request deadline passed while queued') });
+      else live.push(entry);
+    }
+    this.entries = live;
+    const anchor = live[0];
+    if (!anchor) return dropped.length > 0 ? { entries: [], dropped } : undefined;
+
+    const anchorLength = anchor.encoded.ids.length;
+    const candidates = live
+      .slice(1)
+      .map((entry, age) => ({ entry, age, distance: Math.abs(entry.encoded.ids.length - anchorLength) }))
+      .sort((a, b) => a.distance - b.distance || a.age - b.age);
+
+    const chosen = new Set<QueueEntry>([anchor]);
+    let longest = anchorLength;
+    for (const { entry } of candidates) {
+      if (chosen.size >= this.limits.maxBatchSize) break;
+      const width = Math.max(longest, entry.encoded.ids.length);
+      if (width * (chosen.size + 1) > this.limits.maxBatchTokens) continue;
+      chosen.add(entry);
+      longest = width;
+    }
+    this.entries = live.filter((entry) => !chosen.has(entry));
+    return { entries: [...chosen], dropped };
+  }
+}

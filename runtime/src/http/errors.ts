@@ -1,0 +1,53 @@
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { RuntimeError, type ErrorKind } from '../core/errors.js';
+import type { RuntimeMetrics } from '../metrics.js';
+
+/** The one place that chooses status codes. The body shape serves TEI and V2 clients alike. */
+const STATUS: Record<ErrorKind, number> = {
+  Validation: 400,
+  PayloadTooLarge: 413,
+  Overloaded: 429,
+  DeadlineExceeded: 504,
+  // Nobody reads it; 499 is the de-facto "client closed request" code in access logs.
+  ClientGone: 499,
+  NotReady: 503,
+  NotFound: 404,
+  Backend: 500,
+};
+
+export interface ErrorBody {
+  error: string;
+  error_type: ErrorKind;
+}
+
+export function sendError(reply: FastifyReply, error: RuntimeError): FastifyReply {
+  if (error.retryAfterSeconds !== undefined) void reply.header('retry-after', String(error.retryAfterSeconds));
+  return reply.code(STATUS[error.kind]).send({ error: error.message, error_type: error.kind } satisfies ErrorBody);
+}
+
+/** Maps fastify's own failures (parsing, schema validation, body limit) onto our kinds. */
+function fromFastify(error: FastifyError): RuntimeError {
+  if (error instanceof RuntimeError) return error;
+  if (error.validation) return new RuntimeError('Validation', `invalid request: ${error.message}`);
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new RuntimeError('PayloadTooLarge', 'request body is too large');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new RuntimeError('Validation', `unsupported content type: ${error.message}`);
+    default:
+      if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+        return new RuntimeError('Validation', error.message);
+      }
+      return new RuntimeError('Backend', error.message);
+  }
+}
+
+export function registerErrorHandling(app: FastifyInstance, metrics: RuntimeMetrics): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const mapped = fromFastify(error);
+    metrics.rejected.inc({ kind: mapped.kind });
+    if (mapped.kind === 'Backend') request.log.error({ err: error }, 'request failed');
+    return sendError(reply, mapped);
+  });
+  app.setNotFoundHandler((request, reply) => sendError(reply, new RuntimeError('NotFound', `no route ${request.method} ${request.url}`)));
+}

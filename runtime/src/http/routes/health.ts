@@ -1,0 +1,17 @@
+import type { FastifyPluginAsync } from 'fastify';
+
+/** Probes and metrics: cheap, never queued behind inference. */
+export const healthRoutes: FastifyPluginAsync = async (app) => {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_request, reply) => {
+    const { lifecycle } = app.serving;
+    if (!lifecycle.ready) return reply.code(503).send({ status: lifecycle.phase });
+    return { status: 'ready' };
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    const { registry } = app.serving.metrics;
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
+};

@@ -1,0 +1,83 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BatchObserver } from './core/batcher.js';
+import type { InferObserver, Prediction } from './core/infer.js';
+import type { EncodedText } from './core/tokenizer.js';
+
+const PREFIX = 'sentiment_runtime_';
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+
+/** Every Prometheus series the runtime exports; the autoscaler reads inflight and queue depth. */
+export class RuntimeMetrics implements BatchObserver, InferObserver {
+  readonly registry = new Registry();
+  readonly requests = new Counter({ name: `${PREFIX}requests_total`, help: 'HTTP requests by route and status code.', labelNames: ['route', 'code'], registers: [this.registry] });
+  readonly requestDuration = new Histogram({ name: `${PREFIX}request_duration_seconds`, help: 'HTTP request latency.', labelNames: ['route'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly inflight = new Gauge({ name: `${PREFIX}inflight_requests`, help: 'Inference requests being handled now.', registers: [this.registry] });
+  private readonly queueDepthGauge = new Gauge({ name: `${PREFIX}queue_depth`, help: 'Texts waiting for a batch.', registers: [this.registry] });
+  private readonly batchSize = new Histogram({ name: `${PREFIX}batch_size`, help: 'Texts per executed batch.', buckets: SIZE_BUCKETS, registers: [this.registry] });
+  private readonly paddedTokens = new Histogram({ name: `${PREFIX}batch_padded_tokens`, help: 'Padded tokens (rows x longest row) per executed batch.', buckets: [16, 64, 256, 1024, 4096, 16384, 65536], registers: [this.registry] });
+  private readonly inferenceDuration = new Histogram({ name: `${PREFIX}inference_duration_seconds`, help: 'Time to run one batch on the session.', buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  private readonly tokenizationDuration = new Histogram({ name: `${PREFIX}tokenization_duration_seconds`, help: 'Time to tokenize the uncached texts of one request.', buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  private readonly truncated = new Counter({ name: `${PREFIX}truncated_inputs_total`, help: 'Texts cut to the token limit.', registers: [this.registry] });
+  private readonly unknownRatio = new Histogram({ name: `${PREFIX}unknown_token_ratio`, help: 'Share of a text\'s tokens that are unknown or fragments of words split 3+ ways.', buckets: [0, 0.05, 0.1, 0.25, 0.5, 0.75, 1], registers: [this.registry] });
+  private readonly predictions = new Counter({ name: `${PREFIX}predictions_total`, help: 'Predicted labels (cache hits excluded).', labelNames: ['label'], registers: [this.registry] });
+  private readonly cacheRequests = new Counter({ name: `${PREFIX}cache_requests_total`, help: 'Result cache lookups by result.', labelNames: ['result'], registers: [this.registry] });
+  private readonly droppedTexts = new Counter({ name: `${PREFIX}dropped_texts_total`, help: 'Queued texts dropped before inference.', labelNames: ['reason'], registers: [this.registry] });
+  readonly rejected = new Counter({ name: `${PREFIX}rejected_requests_total`, help: 'Requests refused by kind (Overloaded, Validation, ...).', labelNames: ['kind'], registers: [this.registry] });
+  readonly ready = new Gauge({ name: `${PREFIX}ready`, help: '1 when the model is loaded, warmed up and not draining.', registers: [this.registry] });
+  private readonly modelInfo = new Gauge({ name: `${PREFIX}model_info`, help: 'The served model; value is always 1.', labelNames: ['model', 'revision', 'quantization', 'execution_provider', 'requested_provider'], registers: [this.registry] });
+
+  constructor(private labels: string[] = []) {
+    collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+  }
+
+  setModel(info: { model: string; revision: string; quantization: string; executionProvider: string; requestedProvider: string; labels: string[] }): void {
+    this.labels = info.labels;
+    this.modelInfo.reset();
+    this.modelInfo.set({ model: info.model, revision: info.revision, quantization: info.quantization, execution_provider: info.executionProvider, requested_provider: info.requestedProvider }, 1);
+    for (const label of info.labels) this.predictions.inc({ label }, 0);
+  }
+
+  queueDepth(depth: number): void {
+    this.queueDepthGauge.set(depth);
+  }
+
+  batch(stats: { size: number; paddedTokens: number; seconds: number }): void {
+    this.batchSize.observe(stats.size);
+    this.paddedTokens.observe(stats.paddedTokens);
+    this.inferenceDuration.observe(stats.seconds);
+  }
+
+  dropped(reason: 'ClientGone' | 'DeadlineExceeded'): void {
+    this.droppedTexts.inc({ reason });
+  }
+
+  tokenized(seconds: number, encoded: EncodedText[]): void {
+    this.tokenizationDuration.observe(seconds);
+    for (const item of encoded) {
+      if (item.truncated) this.truncated.inc();
+      this.unknownRatio.observe(item.unknownRatio);
+    }
+  }
+
+  predicted(predictions: Prediction[]): void {
+    for (const prediction of predictions) {
+      const best = argmax(prediction.probabilities);
+      this.predictions.inc({ label: this.labels[best] ?? String(best) });
+    }
+  }
+
+  hit(): void {
+    this.cacheRequests.inc({ result: 'hit' });
+  }
+
+  miss(): void {
+    this.cacheRequests.inc({ result: 'miss' });
+  }
+}
+
+export function argmax(values: number[]): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
+  return best;
+}

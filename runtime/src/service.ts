@@ -1,0 +1,59 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { BackendInfo } from './backends/backend.js';
+import { OnnxBackend } from './backends/onnx.js';
+import type { RuntimeConfig } from './config/schema.js';
+import { Batcher } from './core/batcher.js';
+import { ResultCache } from './core/cache.js';
+import { Classifier, type Prediction } from './core/infer.js';
+import { BatchQueue } from './core/queue.js';
+import { TextEncoder } from './core/tokenizer.js';
+import type { RuntimeMetrics } from './metrics.js';
+import { readManifest, type ModelManifest } from './model/manifest.js';
+
+export interface ModelService {
+  manifest: ModelManifest;
+  backend: BackendInfo;
+  classifier: Classifier;
+  /** Resolves when every queued and running batch has finished. */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const WARMUP_TEXT = 'A warm-up sentence that exercises the tokenizer and the session.';
+
+/** Loads the model directory, opens the session and runs a warm-up batch before anything is served. */
+export async function loadModelService(config: RuntimeConfig, metrics: RuntimeMetrics, log: FastifyBaseLogger): Promise<ModelService> {
+  const manifest = readManifest(config.model.path, { quantization: config.model.quantization, labels: config.model.labels });
+  const maxTokens = Math.min(config.model.maxSequenceLength, manifest.maxPositionEmbeddings);
+  const encoder = new TextEncoder(manifest.tokenizerFile, maxTokens);
+  const backend = await OnnxBackend.open(manifest, config.session, (reason) =>
+    log.warn({ requested: config.session.executionProvider, reason }, 'execution provider unavailable, falling back to cpu'),
+  );
+  const queue = new BatchQueue(config.batching);
+  const batcher = new Batcher(queue, backend, { ...config.batching, concurrentBatches: config.session.concurrentBatches, padTokenId: manifest.padTokenId }, metrics);
+  const cache = config.cache.enabled ? new ResultCache<Prediction>(config.model.revision, config.cache, metrics) : undefined;
+  // Warm-up bypasses the cache so it never stores an answer nobody asked for.
+  const warmup = new Classifier(encoder, batcher, undefined, { tokenized: () => {}, predicted: () => {} });
+  await warmup.classify([WARMUP_TEXT], { deadline: performance.now() + 60_000 });
+  await warmup.classify(Array.from({ length: config.session.warmupTexts }, (_, i) => `${WARMUP_TEXT} ${i}`), { deadline: performance.now() + 60_000 });
+
+  metrics.setModel({
+    model: config.model.name,
+    revision: config.model.revision,
+    quantization: manifest.quantization,
+    executionProvider: backend.info.executionProvider,
+    requestedProvider: backend.info.requestedProvider,
+    labels: manifest.labels,
+  });
+  log.info(
+    { model: config.model.name, revision: config.model.revision, file: manifest.onnxFile, quantization: manifest.quantization, provider: backend.info.executionProvider, maxTokens, labels: manifest.labels },
+    'model loaded and warmed up',
+  );
+  return {
+    manifest,
+    backend: backend.info,
+    classifier: new Classifier(encoder, batcher, cache, metrics),
+    idle: () => batcher.idle(),
+    close: () => backend.close(),
+  };
+}
