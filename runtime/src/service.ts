@@ -35,7 +35,8 @@ export async function loadModelService(config: RuntimeConfig, metrics: RuntimeMe
   // Warm-up bypasses the cache so it never stores an answer nobody asked for.
   const warmup = new Classifier(encoder, batcher, undefined, { tokenized: () => {}, predicted: () => {} });
   await warmup.classify([WARMUP_TEXT], { deadline: performance.now() + 60_000 });
-  await warmup.classify(Array.from({ length: config.session.warmupTexts }, (_, i) => `${WARMUP_TEXT} ${i}`), { deadline: performance.now() + 60_000 });
+  const warmupRows = Math.min(config.session.warmupTexts, config.batching.maxBatchSize, config.batching.maxQueue);
+  await warmup.classify(Array.from({ length: warmupRows }, (_, i) => `${WARMUP_TEXT} ${i}`), { deadline: performance.now() + 60_000 });
 
   metrics.setModel({
     model: config.model.name,

@@ -1,0 +1,12 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CRD_FILE, sentimentModelCRDYaml } from '../operator/src/api/v1alpha1/crd.js';
+
+// npm runs scripts from the package root, which is where the generated files belong.
+const root = process.cwd();
+const yaml = sentimentModelCRDYaml();
+for (const dir of ['crds', 'charts/sentiment-operator/crds']) {
+  mkdirSync(join(root, dir), { recursive: true });
+  writeFileSync(join(root, dir, CRD_FILE), yaml);
+  console.log(`wrote ${join(dir, CRD_FILE)}`);
+}

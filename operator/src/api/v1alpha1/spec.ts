@@ -1,0 +1,259 @@
+import Type, { type Static } from 'typebox';
+import type { V1Affinity } from '@kubernetes/client-node';
+import { ImageReference, InnerPath, OpaqueObject, Quantity, StringEnum, StringMap, validations } from './kube-schema.js';
+
+/**
+ * The SentimentModel spec, the one definition behind both the TypeScript type and the CRD schema.
+ * Fields with a `default` are listed as required here, because the reconciler only ever reads
+ * objects the apiserver has defaulted; the CRD generator drops them from `required` so users may
+ * omit them. Bounds mirror runtime/src/config/schema.ts so an accepted spec renders a valid config.
+ */
+
+const LABEL_VALUE = '^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$';
+const DNS1123_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+
+export const ImageSource = Type.Object({
+  reference: ImageReference('Model image (an OCI image holding the model directory), pinned by tag or digest.'),
+  path: InnerPath('/model', 'Model directory inside the image.'),
+});
+
+export const PvcSource = Type.Object({
+  claimName: Type.String({ minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN }),
+  path: InnerPath('/', 'Model directory inside the volume.'),
+  readOnly: Type.Boolean({ default: true }),
+});
+
+export const UrlSource = Type.Object({
+  url: Type.String({
+    maxLength: 2048,
+    description: 'A .tar.gz of the model directory.',
+    ...validations({ rule: "self.startsWith('https://') && isURL(self)", message: 'model.url.url must be an https:// URL' }),
+  }),
+  sha256: Type.String({ maxLength: 64, pattern: '^[a-f0-9]{64}$', description: 'Lowercase hex sha256 of the archive; the download is rejected on mismatch.' }),
+});
+
+export const ModelSource = Type.Object(
+  { image: Type.Optional(ImageSource), pvc: Type.Optional(PvcSource), url: Type.Optional(UrlSource) },
+  validations({
+    rule: '(has(self.image) ? 1 : 0) + (has(self.pvc) ? 1 : 0) + (has(self.url) ? 1 : 0) == 1',
+    message: 'exactly one model source must be set: model.image, model.pvc or model.url',
+  }),
+);
+
+export const Quantization = StringEnum(['none', 'fp16', 'int8'], { default: 'int8' });
+export const ExecutionProvider = StringEnum(['cpu', 'cuda'], { default: 'cpu' });
+
+export const Runtime = Type.Object({
+  image: ImageReference('Sentiment runtime image, pinned by tag or digest.'),
+  executionProvider: ExecutionProvider,
+  intraOpThreads: Type.Integer({ minimum: 0, maximum: 256, default: 0, description: '0 derives it from the CPU limit (or request).' }),
+  imagePullPolicy: StringEnum(['Always', 'IfNotPresent', 'Never'], { default: 'IfNotPresent' }),
+});
+
+export const Batching = Type.Object(
+  {
+    maxBatchSize: Type.Integer({ minimum: 1, maximum: 1024, default: 32 }),
+    maxBatchDelayMs: Type.Number({ minimum: 0, maximum: 1000, default: 2 }),
+    maxBatchTokens: Type.Integer({ minimum: 8, maximum: 1_048_576, default: 8192, description: 'Padded tokens per batch (rows x longest row).' }),
+    maxQueue: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 2048, description: 'Queued texts per replica beyond which requests get 429.' }),
+  },
+  {
+    default: {},
+    ...validations({ rule: 'self.maxQueue >= self.maxBatchSize', message: 'batching.maxQueue must be at least batching.maxBatchSize', fieldPath: '.maxQueue' }),
+  },
+);
+
+export const Cache = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true }),
+    maxEntries: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 10_000 }),
+    ttlSeconds: Type.Integer({ minimum: 1, maximum: 604_800, default: 600 }),
+  },
+  { default: {} },
+);
+
+const ComputeResources = Type.Object({
+  cpu: Type.Optional(Quantity('CPU, e.g. 500m or 2.')),
+  memory: Type.Optional(Quantity('Memory, e.g. 2Gi.')),
+});
+
+const notAboveLimit = (r: 'cpu' | 'memory') => ({
+  rule:
+    `!has(self.requests) || !has(self.limits) || !has(self.requests.${r}) || !has(self.limits.${r}) || ` +
+    `!isQuantity(self.requests.${r}) || !isQuantity(self.limits.${r}) || ` +
+    `quantity(self.requests.${r}).compareTo(quantity(self.limits.${r})) <= 0`,
+  message: `resources.requests.${r} must not exceed resources.limits.${r}`,
+  fieldPath: `.requests.${r}`,
+});
+
+export const Gpu = Type.Object(
+  {
+    count: Type.Integer({ minimum: 0, maximum: 16, default: 0 }),
+    resourceName: Type.String({
+      maxLength: 63,
+      pattern: '^nvidia[.]com/(gpu([.]shared)?|mig-[1-7]g[.][0-9]+gb([+]me)?)$',
+      default: 'nvidia.com/gpu',
+      description: 'Extended resource to request: nvidia.com/gpu, or a MIG profile such as nvidia.com/mig-1g.10gb.',
+    }),
+    product: Type.Optional(
+      Type.String({ maxLength: 63, pattern: LABEL_VALUE, description: 'Selects nodes by nvidia.com/gpu.product, e.g. NVIDIA-H100-80GB-HBM3.' }),
+    ),
+  },
+  {
+    default: {},
+    ...validations(
+      { rule: '!has(self.product) || self.count > 0', message: 'resources.gpu.product needs resources.gpu.count >= 1', fieldPath: '.product' },
+      {
+        // CUDA enumerates at most one MIG instance per process, so a second one would sit idle.
+        rule: "!self.resourceName.startsWith('nvidia.com/mig-') || self.count <= 1",
+        message: 'with a MIG resourceName, resources.gpu.count must be at most 1 (CUDA uses one MIG device per process)',
+        fieldPath: '.count',
+      },
+    ),
+  },
+);
+
+export const Resources = Type.Object(
+  { requests: Type.Optional(ComputeResources), limits: Type.Optional(ComputeResources), gpu: Gpu },
+  { default: {}, ...validations(notAboveLimit('cpu'), notAboveLimit('memory')) },
+);
+
+export const Toleration = Type.Object(
+  {
+    key: Type.Optional(Type.String({ maxLength: 316 })),
+    operator: StringEnum(['Exists', 'Equal'], { default: 'Equal' }),
+    value: Type.Optional(Type.String({ maxLength: 63 })),
+    effect: Type.Optional(StringEnum(['NoSchedule', 'PreferNoSchedule', 'NoExecute'])),
+    tolerationSeconds: Type.Optional(Type.Integer({ format: 'int64' })),
+  },
+  validations({ rule: "self.operator != 'Exists' || !has(self.value)", message: 'a toleration with operator Exists must not set value' }),
+);
+
+export const Scheduling = Type.Object(
+  {
+    nodeSelector: Type.Optional(StringMap({ maxProperties: 64, valueMaxLength: 63 })),
+    tolerations: Type.Optional(Type.Array(Toleration, { maxItems: 64 })),
+    affinity: Type.Optional(OpaqueObject<V1Affinity>('A core/v1 Affinity, copied to the pods.')),
+    priorityClassName: Type.Optional(Type.String({ maxLength: 253, pattern: DNS1123_SUBDOMAIN })),
+    runtimeClassName: Type.Optional(Type.String({ maxLength: 253, pattern: DNS1123_SUBDOMAIN })),
+  },
+  { default: {} },
+);
+
+export const Autoscaling = Type.Object(
+  {
+    enabled: Type.Boolean({ default: false }),
+    engine: StringEnum(['builtin', 'external'], { default: 'builtin', description: 'external: an HPA or KEDA drives the scale subresource.' }),
+    minReplicas: Type.Integer({ minimum: 0, maximum: 1000, default: 1 }),
+    maxReplicas: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+    metric: StringEnum(['inflight', 'queueDepth'], { default: 'inflight' }),
+    target: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 32, description: 'Metric value per replica to aim for.' }),
+    stableWindowSeconds: Type.Integer({ minimum: 6, maximum: 3600, default: 60 }),
+    panicWindowSeconds: Type.Integer({ minimum: 1, maximum: 600, default: 6 }),
+    panicThreshold: Type.Number({ minimum: 1, maximum: 10, default: 2, description: 'Panic when the panic-window demand exceeds this multiple of current capacity.' }),
+    scaleDownDelaySeconds: Type.Integer({ minimum: 0, maximum: 3600, default: 30 }),
+    maxScaleUpRate: Type.Number({ minimum: 1, maximum: 10_000, default: 1000, description: 'At most this many times the current replicas per decision.' }),
+    maxScaleDownRate: Type.Number({ minimum: 1, maximum: 10_000, default: 2, description: 'At least current replicas divided by this per decision.' }),
+  },
+  {
+    default: {},
+    ...validations(
+      { rule: 'self.minReplicas <= self.maxReplicas', message: 'autoscaling.minReplicas must not exceed autoscaling.maxReplicas', fieldPath: '.minReplicas' },
+      {
+        rule: 'self.panicWindowSeconds <= self.stableWindowSeconds',
+        message: 'autoscaling.panicWindowSeconds must not exceed autoscaling.stableWindowSeconds',
+        fieldPath: '.panicWindowSeconds',
+      },
+      {
+        // With no pods there is no in-flight signal to scale up from; an external engine (KEDA) can buffer.
+        rule: "self.engine != 'builtin' || self.minReplicas >= 1",
+        message: 'the builtin autoscaler cannot scale from zero: set autoscaling.minReplicas >= 1 or use engine external',
+        fieldPath: '.minReplicas',
+      },
+    ),
+  },
+);
+
+export const RolloutStrategy = StringEnum(['Auto', 'Surge', 'Replace'], {
+  default: 'Auto',
+  description: 'Surge starts new pods before stopping old ones (needs spare capacity); Replace stops old pods first; Auto lets the operator choose.',
+});
+
+export const Rollout = Type.Object(
+  {
+    strategy: RolloutStrategy,
+    maxSurge: Type.Integer({ minimum: 1, maximum: 1000, default: 1, description: 'Extra pods during a Surge rollout.' }),
+    maxUnavailable: Type.Integer({ minimum: 1, maximum: 1000, default: 1, description: 'Pods stopped at once during a Replace rollout.' }),
+    progressDeadlineSeconds: Type.Integer({ minimum: 30, maximum: 7200, default: 600 }),
+  },
+  { default: {} },
+);
+
+export const Server = Type.Object(
+  {
+    requestTimeoutMs: Type.Integer({ minimum: 1, maximum: 3_600_000, default: 30_000 }),
+    drainDelaySeconds: Type.Integer({ minimum: 0, maximum: 600, default: 5, description: 'Pod keeps serving this long after deletion so endpoints can drop it.' }),
+    shutdownTimeoutSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 30, description: 'Limit for finishing in-flight work after SIGTERM.' }),
+  },
+  {
+    default: {},
+    ...validations({
+      rule: 'self.shutdownTimeoutSeconds * 1000 >= self.requestTimeoutMs',
+      message: 'server.shutdownTimeoutSeconds must cover server.requestTimeoutMs so in-flight requests can finish during a drain',
+      fieldPath: '.shutdownTimeoutSeconds',
+    }),
+  },
+);
+
+export const SentimentModelSpec = Type.Object(
+  {
+    model: ModelSource,
+    quantization: Quantization,
+    maxSequenceLength: Type.Integer({ minimum: 8, maximum: 8192, default: 512 }),
+    labels: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 2, maxItems: 64, description: 'Class names in model output order; overrides the model config.' }),
+    ),
+    runtime: Runtime,
+    batching: Batching,
+    cache: Cache,
+    resources: Resources,
+    scheduling: Scheduling,
+    replicas: Type.Integer({ minimum: 0, maximum: 1000, default: 1, format: 'int32' }),
+    autoscaling: Autoscaling,
+    rollout: Rollout,
+    server: Server,
+  },
+  validations(
+    {
+      rule: "self.resources.gpu.count == 0 || self.runtime.executionProvider == 'cuda'",
+      message: 'resources.gpu.count >= 1 requires runtime.executionProvider: cuda',
+      fieldPath: '.runtime.executionProvider',
+    },
+    {
+      rule: "self.runtime.executionProvider != 'cuda' || self.resources.gpu.count >= 1",
+      message: 'runtime.executionProvider cuda requires resources.gpu.count >= 1',
+      fieldPath: '.resources.gpu.count',
+    },
+    {
+      // onnxruntime's CPU provider has almost no fp16 kernels: it casts around each op and ends up slower than fp32.
+      rule: "self.quantization != 'fp16' || self.runtime.executionProvider == 'cuda'",
+      message: 'quantization fp16 requires runtime.executionProvider cuda; use int8 or none on CPU',
+      fieldPath: '.quantization',
+    },
+    {
+      rule: 'self.batching.maxBatchTokens >= self.maxSequenceLength',
+      message: 'batching.maxBatchTokens must be at least maxSequenceLength so one full-length text fits in a batch',
+      fieldPath: '.batching.maxBatchTokens',
+    },
+    {
+      rule: "!has(self.resources.gpu.product) || !has(self.scheduling.nodeSelector) || !('nvidia.com/gpu.product' in self.scheduling.nodeSelector)",
+      message: 'set the GPU product in resources.gpu.product, not as scheduling.nodeSelector nvidia.com/gpu.product',
+      fieldPath: '.scheduling.nodeSelector',
+    },
+  ),
+);
+
+export type SentimentModelSpec = Static<typeof SentimentModelSpec>;
+export type ModelSource = Static<typeof ModelSource>;
+export type RolloutStrategy = Static<typeof RolloutStrategy>;
+export type Server = Static<typeof Server>;

@@ -1,0 +1,23 @@
+import type { V1ObjectMeta } from '@kubernetes/client-node';
+import type { SentimentModelSpec } from './spec.js';
+import type { SentimentModelStatus } from './status.js';
+
+export const GROUP = 'serving.sentiment.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}` as const;
+export const KIND = 'SentimentModel';
+export const PLURAL = 'sentimentmodels';
+export const SINGULAR = 'sentimentmodel';
+export const SHORT_NAME = 'sentm';
+
+export const LABEL_MODEL = `${GROUP}/model`;
+export const ANNOTATION_TEMPLATE_HASH = `${GROUP}/template-hash`;
+
+/** A SentimentModel as read from the apiserver: defaulted, validated, and with identity set. */
+export interface SentimentModel {
+  apiVersion: typeof API_VERSION;
+  kind: typeof KIND;
+  metadata: V1ObjectMeta & { name: string; namespace: string; uid: string };
+  spec: SentimentModelSpec;
+  status?: SentimentModelStatus;
+}

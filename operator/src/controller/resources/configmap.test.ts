@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { Value } from 'typebox/value';
+import { parse } from 'yaml';
+import { RuntimeConfig } from '../../../../runtime/src/config/schema.js';
+import { sentimentModel } from '../../testing/fixtures.js';
+import { makeConfigMap, renderRuntimeConfig, runtimeConfig } from './configmap.js';
+
+const DIGEST = `sha256:${'b'.repeat(64)}`;
+
+describe('runtime config', () => {
+  it.each([
+    ['defaults', sentimentModel()],
+    ['GPU fp16 with labels', sentimentModel({ quantization: 'fp16', labels: ['neg', 'pos'], runtime: { executionProvider: 'cuda' }, resources: { gpu: { count: 1 } } })],
+    ['URL source, tuned batching', sentimentModel({ model: { url: { url: 'https://m.example/a.tgz', sha256: 'c'.repeat(64) } }, batching: { maxBatchSize: 128, maxBatchDelayMs: 0.5 } })],
+    ['PVC source, no cache', sentimentModel({ model: { pvc: { claimName: 'models' } }, cache: { enabled: false } })],
+  ])('is a valid RuntimeConfig (%s), also after a YAML round trip', (_name, model) => {
+    const config = runtimeConfig(model, '/models/model');
+    expect([...Value.Errors(RuntimeConfig, config)]).toEqual([]);
+    expect(Value.Check(RuntimeConfig, parse(renderRuntimeConfig(config)))).toBe(true);
+  });
+
+  it('carries the spec into the runtime settings', () => {
+    const model = sentimentModel({
+      quantization: 'none',
+      maxSequenceLength: 256,
+      labels: ['negative', 'positive'],
+      batching: { maxBatchSize: 64, maxBatchTokens: 4096 },
+      cache: { ttlSeconds: 60 },
+      server: { requestTimeoutMs: 5000, drainDelaySeconds: 7, shutdownTimeoutSeconds: 20 },
+    });
+    const config = runtimeConfig(model, '/models/model');
+    expect(config.model).toEqual({
+      path: '/models/model',
+      name: 'demo',
+      revision: '1.0.0',
+      quantization: 'none',
+      maxSequenceLength: 256,
+      labels: ['negative', 'positive'],
+    });
+    expect(config.batching).toMatchObject({ maxBatchSize: 64, maxBatchTokens: 4096 });
+    expect(config.cache.ttlSeconds).toBe(60);
+    // The preStop sleep does the drain delay, so the runtime must not wait a second time.
+    expect(config.server).toMatchObject({ port: 8080, requestTimeoutMs: 5000, drainDelayMs: 0, shutdownTimeoutMs: 20_000 });
+  });
+
+  it.each([
+    [{ image: { reference: `ghcr.io/m/sst2@${DIGEST}` } }, 'sha256:bbbbbbbbbbbb'],
+    [{ image: { reference: 'localhost:5000/m/sst2:2024.1' } }, '2024.1'],
+    [{ url: { url: 'https://m.example/a.tgz', sha256: 'c'.repeat(64) } }, 'sha256:cccccccccccc'],
+    [{ pvc: { claimName: 'models' } }, 'pvc:models'],
+  ])('derives the model revision from %j', (source, revision) => {
+    expect(runtimeConfig(sentimentModel({ model: source }), '/m').model.revision).toBe(revision);
+  });
+
+  it.each([
+    [{}, 0],
+    [{ limits: { cpu: '4' } }, 4],
+    [{ requests: { cpu: '2500m' } }, 2],
+    [{ requests: { cpu: '250m' } }, 1],
+    [{ requests: { cpu: '1' }, limits: { cpu: '3' } }, 3],
+  ])('sizes onnxruntime threads from the CPU quota %j -> %d', (resources, threads) => {
+    expect(runtimeConfig(sentimentModel({ resources }), '/m').session.intraOpThreads).toBe(threads);
+  });
+
+  it('keeps an explicit thread count', () => {
+    const model = sentimentModel({ runtime: { intraOpThreads: 6 }, resources: { limits: { cpu: '2' } } });
+    expect(runtimeConfig(model, '/m').session.intraOpThreads).toBe(6);
+  });
+
+  it('selects the CUDA provider for GPU models', () => {
+    const model = sentimentModel({ runtime: { executionProvider: 'cuda' }, resources: { gpu: { count: 1 } } });
+    expect(runtimeConfig(model, '/m').session).toMatchObject({ executionProvider: 'cuda', cudaDeviceId: 0 });
+  });
+});
+
+describe('makeConfigMap', () => {
+  it('stores the rendered config as config.yaml, owned by the model', () => {
+    const model = sentimentModel();
+    const cm = makeConfigMap(model, 'a: 1\n');
+    expect(cm).toMatchObject({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'demo-runtime-config', namespace: 'ml' }, data: { 'config.yaml': 'a: 1\n' } });
+    expect(cm.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'SentimentModel', controller: true });
+  });
+});

@@ -1,0 +1,76 @@
+import type { V1ConfigMap } from '@kubernetes/client-node';
+import { Value } from 'typebox/value';
+import { stringify } from 'yaml';
+import { RuntimeConfig } from '../../../../runtime/src/config/schema.js';
+import type { ModelSource, SentimentModel } from '../../api/v1alpha1/index.js';
+import { drainTiming } from './drain.js';
+import { childMeta, childNames } from './names.js';
+import { CONFIG_FILE, HTTP_PORT } from './pod-defaults.js';
+
+/**
+ * The runtime config for a model. Only what the spec decides is set here; the runtime's own
+ * schema defaults fill the rest, so the file is complete and the runtime reads no hidden defaults.
+ */
+export function runtimeConfig(model: SentimentModel, modelPath: string): RuntimeConfig {
+  const { spec } = model;
+  const timing = drainTiming(spec.server);
+  const partial = {
+    model: {
+      path: modelPath,
+      name: model.metadata.name,
+      revision: revision(spec.model),
+      quantization: spec.quantization,
+      maxSequenceLength: spec.maxSequenceLength,
+      ...(spec.labels ? { labels: [...spec.labels] } : {}),
+    },
+    session: {
+      executionProvider: spec.runtime.executionProvider,
+      intraOpThreads: spec.runtime.intraOpThreads || threadsFor(spec.resources.limits?.cpu ?? spec.resources.requests?.cpu),
+    },
+    batching: { ...spec.batching },
+    cache: { ...spec.cache },
+    server: {
+      host: '0.0.0.0',
+      port: HTTP_PORT,
+      requestTimeoutMs: spec.server.requestTimeoutMs,
+      drainDelayMs: timing.runtimeDrainDelayMs,
+      shutdownTimeoutMs: timing.runtimeShutdownTimeoutMs,
+    },
+  };
+  return Value.Default(RuntimeConfig, partial) as RuntimeConfig;
+}
+
+export function renderRuntimeConfig(config: RuntimeConfig): string {
+  return stringify(config, { lineWidth: 0 });
+}
+
+export function makeConfigMap(model: SentimentModel, configYaml: string): V1ConfigMap {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: childMeta(model, childNames(model).configMap),
+    data: { [CONFIG_FILE]: configYaml },
+  };
+}
+
+/** A short, stable identity of the model bytes; the runtime puts it in cache keys and metrics. */
+function revision(source: ModelSource): string {
+  if (source.image) {
+    const ref = source.image.reference;
+    const at = ref.indexOf('@');
+    return at >= 0 ? ref.slice(at + 1, at + 1 + 'sha256:'.length + 12) : ref.slice(ref.lastIndexOf(':') + 1);
+  }
+  if (source.url) return `sha256:${source.url.sha256.slice(0, 12)}`;
+  return `pvc:${source.pvc?.claimName ?? ''}`.slice(0, 128);
+}
+
+/**
+ * onnxruntime sizes its pool by the host's cores, not the container's CPU quota, and oversubscribed
+ * spinning threads get throttled; one thread per whole core of the quota avoids that.
+ */
+function threadsFor(cpu: string | undefined): number {
+  const match = /^(\d+(?:\.\d+)?)(m?)$/.exec(cpu ?? '');
+  if (!match) return 0;
+  const cores = Number(match[1]) / (match[2] ? 1000 : 1);
+  return Math.min(256, Math.max(1, Math.floor(cores)));
+}

@@ -1,0 +1,116 @@
+import type { V1Container, V1Deployment, V1PodTemplateSpec, V1ResourceRequirements, V1RollingUpdateDeployment, V1Toleration } from '@kubernetes/client-node';
+import { ANNOTATION_TEMPLATE_HASH, type SentimentModel, type SentimentModelSpec } from '../../api/v1alpha1/index.js';
+import { drainTiming } from './drain.js';
+import type { ClusterFacts } from './facts.js';
+import { stableHash } from './hash.js';
+import type { ModelDelivery } from './model-delivery.js';
+import { childMeta, childNames, labels, selectorLabels } from './names.js';
+import {
+  CONFIG_DIR,
+  CONFIG_FILE,
+  CONTAINER_SECURITY_CONTEXT,
+  HTTP_PORT,
+  HTTP_PORT_NAME,
+  POD_SECURITY_CONTEXT,
+  RUNTIME_ENTRYPOINT,
+  RUNTIME_WORKDIR,
+  TMP_MOUNT,
+  TMP_VOLUME,
+} from './pod-defaults.js';
+
+const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
+/** The taint the NVIDIA GPU operator and most clouds put on GPU nodes. */
+const GPU_TOLERATION: V1Toleration = { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' };
+/** Old ReplicaSets kept per model; the default of 10 adds up to thousands of objects across many models. */
+const REVISION_HISTORY_LIMIT = 3;
+
+export function makeDeployment(model: SentimentModel, facts: ClusterFacts, delivery: ModelDelivery, configYaml: string): V1Deployment {
+  const { spec } = model;
+  const unhashed = podTemplate(model, delivery);
+  // The ConfigMap is read only at start, so its content joins the hash: a config change rolls the pods.
+  const hash = stableHash({ template: unhashed, configYaml });
+  const template = { ...unhashed, metadata: { ...unhashed.metadata, annotations: { [ANNOTATION_TEMPLATE_HASH]: hash } } };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: childMeta(model, childNames(model).deployment),
+    spec: {
+      replicas: spec.replicas,
+      revisionHistoryLimit: REVISION_HISTORY_LIMIT,
+      progressDeadlineSeconds: spec.rollout.progressDeadlineSeconds,
+      selector: { matchLabels: selectorLabels(model) },
+      strategy: { type: 'RollingUpdate', rollingUpdate: rollingUpdate(spec.rollout, facts.autoRollout) },
+      template,
+    },
+  };
+}
+
+/** Surge needs room for an extra pod (a spare GPU); Replace frees a pod's resources before its successor starts. */
+export function rollingUpdate(rollout: SentimentModelSpec['rollout'], auto: ClusterFacts['autoRollout']): V1RollingUpdateDeployment {
+  const mode = rollout.strategy === 'Auto' ? auto : rollout.strategy;
+  return mode === 'Surge' ? { maxSurge: rollout.maxSurge, maxUnavailable: 0 } : { maxSurge: 0, maxUnavailable: rollout.maxUnavailable };
+}
+
+function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTemplateSpec {
+  const { spec } = model;
+  const timing = drainTiming(spec.server);
+  const gpus = spec.resources.gpu;
+  const { scheduling } = spec;
+  const nodeSelector = { ...scheduling.nodeSelector, ...(gpus.count > 0 && gpus.product ? { [GPU_PRODUCT_LABEL]: gpus.product } : {}) };
+  const tolerations = [...(scheduling.tolerations ?? []), ...(gpus.count > 0 ? [GPU_TOLERATION] : [])];
+  const probe = (path: string) => ({ httpGet: { path, port: HTTP_PORT_NAME } });
+
+  const runtime: V1Container = {
+    name: 'runtime',
+    image: spec.runtime.image,
+    imagePullPolicy: spec.runtime.imagePullPolicy,
+    workingDir: RUNTIME_WORKDIR,
+    command: [...RUNTIME_ENTRYPOINT, 'serve', '--config', `${CONFIG_DIR}/${CONFIG_FILE}`],
+    ports: [{ name: HTTP_PORT_NAME, containerPort: HTTP_PORT, protocol: 'TCP' }],
+    resources: containerResources(spec.resources, true),
+    // Startup allows 10 minutes for loading and warming a model; afterwards readiness reacts in ~10 s.
+    startupProbe: { ...probe('/readyz'), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 120 },
+    readinessProbe: { ...probe('/readyz'), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
+    livenessProbe: { ...probe('/healthz'), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+    ...(timing.preStopSleepSeconds > 0 ? { lifecycle: { preStop: { sleep: { seconds: timing.preStopSleepSeconds } } } } : {}),
+    volumeMounts: [{ name: 'config', mountPath: CONFIG_DIR, readOnly: true }, TMP_MOUNT, delivery.mount],
+    securityContext: CONTAINER_SECURITY_CONTEXT,
+  };
+  // Init containers borrow the runtime's CPU and memory: the pod reserves the larger of init and
+  // main containers anyway, and equal values keep a Guaranteed QoS class Guaranteed.
+  const initContainers = delivery.initContainers.map((c) => ({
+    ...c,
+    resources: containerResources(spec.resources, false),
+    securityContext: CONTAINER_SECURITY_CONTEXT,
+  }));
+
+  return {
+    metadata: { labels: labels(model) },
+    spec: {
+      // The runtime never talks to the apiserver, and service env vars from thousands of models would bloat every pod.
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      securityContext: POD_SECURITY_CONTEXT,
+      terminationGracePeriodSeconds: timing.terminationGracePeriodSeconds,
+      ...(scheduling.priorityClassName ? { priorityClassName: scheduling.priorityClassName } : {}),
+      ...(scheduling.runtimeClassName ? { runtimeClassName: scheduling.runtimeClassName } : {}),
+      ...(Object.keys(nodeSelector).length > 0 ? { nodeSelector } : {}),
+      ...(tolerations.length > 0 ? { tolerations } : {}),
+      ...(scheduling.affinity ? { affinity: scheduling.affinity } : {}),
+      ...(initContainers.length > 0 ? { initContainers } : {}),
+      containers: [runtime],
+      volumes: [{ name: 'config', configMap: { name: childNames(model).configMap } }, TMP_VOLUME, delivery.volume],
+    },
+  };
+}
+
+function containerResources(resources: SentimentModelSpec['resources'], withGpu: boolean): V1ResourceRequirements {
+  const { requests, limits, gpu } = resources;
+  // Extended resources go in limits only; the apiserver defaults the request to the limit.
+  const gpuLimit = withGpu && gpu.count > 0 ? { [gpu.resourceName]: String(gpu.count) } : {};
+  const allLimits = { ...limits, ...gpuLimit };
+  return {
+    ...(requests && Object.keys(requests).length > 0 ? { requests: { ...requests } } : {}),
+    ...(Object.keys(allLimits).length > 0 ? { limits: allLimits } : {}),
+  };
+}

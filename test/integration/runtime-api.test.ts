@@ -1,0 +1,142 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { models, post, startRuntime, type Json } from '../support/runtime.js';
+
+const LONG = Array.from({ length: 80 }, (_, i) => (i % 2 ? 'wonderful' : 'film')).join(' ');
+
+describe('runtime HTTP API', () => {
+  let runtime: Awaited<ReturnType<typeof startRuntime>>;
+  const url = (path: string): string => `${runtime.url}${path}`;
+
+  beforeAll(async () => {
+    runtime = await startRuntime({
+      model: { path: models.demo, maxSequenceLength: 32, revision: 'rev-7' },
+      server: { maxTextsPerRequest: 16, maxTextChars: 2000, bodyLimitBytes: 8192 },
+    });
+  });
+  afterAll(async () => runtime?.close());
+
+  describe('POST /v1/sentiment', () => {
+    it('classifies one text with ranked scores that sum to 1', async () => {
+      const { status, json } = await post(url('/v1/sentiment'), { text: 'A wonderful, moving film.' });
+      expect(status).toBe(200);
+      expect(json).toMatchObject({ model: 'sentiment', revision: 'rev-7' });
+      const [result] = json.results;
+      expect(result).toMatchObject({ label: 'positive', truncated: false, warnings: [] });
+      expect(result.scores.map((s: { label: string }) => s.label)).toEqual(['positive', 'negative']);
+      expect(result.scores[0].score + result.scores[1].score).toBeCloseTo(1, 6);
+      expect(result.score).toBe(result.scores[0].score);
+    });
+
+    it('answers a list in input order and honours topK', async () => {
+      const { json } = await post(url('/v1/sentiment'), { texts: ['dreadful and boring', 'a delightful gem', 'awful acting'], topK: 1 });
+      expect(json.results.map((r: { label: string }) => r.label)).toEqual(['negative', 'positive', 'negative']);
+      expect(json.results.every((r: { scores: unknown[] }) => r.scores.length === 1)).toBe(true);
+    });
+
+    it('flags truncation and text in a language the vocabulary does not cover', async () => {
+      const { json } = await post(url('/v1/sentiment'), { texts: [LONG, '这部电影非常好看，我很喜欢'] });
+      expect(json.results[0].truncated).toBe(true);
+      expect(json.results[0].warnings.join()).toContain('exceeded 32 tokens');
+      expect(json.results[1].truncated).toBe(false);
+      expect(json.results[1].warnings.join()).toContain('unknown to the model');
+    });
+  });
+
+  describe('POST /predict (text-embeddings-inference)', () => {
+    it('returns every label best first for one input and a list per input for a batch', async () => {
+      const single = await post(url('/predict'), { inputs: 'I loved it' });
+      expect(single.status).toBe(200);
+      expect(single.json.map((p: { label: string }) => p.label)).toEqual(['positive', 'negative']);
+      const batch = await post(url('/predict'), { inputs: [['I loved it'], ['I hated it']] });
+      expect(batch.json).toHaveLength(2);
+      expect(batch.json[1][0].label).toBe('negative');
+    });
+
+    it('returns logits with raw_scores', async () => {
+      const probs = (await post(url('/predict'), { inputs: 'I loved it' })).json as { label: string; score: number }[];
+      const raw = (await post(url('/predict'), { inputs: 'I loved it', raw_scores: true })).json as { label: string; score: number }[];
+      const byLabel = Object.fromEntries(raw.map((p) => [p.label, p.score]));
+      const expected = 1 / (1 + Math.exp(byLabel.negative! - byLabel.positive!));
+      expect(probs.find((p) => p.label === 'positive')!.score).toBeCloseTo(expected, 5);
+    });
+
+    it('refuses over-long input unless truncate is set, and refuses sentence pairs', async () => {
+      const refused = await post(url('/predict'), { inputs: LONG });
+      expect(refused.status).toBe(413);
+      expect(refused.json.error_type).toBe('PayloadTooLarge');
+      expect((await post(url('/predict'), { inputs: LONG, truncate: true })).status).toBe(200);
+      const pair = await post(url('/predict'), { inputs: ['premise', 'hypothesis'] });
+      expect(pair.status).toBe(400);
+      expect(pair.json.error).toContain('pairs are not supported');
+    });
+  });
+
+  describe('bad input', () => {
+    it.each([
+      ['both text and texts', { text: 'a', texts: ['b'] }, 400, 'exactly one'],
+      ['neither text nor texts', { topK: 1 }, 400, 'exactly one'],
+      ['a non-string text', { text: 5 }, 400, 'must be a string'],
+      ['an empty text', { texts: ['fine', '  '] }, 400, 'text 1 is empty'],
+      ['an empty list', { texts: [] }, 400, 'no texts'],
+      ['an unknown field', { text: 'a', temperature: 1 }, 400, 'additional properties'],
+      ['a bad topK', { text: 'a', topK: 0 }, 400, 'topK'],
+      ['too many texts', { texts: Array.from({ length: 17 }, () => 'x') }, 413, 'too many texts'],
+      ['a too long text', { text: 'y'.repeat(2001) }, 413, '2001 characters'],
+      ['a body over the limit', { texts: Array.from({ length: 10 }, () => 'z'.repeat(1000)) }, 413, 'too large'],
+    ])('answers %s with a clear JSON error', async (_name, body, status, message) => {
+      const response = await post(url('/v1/sentiment'), body);
+      expect(response.status).toBe(status);
+      expect(response.json.error).toContain(message);
+      expect(typeof response.json.error_type).toBe('string');
+    });
+
+    it('answers invalid JSON with 400 and unknown routes with 404, and keeps serving', async () => {
+      const invalid = await post(url('/v1/sentiment'), '{"text": ');
+      expect(invalid.status).toBe(400);
+      expect(invalid.json.error_type).toBe('Validation');
+      const missing = await fetch(url('/v1/nothing'));
+      expect(missing.status).toBe(404);
+      expect(((await missing.json()) as Json).error_type).toBe('NotFound');
+      expect((await post(url('/v1/sentiment'), { text: 'still here' })).status).toBe(200);
+    });
+  });
+
+  describe('health, cache and metrics', () => {
+    it('reports live and ready', async () => {
+      expect((await fetch(url('/healthz'))).status).toBe(200);
+      expect(await (await fetch(url('/readyz'))).json()).toEqual({ status: 'ready' });
+    });
+
+    it('serves a repeated text from the cache and counts it', async () => {
+      const metric = async (): Promise<number> => {
+        const text = await (await fetch(url('/metrics'))).text();
+        return Number(/sentiment_runtime_cache_requests_total\{result="hit"\} (\d+)/.exec(text)?.[1] ?? 0);
+      };
+      const before = await metric();
+      const first = await post(url('/v1/sentiment'), { text: 'cache me if you can' });
+      const second = await post(url('/v1/sentiment'), { text: 'cache me if you can' });
+      expect(second.json.results).toEqual(first.json.results);
+      expect(await metric()).toBe(before + 1);
+    });
+
+    it('exports the metrics the autoscaler and dashboards read', async () => {
+      const text = await (await fetch(url('/metrics'))).text();
+      for (const name of [
+        'sentiment_runtime_requests_total{route="/v1/sentiment",code="200"}',
+        'sentiment_runtime_request_duration_seconds_bucket',
+        'sentiment_runtime_inflight_requests',
+        'sentiment_runtime_queue_depth',
+        'sentiment_runtime_batch_size_bucket',
+        'sentiment_runtime_batch_padded_tokens_bucket',
+        'sentiment_runtime_inference_duration_seconds_bucket',
+        'sentiment_runtime_tokenization_duration_seconds_bucket',
+        'sentiment_runtime_truncated_inputs_total',
+        'sentiment_runtime_unknown_token_ratio_bucket',
+        'sentiment_runtime_predictions_total{label="negative"}',
+        'sentiment_runtime_model_info{model="sentiment",revision="rev-7",quantization="int8",execution_provider="cpu",requested_provider="cpu"} 1',
+      ]) {
+        expect(text).toContain(name);
+      }
+    });
+  });
+});

@@ -1,0 +1,86 @@
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { models, post, spawnRuntime } from '../support/runtime.js';
+
+function brokenModel(breakIt: (dir: string) => void): string {
+  const dir = join(mkdtempSync(join(tmpdir(), 'model-')), 'm');
+  cpSync(models.demo, dir, { recursive: true });
+  breakIt(dir);
+  return dir;
+}
+
+async function exitOf(args: string[]): Promise<{ code: number | null; output: string }> {
+  const child = spawnRuntime(['serve', '--server.port=0', '--server.host=127.0.0.1', ...args]);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, output: child.output().trim() };
+}
+
+async function readyUrl(child: ReturnType<typeof spawnRuntime>): Promise<string> {
+  while (!child.output().includes('"msg":"ready"')) {
+    if (child.exitCode !== null) throw new Error(child.output());
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(child.output())![1]!;
+}
+
+describe('runtime process', () => {
+  it.each([
+    ['a missing model directory', ['--model.path=/nonexistent/model'], '/nonexistent/model: model directory does not exist'],
+    ['a corrupt ONNX file', ['--model.path', brokenModel((d) => writeFileSync(join(d, 'onnx/model_quantized.onnx'), 'not a model'))], 'onnx/model_quantized.onnx: '],
+    ['a corrupt config.json', ['--model.path', brokenModel((d) => writeFileSync(join(d, 'config.json'), '{"id2label": '))], 'config.json: invalid JSON'],
+    ['config.json without labels', ['--model.path', brokenModel((d) => writeFileSync(join(d, 'config.json'), '{"model_type":"bert","max_position_embeddings":128}'))], 'config.json: "id2label" must map'],
+    ['a corrupt tokenizer.json', ['--model.path', brokenModel((d) => writeFileSync(join(d, 'tokenizer.json'), '{"model": 1}'))], 'tokenizer.json: cannot load tokenizer'],
+    ['a quantization the directory lacks', ['--model.quantization=fp16'], 'onnx/model_fp16.onnx: file is missing'],
+    ['label names that do not match the classes', ['--model.labels=a,b,c'], 'id2label has 2 classes but 3 label names'],
+    ['an unknown config flag', ['--batching.maxBatchSise=3'], 'unknown flag --batching.maxBatchSise'],
+    ['an out-of-range setting', ['--batching.maxBatchSize=0'], 'batching.maxBatchSize must be >= 1'],
+  ])('exits non-zero with one clear line for %s', async (_name, args, message) => {
+    const { code, output } = await exitOf(args);
+    expect(code).not.toBe(0);
+    const errorLines = output.split('\n').filter((line) => line.startsWith('sentiment-runtime:'));
+    expect(errorLines).toHaveLength(1);
+    expect(errorLines[0]).toContain(message);
+    expect(output).not.toMatch(/^\s+at /m);
+  });
+
+  it('falls back to CPU with a warning and a metric label when CUDA is configured but absent', async () => {
+    const child = spawnRuntime(['--server.port=0', '--server.host=127.0.0.1', '--session.executionProvider=cuda', '--server.drainDelayMs=0']);
+    const base = await readyUrl(child);
+    try {
+      expect(child.output()).toMatch(/"level":40.*"requested":"cuda".*falling back to cpu/);
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      expect(metrics).toMatch(/sentiment_runtime_model_info\{[^}]*execution_provider="cpu",requested_provider="cuda"\} 1/);
+      expect((await post(`${base}/v1/sentiment`, { text: 'still works on the CPU' })).status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+  });
+
+  it('drains on SIGTERM: unready at once, finishes accepted work, then exits 0', async () => {
+    const child = spawnRuntime(['--server.port=0', '--server.host=127.0.0.1', '--server.drainDelayMs=600', '--batching.maxBatchDelayMs=400', '--cache.enabled=false']);
+    const base = await readyUrl(child);
+
+    const accepted = post(`${base}/v1/sentiment`, { text: 'accepted before the signal' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    const readiness = await fetch(`${base}/readyz`);
+    expect(readiness.status).toBe(503);
+    expect(await readiness.json()).toEqual({ status: 'draining' });
+    // Still accepting during the drain delay, while endpoints catch up, and asking clients to reconnect.
+    const during = await post(`${base}/v1/sentiment`, { text: 'arrived during the drain delay' });
+    expect(during.status).toBe(200);
+    expect(during.headers.get('connection')).toBe('close');
+    expect((await accepted).status).toBe(200);
+
+    const [code] = (await exited) as [number | null];
+    expect(code).toBe(0);
+    expect(child.output()).toContain('"msg":"drained"');
+  });
+});

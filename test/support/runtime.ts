@@ -1,0 +1,74 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { validateConfig } from '../../runtime/src/config/load.js';
+import { startServer, type RunningServer } from '../../runtime/src/serve.js';
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const sharedDir = join(repoRoot, '..', 'shared');
+export const models = {
+  demo: join(repoRoot, 'models', 'sst2-bert-mini-en'),
+  english: join(sharedDir, 'models', 'sst2-bert-mini-en'),
+  chinese: join(sharedDir, 'models', 'chnsenticorp-bert-mini-zh'),
+};
+
+/** Fails loudly, never skips: the suites that read ../shared/ are part of the correctness bar. */
+export function requireShared(path: string): string {
+  if (!existsSync(path)) throw new Error(`${path} is missing: these tests read the data and models in ../shared/ beside the checkout`);
+  return path;
+}
+
+/** Response bodies are asserted on field by field; tests index them freely. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+
+type Overrides = { [section: string]: Record<string, unknown> };
+
+/** The real server on a real port of 127.0.0.1, in this process. */
+export async function startRuntime(overrides: Overrides = {}): Promise<RunningServer & { close(): Promise<void> }> {
+  const config = validateConfig({
+    ...overrides,
+    server: { host: '127.0.0.1', port: 0, drainDelayMs: 0, ...overrides.server },
+    logging: { level: 'warn', ...overrides.logging },
+  });
+  const server = await startServer(config);
+  await server.loaded;
+  return { ...server, close: () => server.drain() };
+}
+
+export async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; json: Json }> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await response.text();
+  let json: Json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  return { status: response.status, headers: response.headers, json };
+}
+
+export function readTsv(path: string): { sentence: string; label: number }[] {
+  return readLines(requireShared(path))
+    .slice(1)
+    .map((line) => {
+      const tab = line.lastIndexOf('\t');
+      return { sentence: line.slice(0, tab), label: Number(line.slice(tab + 1)) };
+    });
+}
+
+function readLines(path: string): string[] {
+  return readFileSync(path, 'utf8').split('\n').filter((line) => line.length > 0);
+}
+
+/** The built runtime as its own process: for exit codes, signals and stderr. */
+export function spawnRuntime(args: string[], env: Record<string, string> = {}): ChildProcess & { output: () => string } {
+  const main = join(repoRoot, 'dist', 'runtime', 'src', 'main.js');
+  if (!existsSync(main)) throw new Error(`${main} is missing: the global setup builds it with tsc`);
+  const child = spawn(process.execPath, [main, ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  return Object.assign(child, { output: () => output });
+}
