@@ -1,4 +1,6 @@
+import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.js';
+import { fetchModel } from './fetch/fetch-model.js';
 import { ModelLoadError } from './model/errors.js';
 import { startServer } from './serve.js';
 
@@ -40,9 +42,35 @@ async function serve(argv: string[]): Promise<void> {
   await server.loaded;
 }
 
-const [command, ...rest] = process.argv.slice(2);
-const args = command === undefined || command.startsWith('--') ? process.argv.slice(2) : rest;
-if (command !== undefined && !command.startsWith('--') && command !== 'serve') {
-  fail(new ConfigError(`unknown command "${command}" (commands: serve)`));
+/** The init-container half of URL models: download, verify, unpack, then the pod's runtime serves it. */
+async function fetchCommand(argv: string[]): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        url: { type: 'string' },
+        sha256: { type: 'string' },
+        dest: { type: 'string' },
+        'max-bytes': { type: 'string', default: String(8 * 1024 ** 3) },
+        'timeout-seconds': { type: 'string', default: '600' },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    throw new ConfigError(`fetch: ${(error as Error).message}`);
+  }
+  const { url, sha256, dest } = values;
+  if (!url || !sha256 || !dest) throw new ConfigError('fetch: --url, --sha256 and --dest are required');
+  const maxBytes = Number(values['max-bytes']);
+  const timeoutSeconds = Number(values['timeout-seconds']);
+  if (!(maxBytes > 0) || !(timeoutSeconds > 0)) throw new ConfigError('fetch: --max-bytes and --timeout-seconds must be positive numbers');
+  await fetchModel({ url, sha256, dest, maxBytes, timeoutMs: timeoutSeconds * 1000 }, (message) => console.log(`${PROGRAM}: ${message}`));
 }
-serve(args).catch(fail);
+
+const commands: Record<string, (argv: string[]) => Promise<void>> = { serve, fetch: fetchCommand };
+const [first, ...rest] = process.argv.slice(2);
+const implicitServe = first === undefined || first.startsWith('--');
+const command = implicitServe ? serve : commands[first];
+if (!command) fail(new ConfigError(`unknown command "${first}" (commands: ${Object.keys(commands).join(', ')})`));
+command(implicitServe ? process.argv.slice(2) : rest).catch(fail);
