@@ -14,6 +14,8 @@ export interface ModelService {
   manifest: ModelManifest;
   backend: BackendInfo;
   classifier: Classifier;
+  /** Why the service can no longer answer, if it cannot; liveness fails on it. */
+  failure(): Error | undefined;
   /** Resolves when every queued and running batch has finished. */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -54,6 +56,7 @@ export async function loadModelService(config: RuntimeConfig, metrics: RuntimeMe
     manifest,
     backend: backend.info,
     classifier: new Classifier(encoder, batcher, cache, metrics),
+    failure: () => backend.failure,
     idle: () => batcher.idle(),
     close: () => backend.close(),
   };

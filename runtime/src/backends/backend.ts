@@ -20,6 +20,8 @@ export interface BackendInfo {
 /** The whole contract between the batcher and a model executor. */
 export interface Backend {
   readonly info: BackendInfo;
+  /** Set once the backend can no longer run anything; liveness reports it so the pod restarts. */
+  readonly failure?: Error | undefined;
   /** Returns the logits, row-major [rows, numLabels]. */
   run(batch: Batch): Promise<Float32Array>;
   close(): Promise<void>;

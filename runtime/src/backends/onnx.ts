@@ -18,14 +18,17 @@ export class OnnxBackend implements Backend {
   private nextId = 0;
   private readonly pending = new Map<number, Pending>();
   private closed = false;
+  failure: Error | undefined;
 
   private constructor(
     private readonly worker: Worker,
     readonly info: BackendInfo,
   ) {
     worker.on('message', (result: RunResult) => this.settle(result));
-    worker.on('error', (error) => this.failAll(error));
-    worker.on('exit', (code) => this.failAll(new Error(`inference worker exited with code ${code}`)));
+    worker.on('error', (error) => this.fail(error));
+    worker.on('exit', (code) => {
+      if (!this.closed) this.fail(new Error(`inference worker exited with code ${code}`));
+    });
   }
 
   static async open(manifest: ModelManifest, session: RuntimeConfig['session'], onFallback: (reason: string) => void): Promise<OnnxBackend> {
@@ -58,6 +61,7 @@ export class OnnxBackend implements Backend {
   }
 
   run(batch: Batch): Promise<Float32Array> {
+    if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new Error('inference backend is closed'));
     const id = this.nextId++;
     const request: RunRequest = { id, ...batch };
@@ -80,7 +84,8 @@ export class OnnxBackend implements Backend {
     else pending.resolve(result.logits);
   }
 
-  private failAll(error: Error): void {
+  private fail(error: Error): void {
+    this.failure ??= error;
     for (const pending of this.pending.values()) pending.reject(error);
     this.pending.clear();
   }

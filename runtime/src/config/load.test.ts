@@ -22,7 +22,7 @@ describe('loadConfig', () => {
     const path = file('c.yaml', 'batching:\n  maxBatchSize: 8\n  maxQueue: 10\nserver:\n  port: 9000\n');
     const config = loadConfig({
       file: path,
-      env: { SENTIMENT_BATCHING_MAX_BATCH_SIZE: '16', SENTIMENT_CACHE_ENABLED: 'false', PATH: '/bin' },
+      env: { SENTIMENT_BATCHING_MAX_BATCH_SIZE: '16', SENTIMENT_CACHE_ENABLED: 'false', SENTIMENT_K8S_BIN: '/opt/k8s', PATH: '/bin' },
       argv: ['--batching.maxBatchSize=4', '--model.labels', 'bad,good'],
     });
     expect(config.batching).toMatchObject({ maxBatchSize: 4, maxQueue: 10 });

@@ -69,12 +69,17 @@ function readConfigFile(path: string): JsonObject {
   return parsed as JsonObject;
 }
 
-/** SENTIMENT_BATCHING_MAX_BATCH_SIZE=16 -> batching.maxBatchSize = 16. */
+/**
+ * SENTIMENT_BATCHING_MAX_BATCH_SIZE=16 -> batching.maxBatchSize = 16. Only variables naming one
+ * of our sections are ours (so a typo there fails); other SENTIMENT_* names belong to tooling.
+ */
 function fromEnv(env: NodeJS.ProcessEnv): JsonObject {
   const out: JsonObject = {};
-  const byEnvName = new Map(leafKeys().map((path) => [ENV_PREFIX + path.map(toScreamingSnake).join('_'), path]));
+  const keys = leafKeys();
+  const byEnvName = new Map(keys.map((path) => [ENV_PREFIX + path.map(toScreamingSnake).join('_'), path]));
+  const sectionPrefixes = [...new Set(keys.map(([section]) => `${ENV_PREFIX}${toScreamingSnake(section!)}_`))];
   for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith(ENV_PREFIX) || raw === undefined || name === 'SENTIMENT_CONFIG') continue;
+    if (raw === undefined || !sectionPrefixes.some((prefix) => name.startsWith(prefix))) continue;
     const path = byEnvName.get(name);
     if (!path) throw new ConfigError(`config: unknown environment variable ${name}`);
     setPath(out, path, coerce(path, raw, name));

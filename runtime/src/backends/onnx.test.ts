@@ -1,0 +1,52 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readManifest } from '../model/manifest.js';
+import type { Batch } from './backend.js';
+import { OnnxBackend } from './onnx.js';
+
+const demo = join(import.meta.dirname, '..', '..', '..', 'models', 'sst2-bert-mini-en');
+
+function batch(rows: number[][]): Batch {
+  const columns = Math.max(...rows.map((r) => r.length));
+  const inputIds = new BigInt64Array(rows.length * columns);
+  const attentionMask = new BigInt64Array(rows.length * columns);
+  rows.forEach((row, r) => row.forEach((id, c) => {
+    inputIds[r * columns + c] = BigInt(id);
+    attentionMask[r * columns + c] = 1n;
+  }));
+  return { rows: rows.length, columns, inputIds, attentionMask, tokenTypeIds: new BigInt64Array(rows.length * columns) };
+}
+
+// [CLS] a great movie [SEP] / [CLS] terrible [SEP] in the bert-base-uncased vocabulary.
+const GREAT = [101, 1037, 2307, 3185, 102];
+const TERRIBLE = [101, 6659, 102];
+
+describe('OnnxBackend (real onnxruntime session in a worker thread)', () => {
+  let backend: OnnxBackend;
+  beforeAll(async () => {
+    backend = await OnnxBackend.open(readManifest(demo, {}), { executionProvider: 'cpu', cudaDeviceId: 0, intraOpThreads: 1, interOpThreads: 1, concurrentBatches: 1, warmupTexts: 1 }, () => {});
+  });
+  afterAll(async () => backend?.close());
+
+  it('reports the model signature and the provider that runs', () => {
+    expect(backend.info).toEqual({ executionProvider: 'cpu', requestedProvider: 'cpu', inputNames: ['input_ids', 'attention_mask', 'token_type_ids'], numLabels: 2 });
+  });
+
+  it('returns row-major logits and padding does not change a row\'s answer', async () => {
+    const alone = await backend.run(batch([TERRIBLE]));
+    const padded = await backend.run(batch([GREAT, TERRIBLE]));
+    expect(padded).toHaveLength(4);
+    expect(padded[0]! < padded[1]!).toBe(true); // "a great movie": positive logit wins
+    expect(padded[2]! > padded[3]!).toBe(true); // "terrible": negative logit wins
+    // Dynamic int8 quantization scales activations per batch, so batch mates move logits by ~1e-3.
+    expect(padded[2]).toBeCloseTo(alone[0]!, 2);
+    expect(padded[3]).toBeCloseTo(alone[1]!, 2);
+  });
+
+  it('rejects a malformed batch without losing the session', async () => {
+    const broken = { ...batch([GREAT]), columns: 7 };
+    await expect(backend.run(broken)).rejects.toThrow(/inference failed/);
+    expect(backend.failure).toBeUndefined();
+    expect(await backend.run(batch([GREAT]))).toHaveLength(2);
+  });
+});
