@@ -1,9 +1,18 @@
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { models, post, spawnRuntime } from '../support/runtime.js';
+
+/** Renames a graph input in place: same-length names keep the protobuf's length prefixes valid. */
+function renameInput(from: string, to: string): (dir: string) => void {
+  return (dir) => {
+    const file = join(dir, 'onnx/model_quantized.onnx');
+    const bytes = readFileSync(file);
+    writeFileSync(file, Buffer.from(bytes.toString('latin1').replaceAll(from, to), 'latin1'));
+  };
+}
 
 function brokenModel(breakIt: (dir: string) => void): string {
   const dir = join(mkdtempSync(join(tmpdir(), 'model-')), 'm');
@@ -30,6 +39,8 @@ describe('runtime process', () => {
   it.each([
     ['a missing model directory', ['--model.path=/nonexistent/model'], '/nonexistent/model: model directory does not exist'],
     ['a corrupt ONNX file', ['--model.path', brokenModel((d) => writeFileSync(join(d, 'onnx/model_quantized.onnx'), 'not a model'))], 'onnx/model_quantized.onnx: '],
+    ['a model input the runtime does not feed', ['--model.path', brokenModel(renameInput('token_type_ids', 'segment_ids_xx'))], 'unsupported model input "segment_ids_xx"'],
+    ['a model without attention_mask', ['--model.path', brokenModel(renameInput('attention_mask', 'attention_mast'))], 'the model has no "attention_mask" input'],
     ['a corrupt config.json', ['--model.path', brokenModel((d) => writeFileSync(join(d, 'config.json'), '{"id2label": '))], 'config.json: invalid JSON'],
     ['config.json without labels', ['--model.path', brokenModel((d) => writeFileSync(join(d, 'config.json'), '{"model_type":"bert","max_position_embeddings":128}'))], 'config.json: "id2label" must map'],
     ['a corrupt tokenizer.json', ['--model.path', brokenModel((d) => writeFileSync(join(d, 'tokenizer.json'), '{"model": 1}'))], 'tokenizer.json: cannot load tokenizer'],
