@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { ServingContext } from './http/context.js';
 import { registerErrorHandling } from './http/errors.js';
 import { healthRoutes } from './http/routes/health.js';
+import { playgroundRoutes } from './http/routes/playground.js';
 import { predictRoutes } from './http/routes/predict.js';
 import { sentimentRoutes } from './http/routes/sentiment.js';
 import { v2Routes } from './http/routes/v2.js';
@@ -32,6 +33,7 @@ export function buildApp(context: ServingContext): FastifyInstance {
   });
 
   void app.register(healthRoutes);
+  void app.register(playgroundRoutes);
   void app.register(sentimentRoutes);
   void app.register(predictRoutes);
   void app.register(v2Routes);
