@@ -8,6 +8,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 k8s_version=$(awk '$1 == "k8s.io/kubernetes" { print $2; exit }' "$here/k8s/go.mod")
 kwok_version=v0.8.0
+helm_version=v3.22.0
+# Prometheus' Go module carries promtool; v0.316.0 is Prometheus 3.16.
+prometheus_version=v0.316.0
 cache_root=${SENTIMENT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sentiment-operator}
 bin="$cache_root/k8s-$k8s_version/bin"
 mkdir -p "$bin"
@@ -36,10 +39,16 @@ build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager
 build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler
 build kubectl k8s.io/kubernetes/cmd/kubectl
 
-if [ ! -x "$bin/kwok" ]; then
-  echo "building kwok $kwok_version ..." >&2
-  GOBIN="$bin" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$kwok_version"
-fi
+install_tool() {
+  local name=$1 module=$2
+  if [ -x "$bin/$name" ]; then return; fi
+  echo "building $name ($module) ..." >&2
+  GOBIN="$bin" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" "$module"
+}
+install_tool kwok "sigs.k8s.io/kwok/cmd/kwok@$kwok_version"
+# helm renders and lints the chart; promtool checks and unit-tests the alerting rules.
+install_tool helm "helm.sh/helm/v3/cmd/helm@$helm_version"
+install_tool promtool "github.com/prometheus/prometheus/cmd/promtool@$prometheus_version"
 
 # kwok ships no built-in lifecycle: without Stage objects it refuses to start. Use the same default
 # stages kwokctl uses (fast node init, heartbeat with lease, fast pod ready/complete/delete), taken

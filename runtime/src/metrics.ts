@@ -14,12 +14,14 @@ export class RuntimeMetrics implements BatchObserver, InferObserver {
   readonly requestDuration = new Histogram({ name: `${PREFIX}request_duration_seconds`, help: 'HTTP request latency.', labelNames: ['route'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
   readonly inflight = new Gauge({ name: `${PREFIX}inflight_requests`, help: 'Inference requests being handled now.', registers: [this.registry] });
   private readonly queueDepthGauge = new Gauge({ name: `${PREFIX}queue_depth`, help: 'Texts waiting for a batch.', registers: [this.registry] });
+  /** Exported so alerts can express saturation as queue_depth / queue_capacity without knowing the config. */
+  readonly queueCapacity = new Gauge({ name: `${PREFIX}queue_capacity`, help: 'Texts the queue holds before requests get 429 (batching.maxQueue).', registers: [this.registry] });
   private readonly batchSize = new Histogram({ name: `${PREFIX}batch_size`, help: 'Texts per executed batch.', buckets: SIZE_BUCKETS, registers: [this.registry] });
   private readonly paddedTokens = new Histogram({ name: `${PREFIX}batch_padded_tokens`, help: 'Padded tokens (rows x longest row) per executed batch.', buckets: [16, 64, 256, 1024, 4096, 16384, 65536], registers: [this.registry] });
   private readonly inferenceDuration = new Histogram({ name: `${PREFIX}inference_duration_seconds`, help: 'Time to run one batch on the session.', buckets: LATENCY_BUCKETS, registers: [this.registry] });
   private readonly tokenizationDuration = new Histogram({ name: `${PREFIX}tokenization_duration_seconds`, help: 'Time to tokenize the uncached texts of one request.', buckets: LATENCY_BUCKETS, registers: [this.registry] });
   private readonly truncated = new Counter({ name: `${PREFIX}truncated_inputs_total`, help: 'Texts cut to the token limit.', registers: [this.registry] });
-  private readonly unknownRatio = new Histogram({ name: `${PREFIX}unknown_token_ratio`, help: 'Share of a text\'s tokens that are unknown or fragments of words split 3+ ways.', buckets: [0, 0.05, 0.1, 0.25, 0.5, 0.75, 1], registers: [this.registry] });
+  private readonly unknownRatio = new Histogram({ name: `${PREFIX}unknown_token_ratio`, help: 'Share of a text\'s tokens that are unknown or fragments of words split 3+ ways.', buckets: [0, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1], registers: [this.registry] });
   private readonly predictions = new Counter({ name: `${PREFIX}predictions_total`, help: 'Predicted labels (cache hits excluded).', labelNames: ['label'], registers: [this.registry] });
   private readonly cacheRequests = new Counter({ name: `${PREFIX}cache_requests_total`, help: 'Result cache lookups by result.', labelNames: ['result'], registers: [this.registry] });
   private readonly droppedTexts = new Counter({ name: `${PREFIX}dropped_texts_total`, help: 'Queued texts dropped before inference.', labelNames: ['reason'], registers: [this.registry] });

@@ -21,6 +21,7 @@ export interface RunningServer {
 export async function startServer(config: RuntimeConfig): Promise<RunningServer> {
   const lifecycle = new Lifecycle();
   const metrics = new RuntimeMetrics();
+  metrics.queueCapacity.set(config.batching.maxQueue);
   const context = { config, lifecycle, metrics, service: undefined as ModelService | undefined };
   const app = buildApp(context);
   const url = await app.listen({ host: config.server.host, port: config.server.port });

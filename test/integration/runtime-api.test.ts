@@ -126,6 +126,7 @@ describe('runtime HTTP API', () => {
         'sentiment_runtime_request_duration_seconds_bucket',
         'sentiment_runtime_inflight_requests',
         'sentiment_runtime_queue_depth',
+        'sentiment_runtime_queue_capacity 2048',
         'sentiment_runtime_batch_size_bucket',
         'sentiment_runtime_batch_padded_tokens_bucket',
         'sentiment_runtime_inference_duration_seconds_bucket',
