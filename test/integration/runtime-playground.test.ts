@@ -39,7 +39,7 @@ describe('playground page', () => {
       await expect.poll(() => page.textContent('#label')).toBe(expected);
       const api = (await post(`${runtime.url}/v1/sentiment`, { text })).json.results[0];
       expect(await page.textContent('#score')).toBe(`(${api.score.toFixed(4)})`);
-      const shown = await page.$$eval('#scores .row', (rows) => rows.map((row) => [(row as HTMLElement).dataset.label, row.querySelector('.value')!.textContent]));
+      const shown = await page.$$eval('#scores .row', (rows) => rows.map((row) => [row.getAttribute('data-label'), row.querySelector('.value')!.textContent]));
       expect(shown).toEqual(api.scores.map((s: { label: string; score: number }) => [s.label, s.score.toFixed(4)]));
     }
 
