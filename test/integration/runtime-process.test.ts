@@ -46,6 +46,7 @@ describe('runtime process', () => {
     ['a corrupt tokenizer.json', ['--model.path', brokenModel((d) => writeFileSync(join(d, 'tokenizer.json'), '{"model": 1}'))], 'tokenizer.json: cannot load tokenizer'],
     ['a quantization the directory lacks', ['--model.quantization=fp16'], 'onnx/model_fp16.onnx: file is missing'],
     ['label names that do not match the classes', ['--model.labels=a,b,c'], 'id2label has 2 classes but 3 label names'],
+    ['CUDA configured but absent, without allowCpuFallback', ['--session.executionProvider=cuda'], 'CUDA execution provider unavailable'],
     ['an unknown config flag', ['--batching.maxBatchSise=3'], 'unknown flag --batching.maxBatchSise'],
     ['an out-of-range setting', ['--batching.maxBatchSize=0'], 'batching.maxBatchSize must be >= 1'],
   ])('exits non-zero with one clear line for %s', async (_name, args, message) => {
@@ -57,8 +58,8 @@ describe('runtime process', () => {
     expect(output).not.toMatch(/^\s+at /m);
   });
 
-  it('falls back to CPU with a warning and a metric label when CUDA is configured but absent', async () => {
-    const child = spawnRuntime(['--server.port=0', '--server.host=127.0.0.1', '--session.executionProvider=cuda', '--server.drainDelayMs=0']);
+  it('falls back to CPU with a warning and a metric label when CUDA is absent and fallback is allowed', async () => {
+    const child = spawnRuntime(['--server.port=0', '--server.host=127.0.0.1', '--session.executionProvider=cuda', '--session.allowCpuFallback=true', '--server.drainDelayMs=0']);
     const base = await readyUrl(child);
     try {
       expect(child.output()).toMatch(/"level":40.*"requested":"cuda".*falling back to cpu/);

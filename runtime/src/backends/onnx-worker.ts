@@ -8,6 +8,7 @@ export interface WorkerInit {
   onnxFile: string;
   executionProvider: 'cpu' | 'cuda';
   cudaDeviceId: number;
+  allowCpuFallback: boolean;
   intraOpThreads: number;
   interOpThreads: number;
   numLabels: number;
@@ -45,6 +46,8 @@ async function open(): Promise<{ session: ort.InferenceSession; provider: 'cpu' 
       return { session: await ort.InferenceSession.create(init.onnxFile, sessionOptions('cuda')), provider: 'cuda' };
     } catch (error) {
       const fallbackReason = firstLine(error);
+      // A GPU model silently served on the CPU would be 10-100x slower than planned: opt-in only.
+      if (!init.allowCpuFallback) throw new Error(`CUDA execution provider unavailable (${fallbackReason}); set session.allowCpuFallback to serve on the CPU`);
       return { session: await ort.InferenceSession.create(init.onnxFile, sessionOptions('cpu')), provider: 'cpu', fallbackReason };
     }
   }

@@ -36,6 +36,7 @@ export class OnnxBackend implements Backend {
       onnxFile: manifest.onnxFile,
       executionProvider: session.executionProvider,
       cudaDeviceId: session.cudaDeviceId,
+      allowCpuFallback: session.allowCpuFallback,
       intraOpThreads: session.intraOpThreads,
       interOpThreads: session.interOpThreads,
       numLabels: manifest.labels.length,

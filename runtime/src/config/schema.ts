@@ -26,6 +26,7 @@ export const SessionConfig = Type.Object(
   {
     executionProvider: Type.Union([ExecutionProvider], { default: 'cpu' }),
     cudaDeviceId: Type.Integer({ minimum: 0, maximum: 63, default: 0 }),
+    allowCpuFallback: Type.Boolean({ default: false, description: 'With executionProvider cuda: serve on the CPU (with a warning) when CUDA cannot start, instead of failing.' }),
     intraOpThreads: Type.Integer({ minimum: 0, maximum: 256, default: 0, description: '0 lets onnxruntime pick (one per core).' }),
     interOpThreads: Type.Integer({ minimum: 0, maximum: 256, default: 1 }),
     concurrentBatches: Type.Integer({ minimum: 1, maximum: 8, default: 1, description: 'Batches run at once on the session.' }),
