@@ -6,7 +6,7 @@ import { spawnRuntime } from '../support/runtime.js';
 const TEXTS = ['a moving, beautifully acted drama', 'tedious and overlong', 'the best film of the year', 'I want my money back'];
 const MIN_REQUESTS = 10_000;
 
-async function readyRuntime(revision: string): Promise<{ child: ReturnType<typeof spawnRuntime>; base: string }> {
+async function readyRuntime(revision: string, children: ReturnType<typeof spawnRuntime>[]): Promise<{ child: ReturnType<typeof spawnRuntime>; base: string }> {
   const child = spawnRuntime([
     '--server.port=0',
     '--server.host=127.0.0.1',
@@ -14,6 +14,7 @@ async function readyRuntime(revision: string): Promise<{ child: ReturnType<typeo
     // Long enough for the proxy's 100 ms readiness polling to stop routing here before we stop serving.
     '--server.drainDelayMs=1500',
   ]);
+  children.push(child); // registered before waiting, so a failed start is still cleaned up
   while (!/"url":"(http:\/\/127\.0\.0\.1:\d+)"/.test(child.output()) || !child.output().includes('"msg":"ready"')) {
     if (child.exitCode !== null) throw new Error(child.output());
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -35,8 +36,7 @@ describe('zero-downtime switch between runtime versions', () => {
   });
 
   it(`fails 0 of at least ${MIN_REQUESTS} requests`, { timeout: 180_000 }, async () => {
-    const a = await readyRuntime('A');
-    children.push(a.child);
+    const a = await readyRuntime('A', children);
     proxy.add(a.base);
     const url = `${await proxy.start()}/v1/sentiment`;
 
@@ -61,8 +61,7 @@ describe('zero-downtime switch between runtime versions', () => {
     };
 
     await waitForResults(2_000);
-    const b = await readyRuntime('B');
-    children.push(b.child);
+    const b = await readyRuntime('B', children);
     proxy.add(b.base);
     while (!proxy.ready().includes(b.base)) await new Promise((resolve) => setTimeout(resolve, 20));
     await waitForResults(results.length + 1_000);

@@ -62,11 +62,19 @@ function readLines(path: string): string[] {
   return readFileSync(path, 'utf8').split('\n').filter((line) => line.length > 0);
 }
 
+const spawned = new Set<ChildProcess>();
+// A test that fails half-way must not leave a server running into the next suite or CI's end.
+process.on('exit', () => {
+  for (const child of spawned) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
 /** The built runtime as its own process: for exit codes, signals and stderr. */
 export function spawnRuntime(args: string[], env: Record<string, string> = {}): ChildProcess & { output: () => string } {
   const main = join(repoRoot, 'dist', 'runtime', 'src', 'main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing: the global setup builds it with tsc`);
   const child = spawn(process.execPath, [main, ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  spawned.add(child);
+  child.once('exit', () => spawned.delete(child));
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));
