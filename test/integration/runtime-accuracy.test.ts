@@ -4,7 +4,13 @@ import { models, post, readTsv, requireShared, sharedDir, startRuntime } from '.
 /**
  * The correctness bar: through the HTTP API, the runtime reproduces the model cards' dev-set
  * accuracy. Any tokenization, padding, masking or label-order mistake moves these numbers.
+ *
+ * fp32 must match to the fourth decimal. int8 models use dynamic quantization, which scales
+ * activations over the whole batch tensor, so a text's logits move by ~1e-3 with its batch mates
+ * (see runtime/src/backends/onnx.test.ts): under concurrent requests a borderline sentence can
+ * flip, so int8 may differ by up to two sentences.
  */
+const tolerance = (quantization: string, rows: number): number => (quantization === 'int8' ? 2 / rows + 1e-9 : 0.00006);
 const cases = [
   { name: 'English fp32', model: models.english, quantization: 'none', data: 'sst2/dev.tsv', accuracy: 0.8245 },
   { name: 'English int8', model: models.english, quantization: 'int8', data: 'sst2/dev.tsv', accuracy: 0.8234 },
@@ -35,6 +41,6 @@ describe.each(cases)('accuracy: $name', ({ model, quantization, data, accuracy }
     const predicted = answers.flat().map((result) => (result.label === 'positive' ? 1 : 0));
     const correct = predicted.filter((label, i) => label === rows[i]!.label).length;
     expect(predicted).toHaveLength(rows.length);
-    expect(Math.abs(correct / rows.length - accuracy)).toBeLessThan(0.00006);
+    expect(Math.abs(correct / rows.length - accuracy)).toBeLessThan(tolerance(quantization, rows.length));
   });
 });
