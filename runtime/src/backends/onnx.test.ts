@@ -24,7 +24,7 @@ const TERRIBLE = [101, 6659, 102];
 describe('OnnxBackend (real onnxruntime session in a worker thread)', () => {
   let backend: OnnxBackend;
   beforeAll(async () => {
-    backend = await OnnxBackend.open(readManifest(demo, {}), { executionProvider: 'cpu', cudaDeviceId: 0, allowCpuFallback: false, intraOpThreads: 1, interOpThreads: 1, concurrentBatches: 1, warmupTexts: 1 }, () => {});
+    backend = await OnnxBackend.open(readManifest(demo, {}), { executionProvider: 'cpu', cudaDeviceId: 0, allowCpuFallback: false, intraOpThreads: 1, interOpThreads: 1, spinWait: false, concurrentBatches: 1, warmupTexts: 1 }, () => {});
   });
   afterAll(async () => backend?.close());
 

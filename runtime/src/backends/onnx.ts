@@ -39,6 +39,7 @@ export class OnnxBackend implements Backend {
       allowCpuFallback: session.allowCpuFallback,
       intraOpThreads: session.intraOpThreads,
       interOpThreads: session.interOpThreads,
+      spinWait: session.spinWait,
       numLabels: manifest.labels.length,
     };
     const worker = new Worker(workerUrl, { workerData: init });

@@ -29,6 +29,7 @@ export const SessionConfig = Type.Object(
     allowCpuFallback: Type.Boolean({ default: false, description: 'With executionProvider cuda: serve on the CPU (with a warning) when CUDA cannot start, instead of failing.' }),
     intraOpThreads: Type.Integer({ minimum: 0, maximum: 256, default: 0, description: '0 lets onnxruntime pick (one per core).' }),
     interOpThreads: Type.Integer({ minimum: 0, maximum: 256, default: 1 }),
+    spinWait: Type.Boolean({ default: false, description: 'Let onnxruntime threads spin while waiting for work: lower latency on dedicated cores, wasted CPU when the cores are shared (HTTP, tokenizer, CPU limits).' }),
     concurrentBatches: Type.Integer({ minimum: 1, maximum: 8, default: 1, description: 'Batches run at once on the session.' }),
     warmupTexts: Type.Integer({ minimum: 1, maximum: 1024, default: 8 }),
   },

@@ -46,14 +46,21 @@ export class Batcher {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private schedule(): void {
+  /**
+   * `now` dispatches synchronously; otherwise a ready batch waits one turn so texts from requests
+   * parsed in the same I/O phase join it.
+   */
+  private schedule(now = false): void {
     if (this.running >= this.options.concurrentBatches || this.queue.size === 0 || this.immediate) return;
     const oldest = this.queue.oldestEnqueuedAt!;
     const wait = this.options.maxBatchDelayMs - (this.now() - oldest);
     if (this.queue.size >= this.options.maxBatchSize || wait <= 0) {
       clearTimeout(this.timer);
       this.timer = undefined;
-      // Defer one turn so texts from requests parsed in the same I/O phase join this batch.
+      if (now) {
+        void this.dispatch();
+        return;
+      }
       this.immediate = setImmediate(() => {
         this.immediate = undefined;
         void this.dispatch();
@@ -81,7 +88,6 @@ export class Batcher {
       // Start forming the next batch while this one runs, when more than one may run.
       this.schedule();
       await this.execute(next.entries);
-      this.running--;
     }
     if (this.queue.size > 0) this.schedule();
     else if (this.running === 0) this.notifyIdle();
@@ -90,14 +96,23 @@ export class Batcher {
   private async execute(entries: QueueEntry[]): Promise<void> {
     const batch = this.pad(entries);
     const started = this.now();
+    let outcome: { logits: Float32Array } | { error: Error };
     try {
-      const logits = await this.backend.run(batch);
+      outcome = { logits: await this.backend.run(batch) };
       this.observer.batch({ size: entries.length, paddedTokens: batch.rows * batch.columns, seconds: (this.now() - started) / 1000 });
-      const classes = logits.length / entries.length;
-      entries.forEach((entry, row) => entry.resolve(logits.subarray(row * classes, (row + 1) * classes)));
     } catch (error) {
-      for (const entry of entries) entry.reject(error as Error);
+      outcome = { error: error as Error };
     }
+    // Hand the session its next batch (texts queued during this run) before writing answers, so
+    // it does not idle while responses are serialized.
+    this.running--;
+    this.schedule(true);
+    if ('error' in outcome) {
+      for (const entry of entries) entry.reject(outcome.error);
+      return;
+    }
+    const classes = outcome.logits.length / entries.length;
+    entries.forEach((entry, row) => entry.resolve(outcome.logits.subarray(row * classes, (row + 1) * classes)));
   }
 
   private pad(entries: QueueEntry[]): Batch {
