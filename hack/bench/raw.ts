@@ -34,6 +34,7 @@ export async function rawCeiling(
     graphOptimizationLevel: 'all',
     ...(config.session.intraOpThreads > 0 ? { intraOpNumThreads: config.session.intraOpThreads } : {}),
     ...(config.session.interOpThreads > 0 ? { interOpNumThreads: config.session.interOpThreads } : {}),
+    extra: { session: { intra_op: { allow_spinning: config.session.spinWait ? '1' : '0' }, inter_op: { allow_spinning: config.session.spinWait ? '1' : '0' } } },
   });
   const tokenizer = Tokenizer.fromFile(manifest.tokenizerFile);
   tokenizer.disablePadding();
