@@ -11,6 +11,7 @@ kwok_version=v0.8.0
 helm_version=v3.22.0
 # Prometheus' Go module carries promtool; v0.316.0 is Prometheus 3.16.
 prometheus_version=v0.316.0
+prometheus_operator_version=v0.85.0
 cache_root=${SENTIMENT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sentiment-operator}
 bin="$cache_root/k8s-$k8s_version/bin"
 mkdir -p "$bin"
@@ -40,14 +41,19 @@ build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler
 build kubectl k8s.io/kubernetes/cmd/kubectl
 
 install_tool() {
-  local name=$1 module=$2
+  local name=$1 module=$2 extra_ldflags=${3:-}
   if [ -x "$bin/$name" ]; then return; fi
   echo "building $name ($module) ..." >&2
-  GOBIN="$bin" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" "$module"
+  GOBIN="$bin" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w $extra_ldflags" "$module"
 }
 install_tool kwok "sigs.k8s.io/kwok/cmd/kwok@$kwok_version"
 # helm renders and lints the chart; promtool checks and unit-tests the alerting rules.
-install_tool helm "helm.sh/helm/v3/cmd/helm@$helm_version"
+# As helm's release build does: its version, and the Kubernetes version it assumes offline.
+helm_ldflags="-X helm.sh/helm/v3/internal/version.version=$helm_version"
+for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+  helm_ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$minor"
+done
+install_tool helm "helm.sh/helm/v3/cmd/helm@$helm_version" "$helm_ldflags"
 install_tool promtool "github.com/prometheus/prometheus/cmd/promtool@$prometheus_version"
 
 # kwok ships no built-in lifecycle: without Stage objects it refuses to start. Use the same default
@@ -62,6 +68,18 @@ if [ ! -s "$stages" ]; then
     echo "---"; cat "$f"
   done >"$stages.tmp"
   mv "$stages.tmp" "$stages"
+fi
+
+# The Prometheus Operator's CRDs, so the chart's ServiceMonitor, PodMonitor and PrometheusRule are
+# applied to the test apiserver for real. Its Go module carries them.
+monitoring="$bin/../monitoring-crds"
+if [ ! -s "$monitoring/monitoring.coreos.com_prometheusrules.yaml" ]; then
+  po_dir=$(cd / && go mod download -json "github.com/prometheus-operator/prometheus-operator@$prometheus_operator_version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  mkdir -p "$monitoring"
+  for kind in servicemonitors podmonitors prometheusrules; do
+    cp "$po_dir/example/prometheus-operator-crd/monitoring.coreos.com_$kind.yaml" "$monitoring/"
+  done
+  chmod -R u+w "$monitoring"
 fi
 
 "$bin/kube-apiserver" --version >&2

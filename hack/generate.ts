@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CRD_FILE, sentimentModelCRDYaml } from '../operator/src/api/v1alpha1/crd.js';
+import { API_DOC_FILE, renderApiReference } from './gen-api-docs.js';
 
 // npm runs scripts from the package root, which is where the generated files belong.
 const root = process.cwd();
@@ -10,3 +11,7 @@ for (const dir of ['crds', 'charts/sentiment-operator/crds']) {
   writeFileSync(join(root, dir, CRD_FILE), yaml);
   console.log(`wrote ${join(dir, CRD_FILE)}`);
 }
+// The API reference comes from the same schema, so one command keeps every generated file in step.
+mkdirSync(join(root, 'docs'), { recursive: true });
+writeFileSync(join(root, API_DOC_FILE), renderApiReference());
+console.log(`wrote ${API_DOC_FILE}`);

@@ -95,9 +95,11 @@ describe('model tooling: quantize the demo model, serve the variants', () => {
       const accuracy = predicted.filter((label, i) => label === rows[i]!.label).length / rows.length;
       expect(Math.abs(accuracy - FP32_ACCURACY)).toBeLessThanOrEqual(tolerance);
 
-      // The quick Python check agrees with the runtime on the same file.
+      // The quick Python check agrees with the runtime on the same file. int8's dynamic quantization
+      // scales over the whole batch, so batch mates can flip a borderline sentence or two.
       const line = runPython(python, 'evaluate.py', [dir, DEV, '--variant', quantization]);
-      expect(Number(/accuracy ([0-9.]+)/.exec(line)?.[1])).toBeCloseTo(accuracy, 4);
+      const agreement = quantization === 'int8' ? 2 / rows.length + 1e-9 : 0.00005;
+      expect(Math.abs(Number(/accuracy ([0-9.]+)/.exec(line)?.[1]) - accuracy)).toBeLessThan(agreement);
     });
   });
 });

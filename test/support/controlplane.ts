@@ -13,8 +13,8 @@ import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { KubeConfig, CoreV1Api, ApiextensionsV1Api, type KubernetesObject, type V1Node, type V1Taint } from '@kubernetes/client-node';
-import { applyObject, waitFor, isNotFound } from './kube.js';
+import { KubeConfig, CoreV1Api, type KubernetesObject, type V1Node, type V1Taint } from '@kubernetes/client-node';
+import { applyObject, waitFor } from './kube.js';
 
 export const K8S_VERSION = 'v1.35.4';
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -111,6 +111,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     kubeConfig.loadFromFile(kubeconfigPath);
     const core = kubeConfig.makeApiClient(CoreV1Api);
 
+    // CRDs first: the controller-manager's garbage collector discovers resource types at start and
+    // then only every 30 s, so owners of a CRD installed later would not cascade-delete for a while.
+    await installCrds(kubeconfigPath, binDir, opts.crdsDir ?? join(repoRoot, 'crds'));
     if (opts.controllerManager) {
       procs.start('kube-controller-manager', join(binDir, 'kube-controller-manager'), [
         `--kubeconfig=${kubeconfigPath}`, '--leader-elect=false', '--secure-port=0', '--controllers=*',
@@ -140,7 +143,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
           `node ${spec.name} did not become Ready`);
       }
     };
-    const waits: Promise<unknown>[] = [installCrds(kubeConfig, opts.crdsDir ?? join(repoRoot, 'crds')), ...nodes.map(addNode)];
+    const waits: Promise<unknown>[] = nodes.map(addNode);
     if (opts.controllerManager) {
       // The service-account controller creating default/default shows the controllers are running;
       // pods cannot be admitted into a namespace before its default ServiceAccount exists.
@@ -166,22 +169,28 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   }
 }
 
-/** Applies every CRD in dir (multi-document YAML allowed) and waits until each is Established. */
-export async function installCrds(kc: KubeConfig, dir: string): Promise<string[]> {
+/**
+ * Applies every CRD in dir with `kubectl apply --server-side`, which sends the YAML verbatim (the
+ * typed client-node serializer would drop defaults, enums and CEL rules), and waits until each
+ * one's resource is served.
+ */
+export async function installCrds(kubeconfigPath: string, binDir: string, dir: string): Promise<string[]> {
   if (!existsSync(dir)) return [];
   const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
   const crds = files.flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJS() as KubernetesObject | null))
     .filter((o): o is KubernetesObject => o?.kind === 'CustomResourceDefinition');
-  const ext = kc.makeApiClient(ApiextensionsV1Api);
-  await Promise.all(crds.map((crd) => applyObject(kc, crd, 'envtest')));
-  await Promise.all(crds.map((crd) => waitFor(async () => {
-    const live = await ext.readCustomResourceDefinition({ name: crd.metadata?.name ?? '' }).catch((e: unknown) => {
-      if (isNotFound(e)) return undefined;
-      throw e;
-    });
-    return live?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
-  }, 30_000, `CRD ${crd.metadata?.name} not Established`)));
-  return crds.map((c) => c.metadata?.name ?? '');
+  if (crds.length === 0) return [];
+  const kubectl = (...args: string[]) => promisify(execFile)(join(binDir, 'kubectl'), ['--kubeconfig', kubeconfigPath, ...args]);
+  await kubectl('apply', '--server-side', '--field-manager=envtest', ...files.flatMap((f) => ['-f', join(dir, f)]));
+  const names = crds.map((crd) => crd.metadata?.name ?? '');
+  // `kubectl wait` fails outright while a new CRD has no conditions yet, so poll. Established can
+  // also precede the storage answering lists ("storage is (re)initializing").
+  const served = (name: string) => async () => {
+    const established = await kubectl('get', `crd/${name}`, '-o', 'jsonpath={.status.conditions[?(@.type=="Established")].status}').then((r) => r.stdout === 'True', () => false);
+    return established && kubectl('get', name, '--all-namespaces', '-o', 'name').then(() => true, () => false);
+  };
+  await Promise.all(names.map((name) => waitFor(served(name), 30_000, `${name} not served`)));
+  return names;
 }
 
 export interface NodeSpec {

@@ -151,7 +151,7 @@ export const Autoscaling = Type.Object(
     stableWindowSeconds: Type.Integer({ minimum: 6, maximum: 3600, default: 60 }),
     panicWindowSeconds: Type.Integer({ minimum: 1, maximum: 600, default: 6 }),
     panicThreshold: Type.Number({ minimum: 1, maximum: 10, default: 2, description: 'Panic when the panic-window demand exceeds this multiple of current capacity.' }),
-    scaleDownDelaySeconds: Type.Integer({ minimum: 0, maximum: 3600, default: 30 }),
+    scaleDownDelaySeconds: Type.Integer({ minimum: 0, maximum: 3600, default: 300, description: 'How long demand must stay low before replicas are removed (Knative KPA semantics; 5 min keeps on-boundary loads from flapping).' }),
     maxScaleUpRate: Type.Number({ minimum: 1, maximum: 10_000, default: 1000, description: 'At most this many times the current replicas per decision.' }),
     maxScaleDownRate: Type.Number({ minimum: 1, maximum: 10_000, default: 2, description: 'At least current replicas divided by this per decision.' }),
   },

@@ -1,4 +1,5 @@
 import Type, { type Static } from 'typebox';
+import { AutoscalerState } from '../../autoscaler/decide.js';
 import { StringEnum } from './kube-schema.js';
 
 export const ConditionType = { Ready: 'Ready', Progressing: 'Progressing', Degraded: 'Degraded' } as const;
@@ -18,6 +19,21 @@ export const Condition = Type.Object({
 
 const count = () => Type.Optional(Type.Integer({ minimum: 0, format: 'int32' }));
 
+/** One pod template of the model: what it serves, recorded on the template's annotations. */
+export const Revision = Type.Object({
+  templateHash: Type.String({ maxLength: 64 }),
+  model: Type.Optional(Type.String({ description: 'The model source, as in status.model.' })),
+  runtimeImage: Type.Optional(Type.String()),
+  quantization: Type.Optional(Type.String()),
+});
+
+export const RolloutChoice = Type.Object({
+  strategy: StringEnum(['Surge', 'Replace'], { description: 'Surge: maxSurge spec.rollout.maxSurge, maxUnavailable 0. Replace: maxSurge 0, maxUnavailable spec.rollout.maxUnavailable.' }),
+  reason: Type.String({ maxLength: 64, description: 'UserSpecified, NoGPU, SpareGPU, NoSpareGPU, LastReplica or KeptFromDeployment.' }),
+  message: Type.String({ maxLength: 1024 }),
+  templateHash: Type.String({ maxLength: 64, description: 'The pod template the choice was made for; it holds until the template changes.' }),
+}, { description: 'The rolling-update strategy of the current pod template, and why.' });
+
 export const SentimentModelStatus = Type.Object({
   observedGeneration: Type.Optional(Type.Integer({ minimum: 0, format: 'int64' })),
   replicas: count(),
@@ -28,11 +44,20 @@ export const SentimentModelStatus = Type.Object({
   endpoint: Type.Optional(Type.String({ description: 'In-cluster URL of the inference service.' })),
   model: Type.Optional(Type.String({ description: 'The model source in use, for display.' })),
   images: Type.Optional(Type.Object({ runtime: Type.String(), model: Type.Optional(Type.String()) })),
+  revisions: Type.Optional(
+    Type.Object(
+      { serving: Type.Optional(Revision), rollingOutTo: Type.Optional(Revision) },
+      { description: 'serving: what the ready pods run, an older revision for as long as any of its pods is ready; rollingOutTo: the spec\'s revision until it serves.' },
+    ),
+  ),
+  rollout: Type.Optional(RolloutChoice),
   autoscaling: Type.Optional(
     Type.Object({
-      metricValue: Type.Optional(Type.Number({ description: 'Observed metric averaged over the stable window.' })),
+      metricValue: Type.Optional(Type.Number({ description: 'Observed metric summed over the ready pods, averaged over the stable window.' })),
       panic: Type.Optional(Type.Boolean()),
+      reason: Type.Optional(Type.String({ maxLength: 64, description: 'Why desiredReplicas is what it is: ScaleUp, ScaleDown, Stable, Panic, HoldScaleDownDelay, AtMin, AtMax or MetricsUnavailable.' })),
       lastScaleTime: Type.Optional(Type.String({ format: 'date-time' })),
+      state: Type.Optional(Type.Object(AutoscalerState.properties, { description: 'The builtin autoscaler\'s windows, so a restarted or newly elected operator resumes its decisions.' })),
     }),
   ),
   conditions: Type.Optional(
@@ -42,3 +67,5 @@ export const SentimentModelStatus = Type.Object({
 
 export type Condition = Static<typeof Condition>;
 export type SentimentModelStatus = Static<typeof SentimentModelStatus>;
+export type Revision = Static<typeof Revision>;
+export type RolloutChoice = Static<typeof RolloutChoice>;

@@ -12,6 +12,12 @@ export const SHORT_NAME = 'sentm';
 
 export const LABEL_MODEL = `${GROUP}/model`;
 export const ANNOTATION_TEMPLATE_HASH = `${GROUP}/template-hash`;
+/** On each child: hash of the object the operator last applied, so an unchanged child is not re-applied. */
+export const ANNOTATION_APPLIED_HASH = `${GROUP}/applied-hash`;
+/** On the pod template, so status can say which revision the ready pods serve (quantization is not in the pod spec). */
+export const ANNOTATION_MODEL_SOURCE = `${GROUP}/model-source`;
+export const ANNOTATION_RUNTIME_IMAGE = `${GROUP}/runtime-image`;
+export const ANNOTATION_QUANTIZATION = `${GROUP}/quantization`;
 
 /** A SentimentModel as read from the apiserver: defaulted, validated, and with identity set. */
 export interface SentimentModel {

@@ -6,7 +6,7 @@ import { desiredObjects } from './desired.js';
 import type { ClusterFacts } from './facts.js';
 import { rollingUpdate } from './deployment.js';
 
-const facts: ClusterFacts = { imageVolumes: false, clusterDomain: 'cluster.local', autoRollout: 'Surge' };
+const facts: ClusterFacts = { imageVolumes: false, clusterDomain: 'cluster.local', rolloutStrategy: 'Surge' };
 const deploymentOf = (model: SentimentModel, f: Partial<ClusterFacts> = {}): V1Deployment => desiredObjects(model, { ...facts, ...f }).deployment;
 const podSpec = (d: V1Deployment) => d.spec!.template.spec!;
 const runtimeOf = (d: V1Deployment) => podSpec(d).containers[0]!;
@@ -166,17 +166,26 @@ describe('makeDeployment: shutdown and rollout', () => {
   });
 
   it.each([
-    ['Surge', 'Replace', { maxSurge: 2, maxUnavailable: 0 }],
-    ['Replace', 'Surge', { maxSurge: 0, maxUnavailable: 3 }],
-    ['Auto', 'Surge', { maxSurge: 2, maxUnavailable: 0 }],
-    ['Auto', 'Replace', { maxSurge: 0, maxUnavailable: 3 }],
-  ] as const)('strategy %s (Auto means %s) rolls with %j', (strategy, auto, expected) => {
-    const rollout = { strategy, maxSurge: 2, maxUnavailable: 3, progressDeadlineSeconds: 600 };
-    expect(rollingUpdate(rollout, auto)).toEqual(expected);
+    ['Surge', { maxSurge: 2, maxUnavailable: 0 }],
+    ['Replace', { maxSurge: 0, maxUnavailable: 3 }],
+  ] as const)('strategy %s rolls with %j', (strategy, expected) => {
+    const rollout = { strategy: 'Auto' as const, maxSurge: 2, maxUnavailable: 3, progressDeadlineSeconds: 600 };
+    expect(rollingUpdate(rollout, strategy)).toEqual(expected);
   });
 
-  it('applies the rollout to the Deployment strategy', () => {
-    const d = deploymentOf(sentimentModel({ rollout: { strategy: 'Auto' } }), { autoRollout: 'Replace' });
+  it('applies the chosen strategy to the Deployment', () => {
+    const d = deploymentOf(sentimentModel({ rollout: { strategy: 'Auto' } }), { rolloutStrategy: 'Replace' });
     expect(d.spec?.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } });
+  });
+
+  it('records the revision on the pod template, outside the template hash', () => {
+    const annotations = (m: SentimentModel) => deploymentOf(m).spec?.template.metadata?.annotations;
+    expect(annotations(sentimentModel({ quantization: 'none' }))).toEqual({
+      'serving.sentiment.dev/template-hash': expect.stringMatching(/^[a-f0-9]{64}$/),
+      'serving.sentiment.dev/model-source': 'ghcr.io/example/sst2-model:1.0.0',
+      'serving.sentiment.dev/runtime-image': RUNTIME_IMAGE,
+      'serving.sentiment.dev/quantization': 'none',
+    });
+    expect(annotations(sentimentModel({ model: { pvc: { claimName: 'models', path: '/sst2' } } }))?.['serving.sentiment.dev/model-source']).toBe('pvc:models/sst2');
   });
 });

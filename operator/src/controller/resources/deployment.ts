@@ -1,10 +1,12 @@
 import type { V1Container, V1Deployment, V1PodTemplateSpec, V1ResourceRequirements, V1RollingUpdateDeployment, V1Toleration } from '@kubernetes/client-node';
-import { ANNOTATION_TEMPLATE_HASH, type SentimentModel, type SentimentModelSpec } from '../../api/v1alpha1/index.js';
+import {
+  ANNOTATION_MODEL_SOURCE, ANNOTATION_QUANTIZATION, ANNOTATION_RUNTIME_IMAGE, ANNOTATION_TEMPLATE_HASH, type SentimentModel, type SentimentModelSpec,
+} from '../../api/v1alpha1/index.js';
 import { drainTiming } from './drain.js';
 import type { ClusterFacts } from './facts.js';
 import { stableHash } from './hash.js';
 import type { ModelDelivery } from './model-delivery.js';
-import { childMeta, childNames, labels, selectorLabels } from './names.js';
+import { childMeta, childNames, labels, modelSummary, selectorLabels } from './names.js';
 import {
   CONFIG_DIR,
   CONFIG_FILE,
@@ -29,7 +31,10 @@ export function makeDeployment(model: SentimentModel, facts: ClusterFacts, deliv
   const unhashed = podTemplate(model, delivery);
   // The ConfigMap is read only at start, so its content joins the hash: a config change rolls the pods.
   const hash = stableHash({ template: unhashed, configYaml });
-  const template = { ...unhashed, metadata: { ...unhashed.metadata, annotations: { [ANNOTATION_TEMPLATE_HASH]: hash } } };
+  // The revision annotations follow from hashed content (the model source and runtime image are in the
+  // template, the quantization in the config), so they stay out of the hash.
+  const annotations = { [ANNOTATION_TEMPLATE_HASH]: hash, ...revisionAnnotations(spec) };
+  const template = { ...unhashed, metadata: { ...unhashed.metadata, annotations } };
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -39,16 +44,23 @@ export function makeDeployment(model: SentimentModel, facts: ClusterFacts, deliv
       revisionHistoryLimit: REVISION_HISTORY_LIMIT,
       progressDeadlineSeconds: spec.rollout.progressDeadlineSeconds,
       selector: { matchLabels: selectorLabels(model) },
-      strategy: { type: 'RollingUpdate', rollingUpdate: rollingUpdate(spec.rollout, facts.autoRollout) },
+      strategy: { type: 'RollingUpdate', rollingUpdate: rollingUpdate(spec.rollout, facts.rolloutStrategy) },
       template,
     },
   };
 }
 
 /** Surge needs room for an extra pod (a spare GPU); Replace frees a pod's resources before its successor starts. */
-export function rollingUpdate(rollout: SentimentModelSpec['rollout'], auto: ClusterFacts['autoRollout']): V1RollingUpdateDeployment {
-  const mode = rollout.strategy === 'Auto' ? auto : rollout.strategy;
-  return mode === 'Surge' ? { maxSurge: rollout.maxSurge, maxUnavailable: 0 } : { maxSurge: 0, maxUnavailable: rollout.maxUnavailable };
+export function rollingUpdate(rollout: SentimentModelSpec['rollout'], strategy: ClusterFacts['rolloutStrategy']): V1RollingUpdateDeployment {
+  return strategy === 'Surge' ? { maxSurge: rollout.maxSurge, maxUnavailable: 0 } : { maxSurge: 0, maxUnavailable: rollout.maxUnavailable };
+}
+
+function revisionAnnotations(spec: SentimentModelSpec): Record<string, string> {
+  return {
+    [ANNOTATION_MODEL_SOURCE]: modelSummary(spec.model),
+    [ANNOTATION_RUNTIME_IMAGE]: spec.runtime.image,
+    [ANNOTATION_QUANTIZATION]: spec.quantization,
+  };
 }
 
 function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTemplateSpec {

@@ -5,7 +5,7 @@ import { sentimentModel } from '../../testing/fixtures.js';
 import { desiredObjects } from './desired.js';
 import type { ClusterFacts } from './facts.js';
 
-const facts: ClusterFacts = { imageVolumes: true, clusterDomain: 'cluster.local', autoRollout: 'Surge' };
+const facts: ClusterFacts = { imageVolumes: true, clusterDomain: 'cluster.local', rolloutStrategy: 'Surge' };
 const hashOf = (model: SentimentModel, f: ClusterFacts = facts) =>
   desiredObjects(model, f).deployment.spec?.template.metadata?.annotations?.[ANNOTATION_TEMPLATE_HASH];
 
@@ -47,6 +47,10 @@ describe('desiredObjects', () => {
       ['resources', { resources: { limits: { memory: '2Gi' } } }],
     ])('changes when %s changes', (_name, spec) => {
       expect(hashOf(sentimentModel(spec))).not.toBe(base);
+    });
+
+    it('stays when the chosen rollout strategy changes, which the reconciler decides from this hash', () => {
+      expect(hashOf(sentimentModel(), { ...facts, rolloutStrategy: 'Replace' })).toBe(base);
     });
 
     it('changes when the model delivery changes with the cluster', () => {

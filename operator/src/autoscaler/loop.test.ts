@@ -1,0 +1,231 @@
+import type { V1Pod } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { LABEL_MODEL, type SentimentModel, type SentimentModelStatus } from '../api/v1alpha1/index.js';
+import { OperatorMetrics } from '../metrics.js';
+import { sentimentModel } from '../testing/fixtures.js';
+import { Reason } from './decide.js';
+import { AUTOSCALER_FIELD_MANAGER, AutoscalerLoop, type AutoscalerWriter } from './loop.js';
+
+const T0 = 1_700_000_000_000;
+const TARGET = 10;
+const DELAY_S = 30;
+const PERSIST_S = 30;
+
+/**
+ * The apiserver and the Deployment as the loop sees them through its caches: a scale write sets
+ * spec.replicas and bumps the generation, and that many pods are Ready at once. With `lag`, writes
+ * reach the "cache" only on sync(), as they would a watch event later.
+ */
+class FakeCluster implements AutoscalerWriter {
+  model: SentimentModel;
+  /** Total metric across the pods, split evenly. */
+  load = 0;
+  answering = true;
+  deleted = false;
+  lag = false;
+  sampled = 0;
+  readonly scales: number[] = [];
+  readonly statuses: SentimentModelStatus[] = [];
+  readonly events: { type: string; reason: string; message: string }[] = [];
+  private pending: (() => void)[] = [];
+
+  constructor(autoscaling: Record<string, unknown> = {}, replicas = 1) {
+    this.model = sentimentModel({
+      replicas,
+      autoscaling: { enabled: true, minReplicas: 1, maxReplicas: 10, target: TARGET, stableWindowSeconds: 6, panicWindowSeconds: 2, scaleDownDelaySeconds: DELAY_S, ...autoscaling },
+    });
+  }
+
+  async applyStatus(_model: SentimentModel, status: SentimentModelStatus, fieldManager: string): Promise<void> {
+    expect(fieldManager).toBe(AUTOSCALER_FIELD_MANAGER);
+    this.statuses.push(structuredClone(status));
+    // Server-side apply under our own manager: our fields are replaced as a whole, the rest stays.
+    this.later(() => {
+      const { desiredReplicas: _d, autoscaling: _a, ...others } = this.model.status ?? {};
+      this.model = { ...this.model, status: { ...others, ...structuredClone(status) } };
+    });
+  }
+
+  async scale(_model: SentimentModel, replicas: number, fieldManager: string): Promise<void> {
+    expect(fieldManager).toBe(AUTOSCALER_FIELD_MANAGER);
+    this.scales.push(replicas);
+    this.later(() => {
+      const { metadata, spec } = this.model;
+      this.model = { ...this.model, metadata: { ...metadata, generation: (metadata.generation ?? 0) + 1 }, spec: { ...spec, replicas } };
+    });
+  }
+
+  sync(): void {
+    for (const apply of this.pending.splice(0)) apply();
+  }
+
+  pods(): V1Pod[] {
+    const { name } = this.model.metadata;
+    return Array.from({ length: this.model.spec.replicas }, (_, i) => ({
+      metadata: { name: `${name}-${i}`, labels: { [LABEL_MODEL]: name } },
+      status: { conditions: [{ type: 'Ready', status: 'True' }] },
+    }));
+  }
+
+  private later(apply: () => void): void {
+    if (this.lag) this.pending.push(apply);
+    else apply();
+  }
+}
+
+/** A loop over the fake cluster with a clock the test moves, one tick per second. */
+function harness(cluster: FakeCluster, metrics = new OperatorMetrics()) {
+  let now = T0;
+  const make = () => new AutoscalerLoop({
+    models: () => (cluster.deleted ? [] : [cluster.model]),
+    pods: () => cluster.pods(),
+    sample: async (pods) => {
+      cluster.sampled++;
+      return new Map(pods.map((p) => [p.metadata?.name ?? '', cluster.answering ? cluster.load / pods.length : undefined]));
+    },
+    writer: cluster,
+    events: {
+      normal: async (_m, reason, message) => void cluster.events.push({ type: 'Normal', reason, message }),
+      warning: async (_m, reason, message) => void cluster.events.push({ type: 'Warning', reason, message }),
+    },
+    metrics, log: pino({ level: 'silent' }), clock: () => now, intervalMs: 1000, persistIntervalMs: PERSIST_S * 1000,
+  }, new AbortController().signal);
+  const h = {
+    loop: make(),
+    metrics,
+    get second() {
+      return (now - T0) / 1000;
+    },
+    /** A new leadership term: nothing carries over but what the cluster holds. */
+    failover: () => (h.loop = make()),
+    run: async (seconds: number) => {
+      for (let i = 0; i < seconds; i++) {
+        await h.loop.tick();
+        now += 1000;
+      }
+    },
+  };
+  return h;
+}
+
+const gauge = async (g: OperatorMetrics['autoscalerDesired'] | OperatorMetrics['autoscalerScrapeErrors']) => (await g.get()).values.map((v) => v.value);
+
+describe('AutoscalerLoop', () => {
+  it('scales up through the scale subresource with a ScaledUp event, and persists the decision', async () => {
+    const cluster = new FakeCluster();
+    const h = harness(cluster);
+    await h.run(3);
+    expect(cluster.scales).toEqual([]);
+    cluster.load = 4 * TARGET;
+    await h.run(5);
+
+    expect(cluster.model.spec.replicas).toBe(4);
+    expect(cluster.scales.at(-1)).toBe(4);
+    expect(cluster.events.length).toBe(cluster.scales.length);
+    expect(cluster.events.every((e) => e.type === 'Normal' && e.reason === 'ScaledUp' && /\(Panic\): observed inflight \d/.test(e.message))).toBe(true);
+    const status = cluster.model.status!;
+    expect(status).toMatchObject({ desiredReplicas: 4, autoscaling: { panic: true, reason: Reason.Panic, lastScaleTime: expect.stringMatching(/^2023-11-14T\d\d:\d\d:\d\dZ$/) } });
+    expect(status.autoscaling?.state?.desired).toBe(4);
+    expect(status.autoscaling?.state?.metric.length).toBeGreaterThan(0);
+    expect(await gauge(h.metrics.autoscalerDesired)).toEqual([4]);
+    expect((await gauge(h.metrics.autoscalerObserved))[0]).toBeGreaterThan(0);
+  });
+
+  it('writes nothing while the load is steady, and refreshes a noisy one at most every persist interval', async () => {
+    const cluster = new FakeCluster();
+    const h = harness(cluster);
+    cluster.load = 4 * TARGET;
+    await h.run(30);
+    const [scales, statuses] = [cluster.scales.length, cluster.statuses.length];
+    await h.run(120);
+    expect(cluster.model.spec.replicas).toBe(4);
+    expect(cluster.scales.length).toBe(scales);
+    expect(cluster.statuses.length).toBe(statuses);
+
+    const noisy = cluster.statuses.length;
+    for (let i = 0; i < 120; i++) {
+      cluster.load = 4 * TARGET + (i % 2 === 0 ? -3 : 3);
+      await h.run(1);
+    }
+    expect(cluster.scales.length).toBe(scales);
+    expect(cluster.statuses.length - noisy).toBeLessThanOrEqual(120 / PERSIST_S);
+    expect(cluster.statuses.length - noisy).toBeGreaterThanOrEqual(1);
+  });
+
+  it('writes spec.replicas once while the cache has not yet shown the write', async () => {
+    const cluster = new FakeCluster({ maxScaleUpRate: 1000 });
+    const h = harness(cluster);
+    cluster.lag = true;
+    cluster.load = 6 * TARGET;
+    await h.run(6);
+    expect(new Set(cluster.scales).size).toBe(cluster.scales.length);
+    cluster.sync();
+    const writes = cluster.scales.length;
+    await h.run(3);
+    cluster.sync();
+    await h.run(3);
+    expect(cluster.scales.length).toBe(writes);
+  });
+
+  it('resumes from the persisted state after a failover: the scale-down delay still holds', async () => {
+    const scaleDownAfterFailover = async (keepStatus: boolean) => {
+      const cluster = new FakeCluster();
+      const h = harness(cluster);
+      cluster.load = 4 * TARGET;
+      await h.run(60);
+      cluster.load = 0;
+      const dropped = h.second;
+      await h.run(10);
+      expect(cluster.model.spec.replicas).toBe(4);
+      expect(cluster.model.status?.autoscaling?.reason).toBe(Reason.HoldScaleDownDelay);
+      if (!keepStatus) cluster.model = { ...cluster.model, status: {} };
+      h.failover();
+      const before = cluster.scales.length;
+      while (cluster.scales.length === before && h.second < dropped + 2 * DELAY_S) await h.run(1);
+      return h.second - 1 - dropped;
+    };
+    expect(await scaleDownAfterFailover(true)).toBeGreaterThanOrEqual(DELAY_S);
+    // The control: a successor without the persisted windows would scale down at once.
+    expect(await scaleDownAfterFailover(false)).toBe(10);
+  });
+
+  it('holds and reports MetricsUnavailable when no pod answers', async () => {
+    const cluster = new FakeCluster({}, 3);
+    const h = harness(cluster);
+    cluster.load = 3 * TARGET;
+    await h.run(5);
+    cluster.answering = false;
+    await h.run(20);
+    expect(cluster.scales).toEqual([]);
+    expect(cluster.model.status).toMatchObject({ desiredReplicas: 3, autoscaling: { reason: Reason.MetricsUnavailable } });
+    expect(cluster.model.status?.autoscaling?.metricValue).toBeUndefined();
+    expect(cluster.events.filter((e) => e.type === 'Warning' && e.reason === Reason.MetricsUnavailable)).toHaveLength(1);
+    expect(await gauge(h.metrics.autoscalerObserved)).toEqual([]);
+    expect(await gauge(h.metrics.autoscalerScrapeErrors)).toEqual([20 * 3]);
+  });
+
+  it('leaves an external engine alone and clears what it wrote before', async () => {
+    const cluster = new FakeCluster({ engine: 'external', minReplicas: 0 }, 2);
+    cluster.model = { ...cluster.model, status: { replicas: 2, desiredReplicas: 5, autoscaling: { reason: Reason.Stable } } };
+    cluster.load = 10 * TARGET;
+    const h = harness(cluster);
+    await h.run(10);
+    expect(cluster.sampled).toBe(0);
+    expect(cluster.scales).toEqual([]);
+    expect(cluster.statuses).toEqual([{}]);
+    expect(cluster.model.status).toEqual({ replicas: 2 });
+  });
+
+  it('drops the series of a model that is gone', async () => {
+    const cluster = new FakeCluster();
+    const h = harness(cluster);
+    cluster.load = TARGET;
+    await h.run(2);
+    expect(await gauge(h.metrics.autoscalerDesired)).toEqual([1]);
+    cluster.deleted = true;
+    await h.run(1);
+    expect(await gauge(h.metrics.autoscalerDesired)).toEqual([]);
+    expect(await gauge(h.metrics.autoscalerObserved)).toEqual([]);
+  });
+});

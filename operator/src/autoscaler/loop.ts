@@ -1,0 +1,214 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { LABEL_MODEL, type SentimentModel, type SentimentModelStatus } from '../api/v1alpha1/index.js';
+import { isNotFound, loggable } from '../controller/errors.js';
+import type { EventRecorder } from '../controller/events.js';
+import { LeadershipLostError } from '../controller/writer.js';
+import type { OperatorMetrics } from '../metrics.js';
+import { isReadyPod, type MetricName } from './collector.js';
+import { type AutoscalerState, type Decision, decide, parseState, Reason } from './decide.js';
+
+/** Its own field manager, so the reconciler's status applies and ours never remove each other's fields. */
+export const AUTOSCALER_FIELD_MANAGER = 'sentiment-autoscaler';
+
+export interface AutoscalerWriter {
+  applyStatus(model: SentimentModel, status: SentimentModelStatus, fieldManager: string): Promise<void>;
+  scale(model: SentimentModel, replicas: number, fieldManager: string): Promise<void>;
+}
+
+export interface AutoscalerLoopDeps {
+  /** The models and pods as the informer caches hold them. */
+  models(): readonly SentimentModel[];
+  pods(namespace: string): readonly V1Pod[];
+  sample(pods: readonly V1Pod[], metric: MetricName): Promise<ReadonlyMap<string, number | undefined>>;
+  writer: AutoscalerWriter;
+  events: Pick<EventRecorder, 'normal' | 'warning'>;
+  metrics: OperatorMetrics;
+  log: Logger;
+  /** Epoch milliseconds: the one clock the decisions see. */
+  clock(): number;
+  intervalMs: number;
+  /** Least time between status writes that only refresh the observed value and the windows. */
+  persistIntervalMs: number;
+}
+
+/** What this term knows of one model beyond the caches, which show our own writes a watch event late. */
+interface Memory {
+  uid: string;
+  state: AutoscalerState;
+  lastScaleTime?: string;
+  /** The decision and observed value last persisted, and when. */
+  written: { decision: string; reason?: string; metricValue?: number; at: number };
+  /** Our last spec.replicas write and the generation it was made against, until the cache shows a newer one. */
+  scaled?: { generation: number; replicas: number };
+}
+
+/**
+ * The builtin autoscaler for one leadership term: every interval it scrapes the ready pods of each
+ * model with autoscaling enabled and engine builtin, runs decide(), writes spec.replicas through
+ * the scale subresource when the decision differs from it, and persists the decision and its
+ * windows in status. A new term resumes from that status, so a failover neither forgets a
+ * pending scale-down delay nor starts its windows empty.
+ *
+ * Status writes: a change of the decision (replicas, reason, panic, last scale time) is written
+ * at once; a changed observed value, and with it the windows, at most every persistIntervalMs.
+ * A steady load therefore writes every persistIntervalMs at most, an idle or constant one not at
+ * all. The windows persisted with the last decision are what a successor needs: the pending
+ * scale-down delay is held by the recommendation recorded when the decision changed, and metric
+ * seconds missing from a stale window are skipped by decide() rather than read as zero.
+ */
+export class AutoscalerLoop {
+  private readonly memory = new Map<string, Memory>();
+  /** Models whose autoscaler status was cleared this term, after autoscaling was turned off or handed to an external engine. */
+  private readonly released = new Set<string>();
+  private readonly stopping = new AbortController();
+  private readonly signal: AbortSignal;
+  private running?: Promise<void>;
+
+  constructor(private readonly deps: AutoscalerLoopDeps, term: AbortSignal) {
+    this.signal = AbortSignal.any([term, this.stopping.signal]);
+  }
+
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  /** Lets the tick in flight finish; only the leader exports the decision gauges. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.running;
+    this.deps.metrics.autoscalerDesired.reset();
+    this.deps.metrics.autoscalerObserved.reset();
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.signal.aborted) {
+      const started = performance.now();
+      await this.tick();
+      await sleep(Math.max(0, this.deps.intervalMs - (performance.now() - started)), undefined, { signal: this.signal }).catch(() => undefined);
+    }
+  }
+
+  /** One round over every model; public so tests can drive it with a fake clock. */
+  async tick(): Promise<void> {
+    const now = this.deps.clock();
+    const seen = new Set<string>();
+    await Promise.all(this.deps.models().map(async (model) => {
+      const key = `${model.metadata.namespace}/${model.metadata.name}`;
+      seen.add(key);
+      try {
+        await this.step(key, model, now);
+      } catch (err) {
+        // A lost term stops the loop anyway; a model deleted since the cache listed it needs nothing more.
+        if (err instanceof LeadershipLostError || this.signal.aborted || isNotFound(err)) return;
+        // Retried on the next tick: the decision is recomputed and compared with the cache again.
+        this.deps.log.warn({ model: key, err: loggable(err) }, 'autoscaler write failed');
+      }
+    }));
+    for (const key of this.memory.keys()) if (!seen.has(key)) this.forget(key);
+  }
+
+  private async step(key: string, model: SentimentModel, now: number): Promise<void> {
+    const { enabled, engine, metric, ...settings } = model.spec.autoscaling;
+    if (!enabled || engine !== 'builtin' || model.metadata.deletionTimestamp) {
+      this.forget(key);
+      await this.release(model);
+      return;
+    }
+    this.released.delete(model.metadata.uid);
+    const labels = { namespace: model.metadata.namespace, name: model.metadata.name };
+    const pods = this.deps.pods(model.metadata.namespace).filter((p) => p.metadata?.labels?.[LABEL_MODEL] === model.metadata.name && isReadyPod(p));
+    const samples = await this.deps.sample(pods, metric);
+    const missing = [...samples.values()].filter((v) => v === undefined).length;
+    if (missing > 0) this.deps.metrics.autoscalerScrapeErrors.inc(labels, missing);
+
+    const memory = this.recall(key, model);
+    const d = decide(memory.state, { readyReplicas: pods.length, samples, settings }, now);
+    memory.state = d.state;
+    this.deps.metrics.autoscalerDesired.set(labels, d.desiredReplicas);
+    if (d.observed) this.deps.metrics.autoscalerObserved.set(labels, d.observed.stable);
+    else this.deps.metrics.autoscalerObserved.remove(labels);
+
+    await this.scale(model, memory, d, now);
+    await this.persist(model, memory, d, now);
+  }
+
+  private recall(key: string, model: SentimentModel): Memory {
+    const known = this.memory.get(key);
+    if (known?.uid === model.metadata.uid) return known;
+    const persisted = model.status?.autoscaling;
+    const memory: Memory = {
+      uid: model.metadata.uid,
+      state: parseState(persisted?.state),
+      lastScaleTime: persisted?.lastScaleTime,
+      // Never written by this term: the first changed observed value refreshes the status at once.
+      written: persisted
+        ? { decision: decisionKey(model.status?.desiredReplicas, persisted.reason, persisted.panic ?? false, persisted.lastScaleTime), reason: persisted.reason, metricValue: persisted.metricValue, at: -Infinity }
+        : { decision: '', at: -Infinity },
+    };
+    this.memory.set(key, memory);
+    return memory;
+  }
+
+  private async scale(model: SentimentModel, memory: Memory, d: Decision, now: number): Promise<void> {
+    const generation = model.metadata.generation ?? 0;
+    const current = memory.scaled?.generation === generation ? memory.scaled.replicas : model.spec.replicas;
+    if (d.desiredReplicas === current) return;
+    await this.deps.writer.scale(model, d.desiredReplicas, AUTOSCALER_FIELD_MANAGER);
+    memory.scaled = { generation, replicas: d.desiredReplicas };
+    memory.lastScaleTime = new Date(now).toISOString().replace(/\.\d+Z$/, 'Z');
+    const { metric, target } = model.spec.autoscaling;
+    const observed = d.observed ? `${metric} ${round(d.observed.stable)} (panic window ${round(d.observed.panic)})` : `no ${metric} samples`;
+    const message = `${current} -> ${d.desiredReplicas} replicas (${d.reason}): observed ${observed}, target ${target} per replica`;
+    this.deps.log.info({ model: `${model.metadata.namespace}/${model.metadata.name}`, from: current, to: d.desiredReplicas, reason: d.reason }, 'scaled');
+    await this.deps.events.normal(model, d.desiredReplicas > current ? 'ScaledUp' : 'ScaledDown', message);
+  }
+
+  private async persist(model: SentimentModel, memory: Memory, d: Decision, now: number): Promise<void> {
+    const metricValue = d.observed ? round(d.observed.stable) : undefined;
+    const decision = decisionKey(d.desiredReplicas, d.reason, d.panicking, memory.lastScaleTime);
+    const { written } = memory;
+    const refresh = metricValue !== written.metricValue && now - written.at >= this.deps.persistIntervalMs;
+    if (decision === written.decision && !refresh) return;
+    await this.deps.writer.applyStatus(model, {
+      desiredReplicas: d.desiredReplicas,
+      autoscaling: {
+        ...(metricValue !== undefined ? { metricValue } : {}),
+        panic: d.panicking,
+        reason: d.reason,
+        ...(memory.lastScaleTime ? { lastScaleTime: memory.lastScaleTime } : {}),
+        state: d.state,
+      },
+    }, AUTOSCALER_FIELD_MANAGER);
+    memory.written = { decision, reason: d.reason, metricValue, at: now };
+    if (d.reason === Reason.MetricsUnavailable && written.reason !== Reason.MetricsUnavailable) {
+      await this.deps.events.warning(model, Reason.MetricsUnavailable, `no ready pod answered a ${model.spec.autoscaling.metric} scrape; holding ${d.desiredReplicas} replicas`);
+    }
+  }
+
+  /** Applying an empty status under our field manager removes every field we own, so no stale decision stays on show. */
+  private async release(model: SentimentModel): Promise<void> {
+    const { uid } = model.metadata;
+    if (this.released.has(uid) || (model.status?.autoscaling === undefined && model.status?.desiredReplicas === undefined)) return;
+    await this.deps.writer.applyStatus(model, {}, AUTOSCALER_FIELD_MANAGER);
+    this.released.add(uid);
+  }
+
+  private forget(key: string): void {
+    if (!this.memory.delete(key)) return;
+    const [namespace, name] = key.split('/');
+    this.deps.metrics.autoscalerDesired.remove({ namespace, name });
+    this.deps.metrics.autoscalerObserved.remove({ namespace, name });
+    this.deps.metrics.autoscalerScrapeErrors.remove({ namespace, name });
+  }
+}
+
+function decisionKey(desired: number | undefined, reason: string | undefined, panic: boolean, lastScaleTime: string | undefined): string {
+  return JSON.stringify([desired, reason, panic, lastScaleTime]);
+}
+
+/** Status and messages show two decimals; finer differences would only cause writes. */
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}

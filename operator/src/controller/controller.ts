@@ -1,0 +1,97 @@
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { KIND } from '../api/v1alpha1/index.js';
+import type { OperatorMetrics } from '../metrics.js';
+import { EventRecorder } from './events.js';
+import { ownerKey, type Caches } from './informers.js';
+import { isConflict, loggable } from './errors.js';
+import { Reconciler, type ReconcilerDeps } from './reconciler.js';
+import { WorkQueue, type WorkQueueOptions } from './workqueue.js';
+import { KubeWriter, LeadershipLostError } from './writer.js';
+
+export interface ControllerOptions {
+  kubeConfig: KubeConfig;
+  caches: Caches;
+  metrics: OperatorMetrics;
+  log: Logger;
+  cluster: ReconcilerDeps['cluster'];
+  identity: string;
+  workers: number;
+  /** Every this often all models are queued again; 0 turns it off. */
+  resyncMs: number;
+  backoff: WorkQueueOptions;
+}
+
+/**
+ * The controller for one leadership term: a work queue fed by the informers, `workers` loops
+ * reconciling distinct keys, and a periodic full resync. A new term builds a new one, so nothing
+ * remembered under a previous leader (which may be stale) carries over.
+ */
+export class Controller {
+  private readonly queue: WorkQueue;
+  private readonly reconciler: Reconciler;
+  private readonly workers: Promise<void>[] = [];
+  private resync?: NodeJS.Timeout;
+
+  constructor(private readonly opts: ControllerOptions, private readonly term: AbortSignal) {
+    this.queue = new WorkQueue(opts.backoff);
+    const writer = new KubeWriter(opts.kubeConfig, opts.metrics, term);
+    const events = new EventRecorder(writer, opts.identity, opts.log);
+    this.reconciler = new Reconciler({ caches: opts.caches, writer, events, metrics: opts.metrics, cluster: opts.cluster, log: opts.log });
+    opts.metrics.setQueueDepthSource(() => this.queue.length);
+    term.addEventListener('abort', () => this.queue.shutDown(), { once: true });
+  }
+
+  start(): void {
+    this.resyncAll();
+    if (this.opts.resyncMs > 0) this.resync = setInterval(() => this.resyncAll(), this.opts.resyncMs);
+    for (let i = 0; i < this.opts.workers; i++) this.workers.push(this.work());
+  }
+
+  /** Stops taking keys and waits for the reconciles in flight to finish. */
+  async stop(): Promise<void> {
+    clearInterval(this.resync);
+    this.queue.shutDown();
+    await Promise.all(this.workers);
+  }
+
+  /** An informer saw a change: queue the owning model's key; the reconcile re-reads everything from the caches. */
+  onChange(kind: string, obj: KubernetesObject, deleted: boolean): void {
+    const key = ownerKey(kind, obj);
+    if (!key) return;
+    if (deleted && kind !== KIND && kind !== 'Pod') this.reconciler.childDeleted(key, kind, obj.metadata?.name ?? '');
+    this.queue.add(key);
+  }
+
+  private resyncAll(): void {
+    for (const model of this.opts.caches.models.list()) this.queue.add(`${model.metadata.namespace}/${model.metadata.name}`);
+  }
+
+  private async work(): Promise<void> {
+    const { metrics, log } = this.opts;
+    for (let key = await this.queue.get(); key !== undefined; key = await this.queue.get()) {
+      const stopTimer = metrics.reconcileDuration.startTimer();
+      try {
+        const lookAgainMs = await this.reconciler.reconcile(key);
+        this.queue.forget(key);
+        if (lookAgainMs !== undefined) this.queue.addAfter(key, lookAgainMs);
+        metrics.reconciles.inc({ result: 'success' });
+      } catch (err) {
+        if (err instanceof LeadershipLostError || this.term.aborted) {
+          metrics.reconciles.inc({ result: 'aborted' });
+        } else if (isConflict(err)) {
+          metrics.reconciles.inc({ result: 'conflict' });
+          this.queue.addRateLimited(key);
+        } else {
+          metrics.reconciles.inc({ result: 'error' });
+          metrics.reconcileErrors.inc();
+          const retryInMs = this.queue.addRateLimited(key);
+          log.warn({ model: key, retryInMs, err: loggable(err) }, 'reconcile failed; retrying with backoff');
+        }
+      } finally {
+        stopTimer();
+        this.queue.done(key);
+      }
+    }
+  }
+}

@@ -1,0 +1,63 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const PREFIX = 'sentiment_operator_';
+
+/**
+ * Every series the operator exports, on a registry of its own so two operators in one process
+ * (the leader-election test) keep separate counts.
+ */
+export class OperatorMetrics {
+  readonly registry = new Registry();
+  readonly reconciles = new Counter({ name: `${PREFIX}reconcile_total`, help: 'Reconciles by result (success, error, conflict, aborted).', labelNames: ['result'], registers: [this.registry] });
+  readonly reconcileDuration = new Histogram({
+    name: `${PREFIX}reconcile_duration_seconds`, help: 'Time to reconcile one SentimentModel.',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry],
+  });
+  readonly reconcileErrors = new Counter({ name: `${PREFIX}reconcile_errors_total`, help: 'Reconciles that failed and were requeued with backoff.', registers: [this.registry] });
+  readonly apiWrites = new Counter({ name: `${PREFIX}api_writes_total`, help: 'Write requests sent to the apiserver by the controller, by verb and kind.', labelNames: ['verb', 'kind'], registers: [this.registry] });
+  readonly leader = new Gauge({ name: `${PREFIX}leader`, help: '1 while this instance holds the leader lease.', registers: [this.registry] });
+  readonly autoscalerDesired = new Gauge({
+    name: `${PREFIX}autoscaler_desired_replicas`, help: 'Replicas the builtin autoscaler last decided on; exported by the leader only.',
+    labelNames: ['namespace', 'name'], registers: [this.registry],
+  });
+  readonly autoscalerObserved = new Gauge({
+    name: `${PREFIX}autoscaler_observed`, help: 'Autoscaling metric summed over ready pods, averaged over the stable window; absent while no pod answers.',
+    labelNames: ['namespace', 'name'], registers: [this.registry],
+  });
+  readonly autoscalerScrapeErrors = new Counter({
+    name: `${PREFIX}autoscaler_scrape_errors_total`, help: 'Ready runtime pods whose /metrics did not answer in time or could not be read.',
+    labelNames: ['namespace', 'name'], registers: [this.registry],
+  });
+  /** Alerts (a stuck rollout) read the conditions here instead of needing kube-state-metrics' CRD support. */
+  private readonly modelCondition = new Gauge({
+    name: `${PREFIX}model_condition`, help: '1 for each condition a SentimentModel has, by type, status and reason; exported by the leader only.',
+    labelNames: ['namespace', 'name', 'type', 'status', 'reason'], registers: [this.registry],
+  });
+  private depthSource: () => number = () => 0;
+  readonly queueDepth: Gauge = new Gauge({
+    name: `${PREFIX}workqueue_depth`, help: 'Keys waiting in the work queue.', registers: [this.registry],
+    collect: () => {
+      this.queueDepth.set(this.depthSource());
+    },
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+  }
+
+  /** Replaces the model's condition series; no conditions (a deleted model) removes them. */
+  setModelConditions(namespace: string, name: string, conditions: { type: string; status: string; reason: string }[] = []): void {
+    this.modelCondition.remove({ namespace, name });
+    for (const { type, status, reason } of conditions) this.modelCondition.set({ namespace, name, type, status, reason }, 1);
+  }
+
+  /** A follower reports nothing: the new leader's series are the truth. */
+  clearModelConditions(): void {
+    this.modelCondition.reset();
+  }
+
+  /** The queue is rebuilt on every leadership term; the gauge reads whichever is current. */
+  setQueueDepthSource(source: () => number): void {
+    this.depthSource = source;
+  }
+}

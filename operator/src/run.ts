@@ -1,0 +1,101 @@
+import { once } from 'node:events';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { pino, type Logger } from 'pino';
+import { Collector, podAddress, type PodAddress } from './autoscaler/collector.js';
+import { AutoscalerLoop } from './autoscaler/loop.js';
+import type { OperatorConfig } from './config.js';
+import { Controller } from './controller/controller.js';
+import { EventRecorder } from './controller/events.js';
+import { makeCaches } from './controller/informers.js';
+import { KubeWriter } from './controller/writer.js';
+import { startHttpServer } from './http.js';
+import { PooledKubeConfig } from './kubeclient.js';
+import { LeaderElector } from './leaderelection.js';
+import { OperatorMetrics } from './metrics.js';
+
+export interface Operator {
+  /** Where /healthz, /readyz and /metrics listen; the real port when cfg.http.port is 0. */
+  port: number;
+  /** Settles once the operator has shut down after `signal` aborted. */
+  done: Promise<void>;
+}
+
+/** Seams for tests; production leaves them at their defaults. */
+export interface RunOptions {
+  /** Where the autoscaler scrapes a pod; by default its pod IP on the runtime port. */
+  podAddress?: PodAddress;
+}
+
+/**
+ * The whole operator: informers on the models and everything they own (started on every instance,
+ * so a follower takes over with warm caches), leader election, the controller and the autoscaler while leading, and
+ * the HTTP endpoints. Returns once the endpoints listen. Aborting `signal` shuts down gracefully:
+ * the reconciles in flight finish, then the lease is released and the watches stop.
+ */
+export async function run(signal: AbortSignal, source: KubeConfig, cfg: OperatorConfig, opts: RunOptions = {}): Promise<Operator> {
+  const kubeConfig = PooledKubeConfig.from(source);
+  const log: Logger = pino({ level: cfg.logLevel, base: { identity: cfg.leaderElection.identity } });
+  const metrics = new OperatorMetrics();
+  let controller: Controller | undefined;
+  let autoscaler: AutoscalerLoop | undefined;
+  const collector = new Collector({ address: opts.podAddress ?? podAddress, timeoutMs: cfg.autoscaler.scrapeTimeoutMs });
+  const caches = makeCaches(kubeConfig, cfg.namespaces, log, (kind, obj, deleted) => controller?.onChange(kind, obj, deleted));
+  const watched = Object.values(caches);
+  const http = await startHttpServer(cfg.http.host, cfg.http.port, { live: () => true, ready: () => watched.every((w) => w.isSynced) }, metrics.registry);
+  for (const w of watched) w.start();
+  const synced = Promise.all(watched.map((w) => w.synced));
+  log.info({ port: http.port, namespaces: cfg.namespaces.length > 0 ? cfg.namespaces : 'all' }, 'operator started');
+
+  const startLeading = (term: AbortSignal) => {
+    metrics.leader.set(1);
+    const c = new Controller({
+      kubeConfig, caches, metrics, log, cluster: cfg.cluster, identity: cfg.leaderElection.identity,
+      workers: cfg.workers, resyncMs: cfg.resyncSeconds * 1000, backoff: cfg.backoff,
+    }, term);
+    controller = c;
+    const writer = new KubeWriter(kubeConfig, metrics, term);
+    const a = new AutoscalerLoop({
+      models: () => caches.models.list(),
+      pods: (namespace) => caches.pods.list(namespace),
+      sample: (pods, metric) => collector.sample(pods, metric),
+      writer, events: new EventRecorder(writer, cfg.leaderElection.identity, log), metrics, log,
+      clock: Date.now, intervalMs: cfg.autoscaler.intervalMs, persistIntervalMs: cfg.autoscaler.persistIntervalSeconds * 1000,
+    }, term);
+    autoscaler = a;
+    // Reconciling before the caches are full would take existing children for missing ones; deciding
+    // before them would resume from no persisted state.
+    void synced.then(() => {
+      if (controller === c && !term.aborted) {
+        c.start();
+        a.start();
+      }
+    });
+  };
+  const stopLeading = async () => {
+    const [c, a] = [controller, autoscaler];
+    controller = undefined;
+    autoscaler = undefined;
+    metrics.leader.set(0);
+    metrics.clearModelConditions();
+    await Promise.all([c?.stop(), a?.stop()]);
+  };
+
+  const done = (async () => {
+    if (cfg.leaderElection.enabled) {
+      const { enabled: _, ...election } = cfg.leaderElection;
+      await new LeaderElector(kubeConfig, election, log).run(signal, { onStartedLeading: startLeading, onStoppedLeading: stopLeading });
+    } else {
+      const term = new AbortController();
+      startLeading(term.signal);
+      if (!signal.aborted) await once(signal, 'abort');
+      await stopLeading();
+      term.abort();
+    }
+    await Promise.all(watched.map((w) => w.stop()));
+    await kubeConfig.close();
+    http.server.closeAllConnections();
+    await new Promise((resolve) => http.server.close(resolve));
+    log.info('operator stopped');
+  })();
+  return { port: http.port, done };
+}

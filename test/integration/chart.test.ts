@@ -1,0 +1,168 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parseAllDocuments, stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { envName, FLAGS, loadConfig } from '../../operator/src/config.js';
+import { OperatorMetrics } from '../../operator/src/metrics.js';
+import { cpuNode, installCrds, k8sBinDir, startControlPlane, type ControlPlane } from '../support/controlplane.js';
+import { createNamespace, waitForDeploymentAvailable } from '../support/kube.js';
+import { applyModel, isReady, startOperator, waitForModel, type RunningOperator } from '../support/operator.js';
+import { repoRoot, startRuntime } from '../support/runtime.js';
+
+const chart = join(repoRoot, 'charts', 'sentiment-operator');
+const bin = k8sBinDir();
+const RELEASE_NAMESPACE = 'sentiment-system';
+
+type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; [key: string]: unknown };
+
+function helm(...args: string[]): string {
+  return execFileSync(join(bin, 'helm'), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function render(valuesFile: string, ...set: string[]): Manifest[] {
+  const out = helm('template', 'sentiment-operator', chart, '--namespace', RELEASE_NAMESPACE, '--values', join(chart, 'ci', valuesFile), ...set.flatMap((s) => ['--set', s]));
+  return parseAllDocuments(out).map((doc) => doc.toJS() as Manifest).filter(Boolean);
+}
+
+const valuesFiles = readdirSync(join(chart, 'ci')).filter((f) => f.endsWith('-values.yaml'));
+const rules = (objects: Manifest[]) => objects.filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole').flatMap((o) => (o as unknown as { rules: Record<string, string[]>[] }).rules);
+
+describe('Helm chart: lint, values schema, rendered objects', () => {
+  it.each(valuesFiles)('lints strictly and renders with ci/%s', (file) => {
+    expect(helm('lint', chart, '--strict', '--values', join(chart, 'ci', file))).toContain('0 chart(s) failed');
+    expect(render(file).map((o) => o.kind)).toContain('Deployment');
+  });
+
+  it.each([
+    ['image.tag=latest', "'/image/tag': 'not' failed"],
+    ['replicaCount=0', '/replicaCount'],
+    ['alerts.negativeShare.warning=2', '/alerts/negativeShare/warning'],
+    ['operatr.workers=2', 'operatr'],
+  ])('values.schema.json rejects %s', (set, message) => {
+    expect(() => render('default-values.yaml', set)).toThrow(message);
+  });
+
+  it('grants least privilege: explicit verbs and resources only, no wildcards, no deletes', () => {
+    for (const file of valuesFiles) {
+      for (const rule of rules(render(file))) {
+        for (const field of ['apiGroups', 'resources', 'verbs']) expect(rule[field]).not.toContain('*');
+        expect(rule.verbs).not.toContain('delete');
+      }
+    }
+    const clusterWide = render('default-values.yaml').filter((o) => o.kind === 'ClusterRole');
+    expect(clusterWide.map((o) => o.metadata.name).sort()).toEqual(['sentiment-operator', 'sentiment-operator-capacity']);
+    const namespaced = render('namespaced-values.yaml');
+    expect(namespaced.filter((o) => o.kind === 'Role').map((o) => o.metadata.namespace).sort()).toEqual(['sentiment-system', 'team-a', 'team-b']);
+    expect(namespaced.filter((o) => o.kind === 'ClusterRole').map((o) => o.metadata.name)).toEqual(['sentiment-operator-capacity']);
+  });
+
+  it('runs the operator restricted, with leader election, on a pinned image', () => {
+    const deployment = render('all-features-values.yaml').find((o) => o.kind === 'Deployment') as unknown as {
+      spec: { replicas: number; template: { spec: { securityContext: Record<string, unknown>; containers: { image: string; securityContext: Record<string, unknown>; env: { name: string; value?: string }[] }[] } } };
+    };
+    const pod = deployment.spec.template.spec;
+    expect(deployment.spec.replicas).toBe(2);
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    const [container] = pod.containers;
+    expect(container!.image).toMatch(/@sha256:[0-9a-f]{64}$/);
+    expect(container!.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(container!.env).toContainEqual({ name: 'SENTIMENT_OPERATOR_LEADER_ELECT', value: 'true' });
+  });
+
+  it('configures the operator only through settings it knows, with the values given', () => {
+    const deployment = render('namespaced-values.yaml', 'operator.workers=7', 'operator.autoscaler.intervalMs=3000').find((o) => o.kind === 'Deployment') as unknown as {
+      spec: { template: { spec: { containers: { args: string[]; env: { name: string; value?: string }[] }[] } } };
+    };
+    const [container] = deployment.spec.template.spec.containers;
+    const env = Object.fromEntries(container!.env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
+    const cfg = loadConfig({ ...env, POD_NAME: 'sentiment-operator-abc', POD_NAMESPACE: RELEASE_NAMESPACE }, container!.args);
+    expect(cfg).toMatchObject({ namespaces: ['team-a', 'team-b'], workers: 7, autoscaler: { intervalMs: 3000 }, http: { port: 8080 } });
+    expect(cfg.leaderElection).toMatchObject({ enabled: true, namespace: RELEASE_NAMESPACE, identity: 'sentiment-operator-abc' });
+    // Every SENTIMENT_OPERATOR_ variable the chart sets is one the operator reads.
+    const known = new Set(Object.keys(FLAGS).map(envName));
+    expect(Object.keys(env).filter((name) => name.startsWith('SENTIMENT_OPERATOR_') && !known.has(name))).toEqual([]);
+  });
+});
+
+describe('alerts and dashboard', () => {
+  // Default thresholds: the promtool unit tests are written against them.
+  const objects = render('default-values.yaml', 'alerts.enabled=true', 'dashboard.enabled=true');
+  const ruleGroups = (objects.find((o) => o.kind === 'PrometheusRule') as unknown as { spec: { groups: { rules: { expr: string }[] }[] } }).spec.groups;
+  const dashboard = JSON.parse(readFileSync(join(chart, 'dashboards', 'sentiment-models.json'), 'utf8')) as { panels: { targets: { expr: string }[] }[] };
+
+  it('the dashboard ConfigMap carries the dashboard JSON', () => {
+    const configMap = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-dashboard')) as unknown as { data: Record<string, string> };
+    expect(JSON.parse(configMap.data['sentiment-models.json']!)).toEqual(dashboard);
+  });
+
+  it('promtool accepts the rules and their unit tests pass (tiered negative-share alerts, errors, saturation, stuck rollouts)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rules-'));
+    writeFileSync(join(dir, 'rules.yaml'), stringify({ groups: ruleGroups }));
+    copyFileSync(join(repoRoot, 'test', 'alerts', 'sentiment-rules.test.yaml'), join(dir, 'rules.test.yaml'));
+    const promtool = (...args: string[]) => promisify(execFile)(join(bin, 'promtool'), args, { cwd: dir });
+    expect((await promtool('check', 'rules', 'rules.yaml')).stdout).toContain('SUCCESS: 6 rules found');
+    expect((await promtool('test', 'rules', 'rules.test.yaml')).stdout).toContain('SUCCESS');
+  });
+
+  it('every metric the dashboard and the alerts query is exported by the runtime or the operator', async () => {
+    const runtime = await startRuntime();
+    try {
+      const exported = new Set<string>();
+      for (const line of (await (await fetch(`${runtime.url}/metrics`)).text()).split('\n')) {
+        const name = /^# TYPE (\S+)/.exec(line)?.[1];
+        if (name) exported.add(name);
+      }
+      for (const metric of await new OperatorMetrics().registry.getMetricsAsJSON()) exported.add(metric.name);
+      const queries = [...dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)), ...ruleGroups.flatMap((g) => g.rules.map((r) => r.expr))];
+      const used = new Set(queries.flatMap((q) => q.match(/sentiment_(runtime|operator)_[a-z_]+/g) ?? []).map((m) => m.replace(/_(bucket|sum|count)$/, '')));
+      expect(used.size).toBeGreaterThan(15);
+      expect([...used].filter((name) => !exported.has(name))).toEqual([]);
+    } finally {
+      await runtime.close();
+    }
+  });
+});
+
+describe('chart installed on a real control plane', () => {
+  let cp: ControlPlane;
+  let operator: RunningOperator | undefined;
+
+  beforeAll(async () => {
+    cp = await startControlPlane({ scheduler: true, controllerManager: true, nodes: [cpuNode('cpu-1'), cpuNode('cpu-2')] });
+    await installCrds(cp.kubeconfigPath, cp.binDir, join(cp.binDir, '..', 'monitoring-crds'));
+    // Pod Security "restricted" enforced where the chart's pods and the operator's pods run.
+    const restricted = { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' };
+    await createNamespace(cp.kubeConfig, RELEASE_NAMESPACE, restricted);
+    await createNamespace(cp.kubeConfig, 'demo', restricted);
+  });
+  afterAll(async () => {
+    await operator?.stop();
+    await cp?.stop();
+  });
+
+  it('applies with server-side dry-run and for real; the operator pods pass Pod Security restricted', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'chart-')), 'rendered.yaml');
+    writeFileSync(file, render('all-features-values.yaml').map((o) => stringify(o)).join('---\n'));
+    const kubectl = (...args: string[]) => promisify(execFile)(join(cp.binDir, 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, ...args]);
+    const dryRun = await kubectl('apply', '--server-side', '--dry-run=server', '--field-manager=helm', '-f', file);
+    expect(dryRun.stdout).toContain('deployment.apps/sentiment-operator serverside-applied (server dry run)');
+    const applied = await kubectl('apply', '--server-side', '--field-manager=helm', '-f', file);
+    expect(applied.stderr).not.toContain('Warning');
+    for (const kind of ['prometheusrule.monitoring.coreos.com/sentiment-operator', 'podmonitor.monitoring.coreos.com/sentiment-operator-runtimes', 'servicemonitor.monitoring.coreos.com/sentiment-operator']) {
+      expect(applied.stdout).toContain(kind);
+    }
+    await waitForDeploymentAvailable(cp.kubeConfig, RELEASE_NAMESPACE, 'sentiment-operator', 2);
+  });
+
+  it('an operator with exactly the chart\'s RBAC reconciles a model to Ready in a restricted namespace', async () => {
+    const serviceAccount = await cp.serviceAccountKubeConfig(RELEASE_NAMESPACE, 'sentiment-operator');
+    operator = await startOperator(serviceAccount, { leaderElection: { namespace: RELEASE_NAMESPACE } });
+    await applyModel(cp.kubeConfig, 'demo', 'reviews', { replicas: 2 });
+    const model = await waitForModel(cp.kubeConfig, 'demo', 'reviews', (m) => isReady(m) && m.status?.readyReplicas === 2, 60_000);
+    expect(model.status?.endpoint).toBe('http://reviews.demo.svc.cluster.local');
+    expect(await operator.metric('sentiment_operator_reconcile_errors_total')).toBe(0);
+  });
+});

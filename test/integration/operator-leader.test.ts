@@ -1,0 +1,79 @@
+// Two operator instances on one Lease: only the leader writes; a follower takes over when the
+// leader stops, and a leader that loses its lease stops writing at once.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CoordinationV1Api, V1MicroTime, type V1Lease } from '@kubernetes/client-node';
+import { startControlPlane, cpuNode, type ControlPlane } from '../support/controlplane.js';
+import { createNamespace, waitFor } from '../support/kube.js';
+import { applyModel, isReady, readModel, scrape, startOperator, waitForModel, type RunningOperator } from '../support/operator.js';
+
+const ns = 'leader';
+const lease = { name: 'sentiment-operator', namespace: 'default' };
+
+describe('operator: leader election', () => {
+  let cp: ControlPlane;
+  let first: RunningOperator;
+  let second: RunningOperator;
+  let leases: CoordinationV1Api;
+  const holder = async () => (await leases.readNamespacedLease(lease)).spec?.holderIdentity;
+  const leading = (op: RunningOperator) => op.metric('sentiment_operator_leader');
+
+  beforeAll(async () => {
+    cp = await startControlPlane({ scheduler: true, controllerManager: true, nodes: [cpuNode('cpu-1')] });
+    leases = cp.kubeConfig.makeApiClient(CoordinationV1Api);
+    await createNamespace(cp.kubeConfig, ns);
+    first = await startOperator(cp.kubeConfig, { resyncSeconds: 1 });
+    await waitFor(async () => (await leading(first)) === 1, 10_000, 'first operator never led');
+    second = await startOperator(cp.kubeConfig, { resyncSeconds: 1 });
+    await waitFor(async () => (await scrape(second.port, '/readyz')) === 'ok\n', 10_000, 'follower caches never synced');
+  });
+  afterAll(async () => {
+    await Promise.all([first?.stop(), second?.stop()]);
+    await cp?.stop();
+  });
+
+  it('lets only the leader write', async () => {
+    await applyModel(cp.kubeConfig, ns, 'one');
+    await waitForModel(cp.kubeConfig, ns, 'one', isReady);
+    expect(await holder()).toBe(first.identity);
+    expect(await first.writes()).toBeGreaterThan(0);
+    expect(await second.writes()).toBe(0);
+    expect(await leading(second)).toBe(0);
+    expect(await second.metric('sentiment_operator_reconcile_total')).toBe(0);
+  });
+
+  it('hands over to the follower when the leader stops, without rewriting converged models', async () => {
+    const transitions = (await leases.readNamespacedLease(lease)).spec?.leaseTransitions ?? 0;
+    const stoppedAt = Date.now();
+    await first.stop();
+    // The lease was released, so the follower need not wait out its duration.
+    await waitFor(async () => (await holder()) === second.identity, 5_000, 'follower did not take the lease');
+    expect(Date.now() - stoppedAt).toBeLessThan(3000);
+    expect((await leases.readNamespacedLease(lease)).spec?.leaseTransitions).toBe(transitions + 1);
+    await waitFor(async () => (await second.metric('sentiment_operator_reconcile_total', { result: 'success' })) >= 2, 10_000, 'new leader did not reconcile');
+    expect(await second.writes()).toBe(0);
+
+    await applyModel(cp.kubeConfig, ns, 'two');
+    await waitForModel(cp.kubeConfig, ns, 'two', isReady);
+    expect(await second.writes()).toBeGreaterThan(0);
+  });
+
+  it('stops writing at once when the lease is taken away', async () => {
+    const current = await leases.readNamespacedLease(lease);
+    const now = new V1MicroTime();
+    const stolen: V1Lease = { ...current, spec: { ...current.spec, holderIdentity: 'intruder', leaseDurationSeconds: 3600, acquireTime: now, renewTime: now } };
+    await leases.replaceNamespacedLease({ ...lease, body: stolen });
+    await waitFor(async () => (await leading(second)) === 0, 5_000, 'leader did not notice it lost the lease');
+    const writes = await second.writes();
+
+    await applyModel(cp.kubeConfig, ns, 'three');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await second.writes()).toBe(writes);
+    expect((await readModel(cp.kubeConfig, ns, 'three'))?.status).toBeUndefined();
+
+    // The intruder lets go; the operator campaigns again and catches up.
+    const taken = await leases.readNamespacedLease(lease);
+    await leases.replaceNamespacedLease({ ...lease, body: { ...taken, spec: { ...taken.spec, holderIdentity: '', leaseDurationSeconds: 1 } } });
+    await waitForModel(cp.kubeConfig, ns, 'three', isReady);
+    expect(await holder()).toBe(second.identity);
+  });
+});
