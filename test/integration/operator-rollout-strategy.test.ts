@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SentimentModel } from '../../operator/src/api/v1alpha1/index.js';
 import { gpuNode, startControlPlane, type ControlPlane, type NodeSpec } from '../support/controlplane.js';
-import { applyObject, createNamespace, listEvents, readDeployment } from '../support/kube.js';
+import { applyObject, createNamespace, listEvents, readDeployment, waitFor } from '../support/kube.js';
 import {
   applyModel, condition, isReady, recordStatuses, RUNTIME_IMAGE, startOperator, waitForModel, type RunningOperator,
 } from '../support/operator.js';
@@ -41,6 +41,13 @@ const complete = (name: Name, generation: number) => (m: SentimentModel) => m.me
 
 describe('operator: GPU-aware rollout strategy', () => {
   let cp: ControlPlane;
+  /** Events are written after the status they announce, so a test that saw the status waits for them. */
+  async function eventsWith(model: string, reason: string) {
+    return waitFor(async () => {
+      const events = (await listEvents(cp.kubeConfig, ns, model)).filter((e) => e.reason === reason);
+      return events.length > 0 ? events : undefined;
+    }, 10_000, `no ${reason} event for ${model}`);
+  }
   let op: RunningOperator;
   let recorders: Record<Name, Awaited<ReturnType<typeof recordStatuses>>>;
   let waitingSingle: SentimentModel;
@@ -87,9 +94,9 @@ describe('operator: GPU-aware rollout strategy', () => {
   });
 
   it('announces the change of strategy with an event', async () => {
-    const events = (await listEvents(cp.kubeConfig, ns, 'full')).filter((e) => e.reason === 'RolloutStrategy');
+    const events = await eventsWith('full', 'RolloutStrategy');
     expect(events.map((e) => e.message)).toEqual([expect.stringMatching(/^Replace: no node the pods may use has 1 nvidia\.com\/gpu free/)]);
-    const started = (await listEvents(cp.kubeConfig, ns, 'full')).filter((e) => e.reason === 'RolloutStarted');
+    const started = await eventsWith('full', 'RolloutStarted');
     expect(started[0]?.message).toContain('; Replace: no node the pods may use');
   });
 
@@ -108,7 +115,7 @@ describe('operator: GPU-aware rollout strategy', () => {
     expect(condition(waitingSingle, 'Degraded')?.message).toContain('Insufficient nvidia.com/gpu');
     expect(waitingSingle.status?.revisions).toMatchObject({ serving: { model: 'ghcr.io/example/sst2-model:1.0.0' }, rollingOutTo: { model: NEW_IMAGE } });
     expect(await strategyOf('single')).toEqual({ maxSurge: 1, maxUnavailable: 0 });
-    const events = (await listEvents(cp.kubeConfig, ns, 'single')).filter((e) => e.reason === 'RolloutStrategy');
+    const events = await eventsWith('single', 'RolloutStrategy');
     expect(events.map((e) => e.message)).toEqual([expect.stringMatching(/^Surge: no node the pods may use has 1 nvidia\.com\/gpu free .* the new pod waits Pending/)]);
     expect(recorders.single.seen.filter((m) => condition(m, 'Ready')?.status === 'False')).toEqual([]);
   });
