@@ -3,7 +3,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { models, post, readTsv, repoRoot, requireShared, sharedDir, startRuntime, type Json } from '../support/runtime.js';
+import { accuracyThroughApi, models, readTsv, repoRoot, requireShared, sharedDir, startRuntime, type Json } from '../support/runtime.js';
 
 /**
  * hack/model/quantize.py on the English demo model: from its fp32 onnx/model.onnx alone it writes
@@ -82,17 +82,7 @@ describe('model tooling: quantize the demo model, serve the variants', () => {
 
     it(`stays within ${tolerance * 100} point of ${FP32_ACCURACY} on SST-2 dev, through the HTTP API and in evaluate.py alike`, async () => {
       const rows = readTsv(DEV);
-      const chunks = Array.from({ length: Math.ceil(rows.length / 50) }, (_, i) => rows.slice(i * 50, (i + 1) * 50));
-      const answers = await Promise.all(
-        chunks.map(async (chunk) => {
-          const response = await post(`${runtime.url}/v1/sentiment`, { texts: chunk.map((row) => row.sentence) });
-          expect(response.status).toBe(200);
-          return response.json.results as { label: string }[];
-        }),
-      );
-      const predicted = answers.flat().map((result) => (result.label === 'positive' ? 1 : 0));
-      expect(predicted).toHaveLength(rows.length);
-      const accuracy = predicted.filter((label, i) => label === rows[i]!.label).length / rows.length;
+      const accuracy = await accuracyThroughApi(runtime.url, rows);
       expect(Math.abs(accuracy - FP32_ACCURACY)).toBeLessThanOrEqual(tolerance);
 
       // The quick Python check agrees with the runtime on the same file. int8's dynamic quantization

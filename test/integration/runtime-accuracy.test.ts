@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { models, post, readTsv, requireShared, sharedDir, startRuntime } from '../support/runtime.js';
+import { accuracyThroughApi, models, readTsv, requireShared, sharedDir, startRuntime } from '../support/runtime.js';
 
 /**
  * The correctness bar: through the HTTP API, the runtime reproduces the model cards' dev-set
@@ -29,18 +29,7 @@ describe.each(cases)('accuracy: $name', ({ model, quantization, data, accuracy }
 
   it(`reproduces ${accuracy} on ${data}`, async () => {
     const rows = readTsv(`${sharedDir}/data/${data}`);
-    const chunks = Array.from({ length: Math.ceil(rows.length / 50) }, (_, i) => rows.slice(i * 50, (i + 1) * 50));
-    // Concurrent requests, so batches mix texts from different requests as they do in production.
-    const answers = await Promise.all(
-      chunks.map(async (chunk) => {
-        const response = await post(`${runtime.url}/v1/sentiment`, { texts: chunk.map((row) => row.sentence) });
-        expect(response.status).toBe(200);
-        return response.json.results as { label: string }[];
-      }),
-    );
-    const predicted = answers.flat().map((result) => (result.label === 'positive' ? 1 : 0));
-    const correct = predicted.filter((label, i) => label === rows[i]!.label).length;
-    expect(predicted).toHaveLength(rows.length);
-    expect(Math.abs(correct / rows.length - accuracy)).toBeLessThan(tolerance(quantization, rows.length));
+    const accuracyMeasured = await accuracyThroughApi(runtime.url, rows);
+    expect(Math.abs(accuracyMeasured - accuracy)).toBeLessThan(tolerance(quantization, rows.length));
   });
 });

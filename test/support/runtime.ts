@@ -58,6 +58,24 @@ export function readTsv(path: string): { sentence: string; label: number }[] {
     });
 }
 
+/**
+ * Accuracy of a labelled TSV through the HTTP API, sent as concurrent requests of 50 texts so
+ * batches mix texts from different requests as they do in production.
+ */
+export async function accuracyThroughApi(baseUrl: string, rows: { sentence: string; label: number }[]): Promise<number> {
+  const chunks = Array.from({ length: Math.ceil(rows.length / 50) }, (_, i) => rows.slice(i * 50, (i + 1) * 50));
+  const answers = await Promise.all(
+    chunks.map(async (chunk) => {
+      const response = await post(`${baseUrl}/v1/sentiment`, { texts: chunk.map((row) => row.sentence) });
+      if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${JSON.stringify(response.json)}`);
+      return response.json.results as { label: string }[];
+    }),
+  );
+  const predicted = answers.flat().map((result) => (result.label === 'positive' ? 1 : 0));
+  if (predicted.length !== rows.length) throw new Error(`${predicted.length} answers for ${rows.length} texts`);
+  return predicted.filter((label, i) => label === rows[i]!.label).length / rows.length;
+}
+
 function readLines(path: string): string[] {
   return readFileSync(path, 'utf8').split('\n').filter((line) => line.length > 0);
 }
