@@ -28,16 +28,16 @@ const models = Number(values.models);
 const concurrency = Number(values.concurrency);
 const resyncSeconds = Number(values['resync-seconds']);
 const NAMESPACE = 'bench';
-// Node flags for the operator process, e.g. --node-flag=--max-old-space-size=96 to see what a
-// tighter heap does (measured: slower to converge, and RSS stays far above the heap).
-const OPERATOR_NODE_FLAGS = values['node-flag'] ?? [];
+// The operator runs as Dockerfile.operator starts it (V8 limits, MALLOC_ARENA_MAX), so the peak
+// RSS is what a pod would show; --node-flag replaces the flags to compare.
+const OPERATOR_NODE_FLAGS = values['node-flag'] ?? ['--max-semi-space-size=2', '--max-old-space-size=128'];
 const PORT = 18_080;
 
 // npm runs scripts from the package root; the compiled harness would look for crds/ under dist/.
 const cp = await startControlPlane({ crdsDir: join(process.cwd(), 'crds') });
 const operator = spawn(process.execPath, [...OPERATOR_NODE_FLAGS, join(import.meta.dirname, '..', '..', 'operator', 'src', 'main.js'),
   `--workers=${values.workers}`, `--resync-seconds=${resyncSeconds}`, '--leader-elect=false', `--http-port=${PORT}`, '--http-host=127.0.0.1', '--log-level=warn'], {
-  env: { ...process.env, KUBECONFIG: cp.kubeconfigPath }, stdio: ['ignore', 'inherit', 'inherit'],
+  env: { MALLOC_ARENA_MAX: '2', ...process.env, KUBECONFIG: cp.kubeconfigPath }, stdio: ['ignore', 'inherit', 'inherit'],
 });
 const peakRssMb = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${operator.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 const writes = async () => sumMetric(await scrape(PORT), 'sentiment_operator_api_writes_total');
