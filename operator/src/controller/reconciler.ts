@@ -1,12 +1,13 @@
 import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import {
-  ANNOTATION_TEMPLATE_HASH, ConditionType, LABEL_MODEL, type RolloutChoice, type SentimentModel, type SentimentModelStatus,
+  ConditionType, LABEL_MODEL, type RolloutChoice, type SentimentModel, type SentimentModelStatus,
 } from '../api/v1alpha1/index.js';
 import { Applier, type ApplyOutcome } from './apply.js';
 import { errorMessage, isConflict, isNotFound } from './errors.js';
 import type { EventRecorder } from './events.js';
 import type { Caches } from './informers.js';
+import { templateHashOf } from './resources/deployment.js';
 import { desiredObjects, type DesiredObjects } from './resources/desired.js';
 import type { ClusterFacts } from './resources/facts.js';
 import { childNames, endpoint, modelSummary } from './resources/names.js';
@@ -77,7 +78,7 @@ export class Reconciler {
       pdb: caches.pdbs.get(desired.pdb.metadata?.name ?? '', namespace),
       deployment: liveDeployment,
     };
-    const desiredHash = templateHash(desired.deployment) ?? '';
+    const desiredHash = templateHashOf(desired.deployment);
     const done: Record<ApplyOutcome, string[]> = { created: [], updated: [], unchanged: [] };
     try {
       for (const child of CHILD_ORDER) {
@@ -91,7 +92,7 @@ export class Reconciler {
       if (done.updated.length > 0) await events.normal(model, 'Updated', `updated ${done.updated.join(', ')}`);
       if (done.created.length + done.updated.length > 0) this.deps.log.info({ model: key, created: done.created, updated: done.updated }, 'applied children');
     }
-    if (live.deployment && templateHash(live.deployment) !== desiredHash && done.updated.some((c) => c.startsWith('Deployment '))) {
+    if (live.deployment && templateHashOf(live.deployment) !== desiredHash && done.updated.some((c) => c.startsWith('Deployment '))) {
       await events.normal(model, 'RolloutStarted', `rolling out pod template ${desiredHash.slice(0, 12)}: runtime ${model.spec.runtime.image}, model ${modelSummary(model.spec.model)}; ${rollout.strategy}: ${rollout.message}`);
     }
     return this.updateStatus(key, model, previous, live.deployment, desired.deployment, rollout);
@@ -197,6 +198,3 @@ export class Reconciler {
   }
 }
 
-function templateHash(deployment: V1Deployment | undefined): string | undefined {
-  return deployment?.spec?.template?.metadata?.annotations?.[ANNOTATION_TEMPLATE_HASH];
-}

@@ -2,6 +2,7 @@ import type { V1ContainerStatus, V1Deployment, V1Pod } from '@kubernetes/client-
 import {
   ANNOTATION_TEMPLATE_HASH, ConditionType, type Condition, type Revision, type RolloutChoice, type SentimentModel, type SentimentModelStatus,
 } from '../api/v1alpha1/index.js';
+import { templateHashOf } from './resources/deployment.js';
 import { stableHash } from './resources/hash.js';
 import { modelSummary, selectorString } from './resources/names.js';
 import { revisions } from './revisions.js';
@@ -61,7 +62,7 @@ export function computeStatus(i: StatusInputs): SentimentModelStatus {
   const replicas = s.replicas ?? 0;
   const ready = s.readyReplicas ?? 0;
   const updated = s.updatedReplicas ?? 0;
-  const liveHash = dep?.spec?.template?.metadata?.annotations?.[ANNOTATION_TEMPLATE_HASH];
+  const liveHash = templateHashOf(dep);
   const current = dep !== undefined && liveHash === i.desired.templateHash && (s.observedGeneration ?? 0) >= (dep.metadata?.generation ?? 0);
   const depCondition = (type: string) => s.conditions?.find((c) => c.type === type);
   const progressing = depCondition('Progressing');

@@ -1,5 +1,6 @@
 import type { ObjectCache, V1Deployment, V1Node, V1Pod } from '@kubernetes/client-node';
-import { ANNOTATION_TEMPLATE_HASH, type RolloutChoice, type SentimentModel } from '../api/v1alpha1/index.js';
+import type { RolloutChoice, SentimentModel } from '../api/v1alpha1/index.js';
+import { templateHashOf } from './resources/deployment.js';
 import { freeCapacity, podRequest } from './capacity.js';
 
 /** status.rollout.reason values. */
@@ -65,6 +66,3 @@ export function decideAuto(model: SentimentModel, desired: V1Deployment, nodes: 
   return choice('Surge', RolloutReason.LastReplica, `${none}, and replacing the only replica would stop serving: the new pod waits Pending until ${need} ${resource} frees up`);
 }
 
-function templateHashOf(deployment: V1Deployment): string {
-  return deployment.spec?.template.metadata?.annotations?.[ANNOTATION_TEMPLATE_HASH] ?? '';
-}

@@ -51,6 +51,11 @@ export function makeDeployment(model: SentimentModel, facts: ClusterFacts, deliv
 }
 
 /** Surge needs room for an extra pod (a spare GPU); Replace frees a pod's resources before its successor starts. */
+/** The pod-template hash a Deployment carries; '' when it has none (not ours, or not yet applied). */
+export function templateHashOf(deployment: V1Deployment | undefined): string {
+  return deployment?.spec?.template?.metadata?.annotations?.[ANNOTATION_TEMPLATE_HASH] ?? '';
+}
+
 export function rollingUpdate(rollout: SentimentModelSpec['rollout'], strategy: ClusterFacts['rolloutStrategy']): V1RollingUpdateDeployment {
   return strategy === 'Surge' ? { maxSurge: rollout.maxSurge, maxUnavailable: 0 } : { maxSurge: 0, maxUnavailable: rollout.maxUnavailable };
 }
