@@ -8,7 +8,7 @@ import type { SentimentModel } from '../../operator/src/api/v1alpha1/index.js';
 import { startControlPlane, cpuNode, type ControlPlane } from '../support/controlplane.js';
 import { createNamespace, isPodReady, listEvents, listPods, waitFor } from '../support/kube.js';
 import { applyModel, isReady, readModel, recordStatuses, startOperator, waitForModel, type RunningOperator } from '../support/operator.js';
-import { spawnRuntime } from '../support/runtime.js';
+import { spawnRuntime, waitForReadyUrl } from '../support/runtime.js';
 
 const ns = 'autoscale';
 const name = 'sst2';
@@ -54,12 +54,7 @@ async function readyRuntime(children: ReturnType<typeof spawnRuntime>[]): Promis
     '--batching.maxBatchDelayMs=200', '--session.intraOpThreads=1',
   ]);
   children.push(child);
-  const url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/;
-  await waitFor(() => {
-    if (child.exitCode !== null) throw new Error(child.output());
-    return url.test(child.output()) && child.output().includes('"msg":"ready"');
-  }, 60_000, () => `runtime did not get ready: ${child.output()}`, 50);
-  return url.exec(child.output())![1]!;
+  return waitForReadyUrl(child);
 }
 
 describe('operator: builtin autoscaling on scraped runtime metrics', () => {

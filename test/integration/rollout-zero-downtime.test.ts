@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EndpointProxy } from '../support/endpoint-proxy.js';
-import { spawnRuntime } from '../support/runtime.js';
+import { spawnRuntime, waitForReadyUrl } from '../support/runtime.js';
 
 const TEXTS = ['a moving, beautifully acted drama', 'tedious and overlong', 'the best film of the year', 'I want my money back'];
 const MIN_REQUESTS = 10_000;
@@ -15,11 +15,7 @@ async function readyRuntime(revision: string, children: ReturnType<typeof spawnR
     '--server.drainDelayMs=1500',
   ]);
   children.push(child); // registered before waiting, so a failed start is still cleaned up
-  while (!/"url":"(http:\/\/127\.0\.0\.1:\d+)"/.test(child.output()) || !child.output().includes('"msg":"ready"')) {
-    if (child.exitCode !== null) throw new Error(child.output());
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return { child, base: /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(child.output())![1]! };
+  return { child, base: await waitForReadyUrl(child) };
 }
 
 /**

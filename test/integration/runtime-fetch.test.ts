@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { models, spawnRuntime } from '../support/runtime.js';
+import { models, spawnRuntime, waitForReadyUrl } from '../support/runtime.js';
 
 /** The URL model path end to end: a real HTTPS server, a real archive, the runtime's own fetch command. */
 describe('runtime fetch (URL models)', () => {
@@ -53,10 +53,7 @@ describe('runtime fetch (URL models)', () => {
     expect(again.output).toContain('already present');
 
     const runtime = spawnRuntime(['--server.port=0', '--server.host=127.0.0.1', `--model.path=${dest}`, '--server.drainDelayMs=0']);
-    while (!runtime.output().includes('"msg":"ready"')) {
-      if (runtime.exitCode !== null) throw new Error(runtime.output());
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await waitForReadyUrl(runtime);
     runtime.kill('SIGTERM');
     expect((await once(runtime, 'exit'))[0]).toBe(0);
   });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { models, post, spawnRuntime } from '../support/runtime.js';
+import { models, post, spawnRuntime, waitForReadyUrl } from '../support/runtime.js';
 
 /** Renames a graph input in place: same-length names keep the protobuf's length prefixes valid. */
 function renameInput(from: string, to: string): (dir: string) => void {
@@ -25,14 +25,6 @@ async function exitOf(args: string[]): Promise<{ code: number | null; output: st
   const child = spawnRuntime(['serve', '--server.port=0', '--server.host=127.0.0.1', ...args]);
   const [code] = (await once(child, 'exit')) as [number | null];
   return { code, output: child.output().trim() };
-}
-
-async function readyUrl(child: ReturnType<typeof spawnRuntime>): Promise<string> {
-  while (!child.output().includes('"msg":"ready"')) {
-    if (child.exitCode !== null) throw new Error(child.output());
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(child.output())![1]!;
 }
 
 describe('runtime process', () => {
@@ -60,7 +52,7 @@ describe('runtime process', () => {
 
   it('falls back to CPU with a warning and a metric label when CUDA is absent and fallback is allowed', async () => {
     const child = spawnRuntime(['--server.port=0', '--server.host=127.0.0.1', '--session.executionProvider=cuda', '--session.allowCpuFallback=true', '--server.drainDelayMs=0']);
-    const base = await readyUrl(child);
+    const base = await waitForReadyUrl(child);
     try {
       expect(child.output()).toMatch(/"level":40.*"requested":"cuda".*falling back to cpu/);
       const metrics = await (await fetch(`${base}/metrics`)).text();
@@ -74,7 +66,7 @@ describe('runtime process', () => {
 
   it('drains on SIGTERM: unready at once, finishes accepted work, then exits 0', async () => {
     const child = spawnRuntime(['--server.port=0', '--server.host=127.0.0.1', '--server.drainDelayMs=600', '--batching.maxBatchDelayMs=400', '--cache.enabled=false']);
-    const base = await readyUrl(child);
+    const base = await waitForReadyUrl(child);
 
     const accepted = post(`${base}/v1/sentiment`, { text: 'accepted before the signal' });
     await new Promise((resolve) => setTimeout(resolve, 100));

@@ -98,3 +98,16 @@ export function spawnRuntime(args: string[], env: Record<string, string> = {}): 
   child.stderr.on('data', (chunk) => (output += chunk));
   return Object.assign(child, { output: () => output });
 }
+
+const READY_URL = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/;
+
+/** Waits for a spawned runtime's "ready" log line and returns its base URL; fails with its output if it exits or stalls. */
+export async function waitForReadyUrl(child: ReturnType<typeof spawnRuntime>, timeoutMs = 60_000): Promise<string> {
+  const deadline = performance.now() + timeoutMs;
+  while (!READY_URL.test(child.output()) || !child.output().includes('"msg":"ready"')) {
+    if (child.exitCode !== null) throw new Error(`runtime exited with ${child.exitCode}: ${child.output()}`);
+    if (performance.now() > deadline) throw new Error(`runtime not ready after ${timeoutMs} ms: ${child.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return READY_URL.exec(child.output())![1]!;
+}
