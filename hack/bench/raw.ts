@@ -28,9 +28,10 @@ export async function rawCeiling(
   warmupSeconds: number,
   patience: Patience,
 ): Promise<RawRow[]> {
-  // Mirrors runtime/src/backends/onnx-worker.ts so both sides run the identical session.
+  // Mirrors runtime/src/backends/onnx-worker.ts so both sides run the identical session (that file
+  // stays self-contained to load as a worker, so the options are repeated here).
   const session = await ort.InferenceSession.create(manifest.onnxFile, {
-    executionProviders: ['cpu'],
+    executionProviders: config.session.executionProvider === 'cuda' ? [{ name: 'cuda', deviceId: config.session.cudaDeviceId }] : ['cpu'],
     graphOptimizationLevel: 'all',
     ...(config.session.intraOpThreads > 0 ? { intraOpNumThreads: config.session.intraOpThreads } : {}),
     ...(config.session.interOpThreads > 0 ? { interOpNumThreads: config.session.interOpThreads } : {}),

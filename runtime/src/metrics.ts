@@ -26,8 +26,9 @@ export class RuntimeMetrics implements BatchObserver, InferObserver {
   private readonly cacheRequests = new Counter({ name: `${PREFIX}cache_requests_total`, help: 'Result cache lookups by result.', labelNames: ['result'], registers: [this.registry] });
   private readonly droppedTexts = new Counter({ name: `${PREFIX}dropped_texts_total`, help: 'Queued texts dropped before inference.', labelNames: ['reason'], registers: [this.registry] });
   readonly rejected = new Counter({ name: `${PREFIX}rejected_requests_total`, help: 'Requests refused by kind (Overloaded, Validation, ...).', labelNames: ['kind'], registers: [this.registry] });
-  readonly ready = new Gauge({ name: `${PREFIX}ready`, help: '1 when the model is loaded, warmed up and not draining.', registers: [this.registry] });
-  private readonly modelInfo = new Gauge({ name: `${PREFIX}model_info`, help: 'The served model; value is always 1.', labelNames: ['model', 'revision', 'quantization', 'execution_provider', 'requested_provider'], registers: [this.registry] });
+  // With server.processes > 1 the primary sums series across workers; these two must not add up.
+  readonly ready = new Gauge({ name: `${PREFIX}ready`, help: '1 when the model is loaded, warmed up and not draining (in every serving process).', aggregator: 'min', registers: [this.registry] });
+  private readonly modelInfo = new Gauge({ name: `${PREFIX}model_info`, help: 'The served model; value is always 1.', labelNames: ['model', 'revision', 'quantization', 'execution_provider', 'requested_provider'], aggregator: 'max', registers: [this.registry] });
 
   constructor(private labels: string[] = []) {
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });

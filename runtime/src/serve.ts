@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
+import { isServingWorker, joinCluster } from './cluster.js';
 import type { RuntimeConfig } from './config/schema.js';
 import { Lifecycle } from './lifecycle.js';
 import { RuntimeMetrics } from './metrics.js';
@@ -22,16 +23,27 @@ export async function startServer(config: RuntimeConfig): Promise<RunningServer>
   const lifecycle = new Lifecycle();
   const metrics = new RuntimeMetrics();
   metrics.queueCapacity.set(config.batching.maxQueue);
-  const context = { config, lifecycle, metrics, service: undefined as ModelService | undefined };
+  const cluster = isServingWorker() ? joinCluster(metrics.registry) : undefined;
+  const exposition = cluster ? cluster.metrics : () => metrics.registry.metrics();
+  const context = { config, lifecycle, metrics, exposition, service: undefined as ModelService | undefined };
   const app = buildApp(context);
-  const url = await app.listen({ host: config.server.host, port: config.server.port });
+  const url = await app.listen(
+    cluster
+      ? // fastify hands these to net.Server.listen, whose reusePort its own types do not list yet.
+        ({ host: config.server.host, port: cluster.port, exclusive: true, reusePort: true } as { host: string; port: number })
+      : { host: config.server.host, port: config.server.port },
+  );
 
   const loaded = loadModelService(config, metrics, app.log).then(
     (service) => {
       context.service = service;
       lifecycle.markReady();
       metrics.ready.set(1);
-      app.log.info({ url }, 'ready');
+      if (cluster) {
+        // The primary logs "ready" once every serving process is.
+        app.log.info({ url }, 'worker ready');
+        cluster.ready(url);
+      } else app.log.info({ url }, 'ready');
     },
     async (error: unknown) => {
       lifecycle.markFailed();

@@ -1,9 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { accuracyThroughApi, readLabelled, type LabelledText } from '../../hack/bench/labelled.js';
 import { validateConfig } from '../../runtime/src/config/load.js';
 import { startServer, type RunningServer } from '../../runtime/src/serve.js';
+
+export { accuracyThroughApi };
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const sharedDir = join(repoRoot, '..', 'shared');
@@ -49,35 +52,8 @@ export async function post(url: string, body: unknown, headers: Record<string, s
   return { status: response.status, headers: response.headers, json };
 }
 
-export function readTsv(path: string): { sentence: string; label: number }[] {
-  return readLines(requireShared(path))
-    .slice(1)
-    .map((line) => {
-      const tab = line.lastIndexOf('\t');
-      return { sentence: line.slice(0, tab), label: Number(line.slice(tab + 1)) };
-    });
-}
-
-/**
- * Accuracy of a labelled TSV through the HTTP API, sent as concurrent requests of 50 texts so
- * batches mix texts from different requests as they do in production.
- */
-export async function accuracyThroughApi(baseUrl: string, rows: { sentence: string; label: number }[]): Promise<number> {
-  const chunks = Array.from({ length: Math.ceil(rows.length / 50) }, (_, i) => rows.slice(i * 50, (i + 1) * 50));
-  const answers = await Promise.all(
-    chunks.map(async (chunk) => {
-      const response = await post(`${baseUrl}/v1/sentiment`, { texts: chunk.map((row) => row.sentence) });
-      if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${JSON.stringify(response.json)}`);
-      return response.json.results as { label: string }[];
-    }),
-  );
-  const predicted = answers.flat().map((result) => (result.label === 'positive' ? 1 : 0));
-  if (predicted.length !== rows.length) throw new Error(`${predicted.length} answers for ${rows.length} texts`);
-  return predicted.filter((label, i) => label === rows[i]!.label).length / rows.length;
-}
-
-function readLines(path: string): string[] {
-  return readFileSync(path, 'utf8').split('\n').filter((line) => line.length > 0);
+export function readTsv(path: string): LabelledText[] {
+  return readLabelled(requireShared(path));
 }
 
 const spawned = new Set<ChildProcess>();

@@ -11,6 +11,8 @@ export interface ServingContext {
   config: RuntimeConfig;
   lifecycle: Lifecycle;
   metrics: RuntimeMetrics;
+  /** The Prometheus text for /metrics: this process's registry, or every serving process's summed. */
+  exposition(): Promise<string>;
   /** Absent until the model has loaded and warmed up. */
   service?: ModelService | undefined;
 }

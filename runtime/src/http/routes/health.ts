@@ -16,7 +16,6 @@ export const healthRoutes: FastifyPluginAsync = async (app) => {
   });
 
   app.get('/metrics', async (_request, reply) => {
-    const { registry } = app.serving.metrics;
-    return reply.type(registry.contentType).send(await registry.metrics());
+    return reply.type(app.serving.metrics.registry.contentType).send(await app.serving.exposition());
   });
 };
