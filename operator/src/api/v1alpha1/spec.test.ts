@@ -41,7 +41,7 @@ describe('SentimentModelSpec defaults', () => {
       maxSequenceLength: 512,
       replicas: 1,
       model: { image: { path: '/model' } },
-      runtime: { executionProvider: 'cpu', intraOpThreads: 0, imagePullPolicy: 'IfNotPresent' },
+      runtime: { executionProvider: 'cpu', intraOpThreads: 0, processes: 1, imagePullPolicy: 'IfNotPresent' },
       batching: { maxBatchSize: 32, maxBatchDelayMs: 2, maxBatchTokens: 8192, maxQueue: 2048 },
       cache: { enabled: true, maxEntries: 10_000, ttlSeconds: 600 },
       resources: { gpu: { count: 0, resourceName: 'nvidia.com/gpu' } },

@@ -46,7 +46,14 @@ export const ExecutionProvider = StringEnum(['cpu', 'cuda'], { default: 'cpu' })
 export const Runtime = Type.Object({
   image: ImageReference('Sentiment runtime image, pinned by tag or digest.'),
   executionProvider: ExecutionProvider,
-  intraOpThreads: Type.Integer({ minimum: 0, maximum: 256, default: 0, description: '0 derives it from the CPU limit (or request).' }),
+  intraOpThreads: Type.Integer({ minimum: 0, maximum: 256, default: 0, description: 'Per serving process; 0 derives it from the CPU limit (or request) shared among the processes.' }),
+  processes: Type.Integer({
+    minimum: 1,
+    maximum: 64,
+    default: 1,
+    description:
+      'Serving processes per pod on one port, each with its own copy of the model, session (on the GPU too), batcher and queue. One process answers a few thousand requests/s: raise it when a GPU outruns that (the runtime\'s server.processes).',
+  }),
   imagePullPolicy: StringEnum(['Always', 'IfNotPresent', 'Never'], { default: 'IfNotPresent' }),
 });
 

@@ -67,6 +67,15 @@ describe('runtime config', () => {
     expect(runtimeConfig(model, '/m').session.intraOpThreads).toBe(6);
   });
 
+  it('runs the serving processes the spec asks for, splitting the CPU quota among them', () => {
+    const model = sentimentModel({ runtime: { processes: 4 }, resources: { limits: { cpu: '8' } } });
+    const config = runtimeConfig(model, '/m');
+    expect(config.server.processes).toBe(4);
+    expect(config.session.intraOpThreads).toBe(2);
+    expect(runtimeConfig(sentimentModel({ runtime: { processes: 4 }, resources: { limits: { cpu: '2' } } }), '/m').session.intraOpThreads).toBe(1);
+    expect(runtimeConfig(sentimentModel({}), '/m').server.processes).toBe(1);
+  });
+
   it('selects the CUDA provider for GPU models', () => {
     const model = sentimentModel({ runtime: { executionProvider: 'cuda' }, resources: { gpu: { count: 1 } } });
     expect(runtimeConfig(model, '/m').session).toMatchObject({ executionProvider: 'cuda', cudaDeviceId: 0 });

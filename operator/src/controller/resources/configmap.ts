@@ -25,13 +25,14 @@ export function runtimeConfig(model: SentimentModel, modelPath: string): Runtime
     },
     session: {
       executionProvider: spec.runtime.executionProvider,
-      intraOpThreads: spec.runtime.intraOpThreads || threadsFor(spec.resources.limits?.cpu ?? spec.resources.requests?.cpu),
+      intraOpThreads: spec.runtime.intraOpThreads || threadsFor(spec.resources.limits?.cpu ?? spec.resources.requests?.cpu, spec.runtime.processes),
     },
     batching: { ...spec.batching },
     cache: { ...spec.cache },
     server: {
       host: '0.0.0.0',
       port: HTTP_PORT,
+      processes: spec.runtime.processes,
       requestTimeoutMs: spec.server.requestTimeoutMs,
       drainDelayMs: timing.runtimeDrainDelayMs,
       shutdownTimeoutMs: timing.runtimeShutdownTimeoutMs,
@@ -66,11 +67,12 @@ function revision(source: ModelSource): string {
 
 /**
  * onnxruntime sizes its pool by the host's cores, not the container's CPU quota, and oversubscribed
- * spinning threads get throttled; one thread per whole core of the quota avoids that.
+ * spinning threads get throttled; one thread per whole core of the quota, split among the serving
+ * processes, avoids that.
  */
-function threadsFor(cpu: string | undefined): number {
+function threadsFor(cpu: string | undefined, processes: number): number {
   const match = /^(\d+(?:\.\d+)?)(m?)$/.exec(cpu ?? '');
   if (!match) return 0;
   const cores = Number(match[1]) / (match[2] ? 1000 : 1);
-  return Math.min(256, Math.max(1, Math.floor(cores)));
+  return Math.min(256, Math.max(1, Math.floor(cores / processes)));
 }
