@@ -110,7 +110,7 @@ export class LeaderElector {
     } catch (err) {
       if (!isNotFound(err)) return this.failed(err);
       try {
-        await this.client.request('POST', this.leases, { body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec: this.spec(now, now, 0) } });
+        await this.client.send('POST', this.leases, { body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec: this.spec(now, now, 0) } });
         return 'ok';
       } catch (createErr) {
         return isConflict(createErr) ? 'held' : this.failed(createErr);
@@ -125,7 +125,7 @@ export class LeaderElector {
     const transitions = spec.leaseTransitions ?? 0;
     const body = { ...lease, spec: this.spec(mine ? (spec.acquireTime ?? now) : now, now, mine ? transitions : transitions + 1) };
     try {
-      await this.client.request('PUT', this.lease, { body });
+      await this.client.send('PUT', this.lease, { body });
       return 'ok';
     } catch (err) {
       // A conflict means someone else wrote first; the next read shows who holds it.
@@ -140,7 +140,7 @@ export class LeaderElector {
       if (lease.spec?.holderIdentity !== this.cfg.identity) return;
       const now = microTime(Date.now());
       const spec = { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now };
-      await this.client.request('PUT', this.lease, { body: { ...lease, spec } });
+      await this.client.send('PUT', this.lease, { body: { ...lease, spec } });
     } catch (err) {
       this.log.warn({ err: loggable(err) }, 'could not release the lease; the next leader waits for it to expire');
     }

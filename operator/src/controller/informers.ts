@@ -1,12 +1,11 @@
-import type {
-  KubernetesObject, V1ConfigMap, V1Deployment, V1Node, V1Pod, V1PodDisruptionBudget, V1Service,
-} from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { API_VERSION, KIND, LABEL_MODEL, PLURAL, type SentimentModel } from '../api/v1alpha1/index.js';
 import { resourcePath, type KubeClient } from '../kube/client.js';
 import { Informer } from '../kube/informer.js';
 import { nodeForCapacity, podForCapacity } from './capacity.js';
 import { loggable } from './errors.js';
+import { deploymentForCache } from './resources/deployment.js';
 import { MANAGED_BY } from './resources/names.js';
 
 const OWNED = `app.kubernetes.io/managed-by=${MANAGED_BY}`;
@@ -19,7 +18,9 @@ interface Resource<T extends KubernetesObject> {
   plural: string;
   labelSelector?: string;
   fieldSelector?: string;
-  /** Keeps only the fields the operator reads, for kinds cached cluster-wide. */
+  /** For children the controller knows by their metadata alone. */
+  metadataOnly?: boolean;
+  /** Keeps only the fields the operator reads. */
   slim?: (obj: T) => T;
 }
 
@@ -42,7 +43,8 @@ export class Watched<T extends KubernetesObject> {
     for (const ns of namespaces.length > 0 ? namespaces : ['']) {
       const watch = `${resource.kind}${ns ? ` in ${ns}` : ''}`;
       this.parts.set(ns, new Informer<T>(client, {
-        path: resourcePath(resource.apiVersion, resource.plural, ns), labelSelector: resource.labelSelector, fieldSelector: resource.fieldSelector,
+        path: resourcePath(resource.apiVersion, resource.plural, ns),
+        labelSelector: resource.labelSelector, fieldSelector: resource.fieldSelector, metadataOnly: resource.metadataOnly,
         keep,
         onChange: (obj, deleted) => onChange(resource.kind, obj, deleted),
         onError: (err, retryInMs) => log.warn({ err: loggable(err), watch, retryInMs }, 'list/watch failed; retrying'),
@@ -79,10 +81,14 @@ export class Watched<T extends KubernetesObject> {
 
 export interface Caches {
   models: Watched<SentimentModel>;
-  configMaps: Watched<V1ConfigMap>;
+  /** Metadata only. */
+  configMaps: Watched<KubernetesObject>;
+  /** Cut down by deploymentForCache. */
   deployments: Watched<V1Deployment>;
-  services: Watched<V1Service>;
-  pdbs: Watched<V1PodDisruptionBudget>;
+  /** Metadata only. */
+  services: Watched<KubernetesObject>;
+  /** Metadata only. */
+  pdbs: Watched<KubernetesObject>;
   pods: Watched<V1Pod>;
   nodes: Watched<V1Node>;
   /** Every pod bound to a node, in all namespaces. */
@@ -100,10 +106,11 @@ export function makeCaches(client: KubeClient, namespaces: string[], log: Logger
   const clusterWide = <T extends KubernetesObject>(r: Resource<T>) => new Watched(client, r, [], log, () => undefined);
   return {
     models: watched<SentimentModel>({ kind: KIND, apiVersion: API_VERSION, plural: PLURAL }),
-    configMaps: watched<V1ConfigMap>({ kind: 'ConfigMap', apiVersion: 'v1', plural: 'configmaps', labelSelector: OWNED }),
-    deployments: watched<V1Deployment>({ kind: 'Deployment', apiVersion: 'apps/v1', plural: 'deployments', labelSelector: OWNED }),
-    services: watched<V1Service>({ kind: 'Service', apiVersion: 'v1', plural: 'services', labelSelector: OWNED }),
-    pdbs: watched<V1PodDisruptionBudget>({ kind: 'PodDisruptionBudget', apiVersion: 'policy/v1', plural: 'poddisruptionbudgets', labelSelector: OWNED }),
+    // The applied-hash annotation says whether these are as desired, and the owner reference whose they are.
+    configMaps: watched({ kind: 'ConfigMap', apiVersion: 'v1', plural: 'configmaps', labelSelector: OWNED, metadataOnly: true }),
+    services: watched({ kind: 'Service', apiVersion: 'v1', plural: 'services', labelSelector: OWNED, metadataOnly: true }),
+    pdbs: watched({ kind: 'PodDisruptionBudget', apiVersion: 'policy/v1', plural: 'poddisruptionbudgets', labelSelector: OWNED, metadataOnly: true }),
+    deployments: watched<V1Deployment>({ kind: 'Deployment', apiVersion: 'apps/v1', plural: 'deployments', labelSelector: OWNED, slim: deploymentForCache }),
     pods: watched<V1Pod>({ kind: 'Pod', apiVersion: 'v1', plural: 'pods', labelSelector: OWNED }),
     nodes: clusterWide<V1Node>({ kind: 'Node', apiVersion: 'v1', plural: 'nodes', slim: nodeForCapacity }),
     scheduledPods: clusterWide<V1Pod>({ kind: 'Pod', apiVersion: 'v1', plural: 'pods', fieldSelector: BOUND_NONTERMINAL, slim: podForCapacity }),

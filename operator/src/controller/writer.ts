@@ -34,7 +34,7 @@ export class KubeWriter {
     const plural = PLURALS[kind];
     if (!plural) throw new Error(`no resource known for kind ${kind}`);
     this.count('apply', kind);
-    await this.client.request('PATCH', resourcePath(apiVersion, plural, metadata?.namespace, metadata?.name), {
+    await this.client.send('PATCH', resourcePath(apiVersion, plural, metadata?.namespace, metadata?.name), {
       query: { fieldManager: FIELD_MANAGER, force: true }, body: obj, contentType: APPLY_PATCH,
     });
   }
@@ -46,7 +46,7 @@ export class KubeWriter {
   async applyStatus(model: SentimentModel, status: SentimentModelStatus, fieldManager = FIELD_MANAGER): Promise<void> {
     this.count('apply', `${model.kind}/status`);
     const { name, namespace } = model.metadata;
-    await this.client.request('PATCH', resourcePath(API_VERSION, PLURAL, namespace, name, 'status'), {
+    await this.client.send('PATCH', resourcePath(API_VERSION, PLURAL, namespace, name, 'status'), {
       query: { fieldManager, force: true }, contentType: APPLY_PATCH,
       body: { apiVersion: model.apiVersion, kind: model.kind, metadata: { name, namespace }, status },
     });
@@ -56,19 +56,19 @@ export class KubeWriter {
   async scale(model: SentimentModel, replicas: number, fieldManager: string): Promise<void> {
     this.count('patch', `${model.kind}/scale`);
     const { name, namespace } = model.metadata;
-    await this.client.request('PATCH', resourcePath(API_VERSION, PLURAL, namespace, name, 'scale'), {
+    await this.client.send('PATCH', resourcePath(API_VERSION, PLURAL, namespace, name, 'scale'), {
       query: { fieldManager }, contentType: MERGE_PATCH, body: { spec: { replicas } },
     });
   }
 
   async createEvent(event: CoreV1Event): Promise<void> {
     this.count('create', 'Event');
-    await this.client.request('POST', resourcePath('v1', 'events', event.metadata.namespace), { body: event });
+    await this.client.send('POST', resourcePath('v1', 'events', event.metadata.namespace), { body: event });
   }
 
   async patchEvent(namespace: string, name: string, patch: Partial<CoreV1Event>): Promise<void> {
     this.count('patch', 'Event');
-    await this.client.request('PATCH', resourcePath('v1', 'events', namespace, name), { contentType: MERGE_PATCH, body: patch });
+    await this.client.send('PATCH', resourcePath('v1', 'events', namespace, name), { contentType: MERGE_PATCH, body: patch });
   }
 
   private count(verb: string, kind: string): void {

@@ -78,6 +78,13 @@ describe('KubeClient', () => {
     expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual(['GET /first', 'PUT /second', 'PUT /second']);
   });
 
+  it('checks the answer to a write without reading it', async () => {
+    const answers: [number, unknown][] = [[200, { data: 'x'.repeat(100_000) }], [409, { kind: 'Status', code: 409, message: 'already exists' }]];
+    const { client } = await serve((_req, res) => json(res, ...answers.shift()!));
+    await expect(client.send('POST', '/a', { body: {} })).resolves.toBeUndefined();
+    await expect(client.send('POST', '/a', { body: {} })).rejects.toMatchObject({ code: 409, message: 'HTTP 409: already exists' });
+  });
+
   it('turns a failed call into an ApiError with the status code and the apiserver\'s message', async () => {
     const answers: [number, unknown][] = [
       [409, { kind: 'Status', code: 409, reason: 'Conflict', message: 'the object has been modified' }],

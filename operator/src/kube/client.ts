@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { finished } from 'node:stream/promises';
 import type { KubeAccess } from './config.js';
 
 /** metav1.Status, the body of every failed call and of a watch's ERROR event. */
@@ -30,8 +31,14 @@ export interface RequestOptions {
   query?: Query;
   body?: unknown;
   contentType?: string;
+  /** Another representation than the full object, e.g. PARTIAL_METADATA. */
+  accept?: string;
   signal?: AbortSignal;
 }
+
+/** Objects as PartialObjectMetadata (and lists as PartialObjectMetadataList): only their metadata crosses the wire. */
+export const PARTIAL_METADATA = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+export const PARTIAL_METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
 
 export interface WatchEvent<T> {
   type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
@@ -76,18 +83,25 @@ export class KubeClient {
 
   /** One call; resolves to the parsed JSON answer, or rejects with an ApiError for any status >= 300. */
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-    const res = await this.send(method, path, opts, REQUEST_TIMEOUT_MS);
+    const res = await this.open(method, path, opts, REQUEST_TIMEOUT_MS);
     const text = await readText(res);
     if ((res.statusCode ?? 0) >= 300) throw errorFrom(res.statusCode ?? 0, text);
     return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /** A call whose answer is not read, only checked: a write's answer is the whole object, parsing it only makes garbage. */
+  async send(method: string, path: string, opts: RequestOptions = {}): Promise<void> {
+    const res = await this.open(method, path, opts, REQUEST_TIMEOUT_MS);
+    if ((res.statusCode ?? 0) >= 300) throw errorFrom(res.statusCode ?? 0, await readText(res));
+    await finished(res.resume());
   }
 
   /**
    * Streams a watch, one event at a time, until the server ends it after `timeoutSeconds`
    * (resolves) or it fails (rejects; an ERROR event becomes an ApiError with the event's code).
    */
-  async watch<T>(path: string, query: Query & { timeoutSeconds: number }, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
-    const res = await this.send('GET', path, { query: { ...query, watch: true }, signal }, query.timeoutSeconds * 1000 + WATCH_GRACE_MS);
+  async watch<T>(path: string, query: Query & { timeoutSeconds: number }, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal, accept?: string): Promise<void> {
+    const res = await this.open('GET', path, { query: { ...query, watch: true }, signal, accept }, query.timeoutSeconds * 1000 + WATCH_GRACE_MS);
     if (res.statusCode !== 200) throw errorFrom(res.statusCode ?? 0, await readText(res));
     res.setEncoding('utf8');
     let partial = '';
@@ -111,11 +125,11 @@ export class KubeClient {
     this.agent.destroy();
   }
 
-  private async send(method: string, path: string, opts: RequestOptions, timeoutMs: number): Promise<IncomingMessage> {
+  private async open(method: string, path: string, opts: RequestOptions, timeoutMs: number): Promise<IncomingMessage> {
     const query = new URLSearchParams();
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) query.set(k, String(v));
     const url = `${this.prefix}${path}${query.size > 0 ? `?${query}` : ''}`;
-    const headers: OutgoingHttpHeaders = { accept: 'application/json' };
+    const headers: OutgoingHttpHeaders = { accept: opts.accept ?? 'application/json' };
     const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
     if (body !== undefined) headers['content-type'] = opts.contentType ?? 'application/json';
     const authorization = this.authorization();

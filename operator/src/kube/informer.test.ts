@@ -32,12 +32,14 @@ afterEach(async () => {
  */
 async function apiserver(steps: { list: Step[]; watch: Step[] }) {
   const calls: string[] = [];
+  const accepts: string[] = [];
   let notify = () => {};
   server = createServer((req, res) => {
     const url = new URL(req.url ?? '', 'http://x');
     const watch = url.searchParams.get('watch') === 'true';
     url.searchParams.delete('timeoutSeconds');
     calls.push(`${watch ? 'watch' : 'list'} ${url.searchParams}`);
+    accepts.push(req.headers.accept ?? '');
     notify();
     const step = (watch ? steps.watch : steps.list).shift();
     if (step) step(res, url.searchParams);
@@ -49,10 +51,10 @@ async function apiserver(steps: { list: Step[]; watch: Step[] }) {
     notify = () => calls.length >= n && resolve();
     notify();
   });
-  return { client, calls, callsReach };
+  return { client, calls, accepts, callsReach };
 }
 
-function start(c: KubeClient, opts: { labelSelector?: string } = {}) {
+function start(c: KubeClient, opts: { labelSelector?: string; metadataOnly?: boolean } = {}) {
   const changes: string[] = [];
   const errors: string[] = [];
   informer = new Informer<Obj>(c, {
@@ -147,5 +149,16 @@ describe('Informer', () => {
     await callsReach(4);
     expect(calls).toHaveLength(4);
     expect(errors).toEqual(['watch closed at once without an event (retry in 10 ms)', 'watch closed at once without an event (retry in 20 ms)']);
+  });
+
+  it('asks for metadata only when that is all it keeps', async () => {
+    const empty: Step = (res) => res.writeHead(200).end(JSON.stringify({ kind: 'PartialObjectMetadataList', metadata: { resourceVersion: '1' }, items: null }));
+    const { client, accepts, callsReach } = await apiserver({ list: [empty], watch: [] });
+    const { informer } = start(client, { metadataOnly: true });
+    await informer.synced;
+    await callsReach(2);
+    expect(accepts).toEqual([
+      'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1', 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1',
+    ]);
   });
 });

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { isGone, type KubeClient, type WatchEvent } from './client.js';
+import { isGone, PARTIAL_METADATA, PARTIAL_METADATA_LIST, type KubeClient, type WatchEvent } from './client.js';
 
 /** A list is read in pages of this many objects, so a large one never sits in memory as one string. */
 const PAGE_SIZE = 500;
@@ -12,6 +12,8 @@ export interface InformerOptions<T extends KubernetesObject> {
   path: string;
   labelSelector?: string;
   fieldSelector?: string;
+  /** Only the objects' metadata, for kinds whose other fields nobody reads: less to transfer, parse and keep. */
+  metadataOnly?: boolean;
   /** What the cache keeps of each object; every field dropped is memory saved per object. */
   keep: (obj: T) => T;
   onChange: (obj: T, deleted: boolean) => void;
@@ -22,7 +24,7 @@ export interface InformerOptions<T extends KubernetesObject> {
 
 interface List<T> {
   metadata?: { resourceVersion?: string; continue?: string };
-  items: T[];
+  items: T[] | null;
 }
 
 /**
@@ -88,15 +90,17 @@ export class Informer<T extends KubernetesObject> {
 
   /** Replaces the cache with a fresh list; reports only what changed since the cache last saw it. */
   private async relist(): Promise<void> {
-    const { path, labelSelector, fieldSelector, keep, onChange } = this.opts;
+    const { path, labelSelector, fieldSelector, metadataOnly, keep, onChange } = this.opts;
     const fresh = new Map<string, Map<string, T>>();
     let page: List<T>;
     let next: string | undefined;
     do {
       page = await this.client.request<List<T>>('GET', path, {
         query: { labelSelector, fieldSelector, limit: PAGE_SIZE, continue: next }, signal: this.stopping.signal,
+        accept: metadataOnly ? PARTIAL_METADATA_LIST : undefined,
       });
-      for (const item of page.items) put(fresh, keep(item));
+      // An empty PartialObjectMetadataList comes with items: null.
+      for (const item of page.items ?? []) put(fresh, keep(item));
       next = page.metadata?.continue || undefined;
     } while (next);
     const old = this.objects;
@@ -117,7 +121,7 @@ export class Informer<T extends KubernetesObject> {
   }
 
   private async watch(): Promise<void> {
-    const { path, labelSelector, fieldSelector } = this.opts;
+    const { path, labelSelector, fieldSelector, metadataOnly } = this.opts;
     const timeoutSeconds = Math.floor(MIN_WATCH_SECONDS * (1 + Math.random()));
     const started = Date.now();
     let events = 0;
@@ -126,7 +130,7 @@ export class Informer<T extends KubernetesObject> {
     }, (event) => {
       events++;
       this.apply(event);
-    }, this.stopping.signal);
+    }, this.stopping.signal, metadataOnly ? PARTIAL_METADATA : undefined);
     // As client-go's reflector: a server (or proxy) that closes every watch at once must not be hammered.
     if (events === 0 && Date.now() - started < 1000) throw new Error('watch closed at once without an event');
   }
