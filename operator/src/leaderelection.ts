@@ -41,13 +41,14 @@ interface LeaseSpec {
   leaseTransitions?: number;
 }
 
-/** metav1.MicroTime wants exactly six fractional digits. */
-const microTime = (ms: number): string => new Date(ms).toISOString().replace(/Z$/, '000Z');
+/** Now as a metav1.MicroTime, which wants exactly six fractional digits. */
+const microTimeNow = (): string => new Date().toISOString().replace(/Z$/, '000Z');
 
 /**
  * Leader election on a coordination.k8s.io/v1 Lease, the algorithm of client-go's leaderelection:
- * take the lease when its holder has not renewed it for its duration as measured by our own clock (so clock skew between nodes does not matter), renew every retry
- * period, and every update is guarded by resourceVersion, so two candidates never both win.
+ * take the lease when its holder has not renewed it for its duration as measured by our own clock
+ * (so clock skew between nodes does not matter), renew every retry period, and every update is
+ * guarded by resourceVersion, so two candidates never both win.
  */
 export class LeaderElector {
   private readonly leases: string;
@@ -103,7 +104,7 @@ export class LeaderElector {
 
   private async tryAcquireOrRenew(): Promise<Attempt> {
     const { namespace, leaseName: name, identity } = this.cfg;
-    const now = microTime(Date.now());
+    const now = microTimeNow();
     let lease: Lease;
     try {
       lease = await this.client.request<Lease>('GET', this.lease);
@@ -138,7 +139,7 @@ export class LeaderElector {
     try {
       const lease = await this.client.request<Lease>('GET', this.lease);
       if (lease.spec?.holderIdentity !== this.cfg.identity) return;
-      const now = microTime(Date.now());
+      const now = microTimeNow();
       const spec = { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now };
       await this.client.send('PUT', this.lease, { body: { ...lease, spec } });
     } catch (err) {

@@ -140,7 +140,7 @@ describe('KubeClient', () => {
     });
     type Pod = { metadata: { name?: string; resourceVersion: string } };
     const events: WatchEvent<Pod>[] = [];
-    await client.watch<Pod>('/api/v1/pods', { resourceVersion: '1', timeoutSeconds: 300 }, (e) => events.push(e), new AbortController().signal);
+    await client.watch<Pod>('/api/v1/pods', { resourceVersion: '1', timeoutSeconds: 300 }, (e) => events.push(e), { signal: new AbortController().signal });
     expect(events.map((e) => `${e.type} ${e.object.metadata.name ?? ''}@${e.object.metadata.resourceVersion}`)).toEqual(['ADDED a@2', 'BOOKMARK @3', 'DELETED a@4']);
     expect(seen[0]?.url).toBe('/api/v1/pods?resourceVersion=1&timeoutSeconds=300&watch=true');
   });
@@ -155,16 +155,16 @@ describe('KubeClient', () => {
     ];
     const { client } = await serve((_req, res) => answers.shift()!(res));
     const signal = new AbortController().signal;
-    const gone = await client.watch('/api/v1/pods', { timeoutSeconds: 300 }, () => undefined, signal).catch((e: unknown) => e);
+    const gone = await client.watch('/api/v1/pods', { timeoutSeconds: 300 }, () => undefined, { signal }).catch((e: unknown) => e);
     expect(isGone(gone)).toBe(true);
     expect(gone).toMatchObject({ message: 'HTTP 410: too old resource version: 1 (5)' });
-    await expect(client.watch('/api/v1/pods', { timeoutSeconds: 300 }, () => undefined, signal)).rejects.toMatchObject({ code: 403 });
+    await expect(client.watch('/api/v1/pods', { timeoutSeconds: 300 }, () => undefined, { signal })).rejects.toMatchObject({ code: 403 });
   });
 
   it('stops a watch when its signal aborts', async () => {
     const { client } = await serve((_req, res) => res.writeHead(200).flushHeaders());
     const stop = new AbortController();
-    const watching = client.watch('/api/v1/pods', { timeoutSeconds: 300 }, () => undefined, stop.signal);
+    const watching = client.watch('/api/v1/pods', { timeoutSeconds: 300 }, () => undefined, { signal: stop.signal });
     setTimeout(() => stop.abort(), 50);
     await expect(watching).rejects.toThrow();
   });

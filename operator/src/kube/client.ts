@@ -45,7 +45,7 @@ export interface WatchEvent<T> {
   object: T;
 }
 
-/** A call the apiserver has not answered by then is given up (client-go leaves them hanging, which stalls a worker). */
+/** A call the apiserver has not answered by then is given up: without a limit one lost answer would stall a worker for good. */
 const REQUEST_TIMEOUT_MS = 60_000;
 /** A watch outlives its server-side timeoutSeconds by this much before we decide the connection is dead. */
 const WATCH_GRACE_MS = 30_000;
@@ -100,8 +100,10 @@ export class KubeClient {
    * Streams a watch, one event at a time, until the server ends it after `timeoutSeconds`
    * (resolves) or it fails (rejects; an ERROR event becomes an ApiError with the event's code).
    */
-  async watch<T>(path: string, query: Query & { timeoutSeconds: number }, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal, accept?: string): Promise<void> {
-    const res = await this.open('GET', path, { query: { ...query, watch: true }, signal, accept }, query.timeoutSeconds * 1000 + WATCH_GRACE_MS);
+  async watch<T>(
+    path: string, query: Query & { timeoutSeconds: number }, onEvent: (event: WatchEvent<T>) => void, opts: { signal: AbortSignal; accept?: string },
+  ): Promise<void> {
+    const res = await this.open('GET', path, { query: { ...query, watch: true }, ...opts }, query.timeoutSeconds * 1000 + WATCH_GRACE_MS);
     if (res.statusCode !== 200) throw errorFrom(res.statusCode ?? 0, await readText(res));
     res.setEncoding('utf8');
     let partial = '';

@@ -130,7 +130,7 @@ export class Informer<T extends KubernetesObject> {
     }, (event) => {
       events++;
       this.apply(event);
-    }, this.stopping.signal, metadataOnly ? PARTIAL_METADATA : undefined);
+    }, { signal: this.stopping.signal, accept: metadataOnly ? PARTIAL_METADATA : undefined });
     // As client-go's reflector: a server (or proxy) that closes every watch at once must not be hammered.
     if (events === 0 && Date.now() - started < 1000) throw new Error('watch closed at once without an event');
   }
