@@ -2,7 +2,7 @@
 // given: how a GPU (or fp16) variant is checked against its model card. Prints one JSON line.
 import { parseArgs } from 'node:util';
 import { accuracyThroughApi, readLabelled } from './labelled.js';
-import { startServer } from './server.js';
+import { BENCH_SERVER_FLAGS, startServer } from './server.js';
 
 const USAGE = 'usage: npm run bench:accuracy -- --model DIR --data TSV [--quantization none|int8|fp16] [--set section.key=value ...]';
 const { values: args } = parseArgs({
@@ -21,10 +21,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => 
 
 const rows = readLabelled(args.data);
 const server = await startServer([
-  '--server.host=127.0.0.1',
-  '--server.port=0',
-  '--server.drainDelayMs=0',
-  '--cache.enabled=false',
+  ...BENCH_SERVER_FLAGS,
   `--model.path=${args.model}`,
   ...(args.quantization ? [`--model.quantization=${args.quantization}`] : []),
   ...args.set.map((setting) => `--${setting}`),

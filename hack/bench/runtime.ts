@@ -9,7 +9,7 @@ import { loadConfig } from '../../runtime/src/config/load.js';
 import type { Quantization } from '../../runtime/src/config/schema.js';
 import { readManifest } from '../../runtime/src/model/manifest.js';
 import { rawCeiling, type RawRow } from './raw.js';
-import { loadTest, startServer, type LoadRow } from './server.js';
+import { BENCH_SERVER_FLAGS, loadTest, startServer, type LoadRow } from './server.js';
 import { measureQuietly, type Patience } from './stats.js';
 
 const USAGE = `usage: npm run bench:runtime -- [--duration S] [--warmup S] [--tries N] [--quiet-wait S] [--model DIR] [--quantization none|int8|fp16] [--data TSV] [--out FILE.json]
@@ -86,12 +86,8 @@ console.log(`model: ${manifest.onnxFile} (${manifest.quantization}); ${sentences
 console.log('raw onnxruntime + tokenizers, in process ...');
 const raw = await rawCeiling(manifest, config, sentences, RAW_BATCHES, duration, warmup, patience);
 
-// Cache off: the dev set repeats every few seconds and cached answers would skip inference.
 const baseFlags = [
-  '--server.host=127.0.0.1',
-  '--server.port=0',
-  '--server.drainDelayMs=0',
-  '--cache.enabled=false',
+  ...BENCH_SERVER_FLAGS,
   '--logging.level=info',
   ...settings,
   `--model.quantization=${manifest.quantization}`,

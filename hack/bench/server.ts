@@ -4,6 +4,12 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { cpuSample, cpuShare, percentile, serverSample, type CpuSample } from './stats.js';
 
+/**
+ * A benchmark's server: loopback on a free port, no drain pause on stop, and no result cache, since
+ * the sentence sets repeat every few seconds and cached answers would skip inference.
+ */
+export const BENCH_SERVER_FLAGS = ['--server.host=127.0.0.1', '--server.port=0', '--server.drainDelayMs=0', '--cache.enabled=false'];
+
 export interface ServerChild {
   url: string;
   pid: number;

@@ -89,8 +89,10 @@ for step in "$@"; do
       make_fp16
       {
         for quantization in none fp16; do
-          "$node" "$app/accuracy.js" --model "$models/sst2-bert-mini-en" --quantization $quantization --data "$STASH/data/sst2/dev.tsv" --set session.executionProvider="$PROVIDER"
-          "$node" "$app/accuracy.js" --model "$models/chnsenticorp-bert-mini-zh" --quantization $quantization --data "$STASH/data/chnsenticorp/dev.tsv" --set session.executionProvider="$PROVIDER"
+          for pair in sst2-bert-mini-en:sst2 chnsenticorp-bert-mini-zh:chnsenticorp; do
+            "$node" "$app/accuracy.js" --model "$models/${pair%:*}" --quantization $quantization \
+              --data "$STASH/data/${pair#*:}/dev.tsv" --set session.executionProvider="$PROVIDER"
+          done
         done
       } | tee "$OUT/accuracy.jsonl"
       (nvidia-smi dmon -s um -d 1 >"$OUT/dmon.txt" 2>&1 &) || true

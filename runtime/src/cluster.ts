@@ -39,11 +39,11 @@ export async function superviseWorkers(config: RuntimeConfig): Promise<number> {
 
   return new Promise<number>((resolve) => {
     const fork = (): Worker => cluster.fork({ [PORT_ENV]: String(port) });
-    const stopAll = (code: number, signal: NodeJS.Signals): void => {
+    const stopAll = (code: number): void => {
       if (stopping) return;
       stopping = true;
       exitCode = code;
-      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
       // Each worker enforces shutdownTimeoutMs on its own drain; this only catches a wedged one.
       setTimeout(() => {
         log.error('workers did not exit after the shutdown timeout; killing them');
@@ -72,14 +72,14 @@ export async function superviseWorkers(config: RuntimeConfig): Promise<number> {
         if (!wasReady) {
           // The worker printed why (bad model, bad config); its siblings would fail the same way.
           log.error({ worker: worker.process.pid, code, signal }, 'worker failed before it was ready; stopping');
-          stopAll(code || 1, 'SIGTERM');
+          stopAll(code || 1);
         } else {
           const now = Date.now();
           crashes.push(now);
           while (crashes[0]! < now - CRASH_WINDOW_MS) crashes.shift();
           if (crashes.length > CRASH_LIMIT) {
             log.error({ crashes: crashes.length, windowMs: CRASH_WINDOW_MS }, 'workers keep crashing; stopping');
-            stopAll(1, 'SIGTERM');
+            stopAll(1);
           } else {
             log.warn({ worker: worker.process.pid, code, signal }, 'worker died; starting a replacement');
             fork();
@@ -94,7 +94,7 @@ export async function superviseWorkers(config: RuntimeConfig): Promise<number> {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       process.on(signal, () => {
         log.info({ signal }, 'shutting down workers');
-        stopAll(0, 'SIGTERM');
+        stopAll(0);
       });
     }
     log.info({ processes: wanted }, 'starting serving processes');

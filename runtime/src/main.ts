@@ -1,6 +1,5 @@
-import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
-import { superviseWorkers } from './cluster.js';
+import { isServingWorker, superviseWorkers } from './cluster.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { fetchModel } from './fetch/fetch-model.js';
 import { ModelLoadError } from './model/errors.js';
@@ -25,7 +24,7 @@ async function serve(argv: string[]): Promise<void> {
     if (!file) throw new ConfigError('config: --config needs a file path');
   }
   const config = loadConfig({ file, env: process.env, argv });
-  if (config.server.processes > 1 && cluster.isPrimary) process.exit(await superviseWorkers(config));
+  if (config.server.processes > 1 && !isServingWorker()) process.exit(await superviseWorkers(config));
   const server = await startServer(config);
 
   let stopping = false;
