@@ -33,6 +33,8 @@ export class OperatorMetrics {
     name: `${PREFIX}model_condition`, help: '1 for each condition a SentimentModel has, by type, status and reason; exported by the leader only.',
     labelNames: ['namespace', 'name', 'type', 'status', 'reason'], registers: [this.registry],
   });
+  /** The condition series set per model: prom-client removes a series only by its full label set. */
+  private readonly conditionSeries = new Map<string, Record<string, string>[]>();
   private depthSource: () => number = () => 0;
   readonly queueDepth: Gauge = new Gauge({
     name: `${PREFIX}workqueue_depth`, help: 'Keys waiting in the work queue.', registers: [this.registry],
@@ -47,13 +49,18 @@ export class OperatorMetrics {
 
   /** Replaces the model's condition series; no conditions (a deleted model) removes them. */
   setModelConditions(namespace: string, name: string, conditions: { type: string; status: string; reason: string }[] = []): void {
-    this.modelCondition.remove({ namespace, name });
-    for (const { type, status, reason } of conditions) this.modelCondition.set({ namespace, name, type, status, reason }, 1);
+    const key = `${namespace}/${name}`;
+    for (const labels of this.conditionSeries.get(key) ?? []) this.modelCondition.remove(labels);
+    const series = conditions.map(({ type, status, reason }) => ({ namespace, name, type, status, reason }));
+    for (const labels of series) this.modelCondition.set(labels, 1);
+    if (series.length > 0) this.conditionSeries.set(key, series);
+    else this.conditionSeries.delete(key);
   }
 
   /** A follower reports nothing: the new leader's series are the truth. */
   clearModelConditions(): void {
     this.modelCondition.reset();
+    this.conditionSeries.clear();
   }
 
   /** The queue is rebuilt on every leadership term; the gauge reads whichever is current. */
