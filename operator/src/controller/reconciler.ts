@@ -47,6 +47,12 @@ export class Reconciler {
   private readonly written = new Map<string, { uid: string; status: SentimentModelStatus }>();
   /** When each model's own pods were last seen terminating; see SCHEDULER_SETTLE_MS. */
   private readonly releasedAt = new Map<string, number>();
+  /**
+   * This term's rollout decision per model, from the moment it is made: a reconcile that applies
+   * the Deployment and then fails before its status write (a conflict on a later child, say) must
+   * not take the retry for a lost status write and report the choice as kept from the Deployment.
+   */
+  private readonly decided = new Map<string, { uid: string; rollout: RolloutChoice }>();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.applier = new Applier(deps.writer);
@@ -66,12 +72,15 @@ export class Reconciler {
       this.applier.forget(key);
       this.written.delete(key);
       this.releasedAt.delete(key);
+      this.decided.delete(key);
       this.deps.metrics.setModelConditions(namespace, name);
       return undefined;
     }
     const previous = this.previousStatus(key, model);
     const liveDeployment = caches.deployments.get(childNames(model).deployment, namespace);
-    const { desired, rollout } = this.plan(model, previous?.rollout, liveDeployment);
+    const memo = this.decided.get(key);
+    const { desired, rollout } = this.plan(model, memo?.uid === model.metadata.uid ? memo.rollout : previous?.rollout, liveDeployment);
+    this.decided.set(key, { uid: model.metadata.uid ?? '', rollout });
     const live = {
       configMap: caches.configMaps.get(desired.configMap.metadata?.name ?? '', namespace),
       service: caches.services.get(desired.service.metadata?.name ?? '', namespace),
