@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoordinationV1Api, V1MicroTime, type V1Lease } from '@kubernetes/client-node';
 import { startControlPlane, cpuNode, type ControlPlane } from '../support/controlplane.js';
-import { createNamespace, waitFor } from '../support/kube.js';
+import { createNamespace, isConflict, waitFor } from '../support/kube.js';
 import { applyModel, isReady, readModel, scrape, startOperator, waitForModel, type RunningOperator } from '../support/operator.js';
 
 const ns = 'leader';
@@ -14,6 +14,17 @@ describe('operator: leader election', () => {
   let first: RunningOperator;
   let second: RunningOperator;
   let leases: CoordinationV1Api;
+  /** Read-modify-write as any lease client must: the holder renews it every few hundred ms, so a write from a stale read gets 409. */
+  async function replaceLease(change: (current: V1Lease) => V1Lease): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await leases.replaceNamespacedLease({ ...lease, body: change(await leases.readNamespacedLease(lease)) });
+        return;
+      } catch (err) {
+        if (!isConflict(err) || attempt === 5) throw err;
+      }
+    }
+  }
   const holder = async () => (await leases.readNamespacedLease(lease)).spec?.holderIdentity;
   const leading = (op: RunningOperator) => op.metric('sentiment_operator_leader');
 
@@ -58,10 +69,10 @@ describe('operator: leader election', () => {
   });
 
   it('stops writing at once when the lease is taken away', async () => {
-    const current = await leases.readNamespacedLease(lease);
-    const now = new V1MicroTime();
-    const stolen: V1Lease = { ...current, spec: { ...current.spec, holderIdentity: 'intruder', leaseDurationSeconds: 3600, acquireTime: now, renewTime: now } };
-    await leases.replaceNamespacedLease({ ...lease, body: stolen });
+    await replaceLease((current) => {
+      const now = new V1MicroTime();
+      return { ...current, spec: { ...current.spec, holderIdentity: 'intruder', leaseDurationSeconds: 3600, acquireTime: now, renewTime: now } };
+    });
     await waitFor(async () => (await leading(second)) === 0, 5_000, 'leader did not notice it lost the lease');
     const writes = await second.writes();
 
@@ -71,8 +82,7 @@ describe('operator: leader election', () => {
     expect((await readModel(cp.kubeConfig, ns, 'three'))?.status).toBeUndefined();
 
     // The intruder lets go; the operator campaigns again and catches up.
-    const taken = await leases.readNamespacedLease(lease);
-    await leases.replaceNamespacedLease({ ...lease, body: { ...taken, spec: { ...taken.spec, holderIdentity: '', leaseDurationSeconds: 1 } } });
+    await replaceLease((taken) => ({ ...taken, spec: { ...taken.spec, holderIdentity: '', leaseDurationSeconds: 1 } }));
     await waitForModel(cp.kubeConfig, ns, 'three', isReady);
     expect(await holder()).toBe(second.identity);
   });

@@ -35,6 +35,10 @@ export function isNotFound(err: unknown): boolean {
   return err instanceof ApiException && err.code === 404;
 }
 
+export function isConflict(err: unknown): boolean {
+  return err instanceof ApiException && err.code === 409;
+}
+
 /** A readable one-liner for an ApiException (its status message) or any other error. */
 export function errorText(err: unknown): string {
   if (err instanceof ApiException) {
