@@ -47,6 +47,8 @@ export class Reconciler {
   private readonly written = new Map<string, { uid: string; status: SentimentModelStatus }>();
   /** When each model's own pods were last seen terminating; see SCHEDULER_SETTLE_MS. */
   private readonly releasedAt = new Map<string, number>();
+  /** The model's pods that held a node at the last look: one gone since released its GPU too. */
+  private readonly boundPods = new Map<string, Set<string>>();
   /**
    * This term's rollout decision per model, from the moment it is made: a reconcile that applies
    * the Deployment and then fails before its status write (a conflict on a later child, say) must
@@ -73,6 +75,7 @@ export class Reconciler {
       this.written.delete(key);
       this.releasedAt.delete(key);
       this.decided.delete(key);
+      this.boundPods.delete(key);
       this.deps.metrics.setModelConditions(namespace, name);
       return undefined;
     }
@@ -173,11 +176,16 @@ export class Reconciler {
   /**
    * While the model's pods terminate, and for SCHEDULER_SETTLE_MS after, the time left, in which
    * a new pod still marked unschedulable may only be waiting for the scheduler to retry it; the
-   * model is looked at again when it is up, since nothing else may change by then.
+   * model is looked at again when it is up, since nothing else may change by then. A pod that
+   * terminated and vanished between two looks counts too: a kubelet (or kwok) that removes pods
+   * at once leaves no terminating pod in the cache to see.
    */
   private schedulerSettleMs(key: string, pods: readonly V1Pod[]): number | undefined {
     const now = Date.now();
-    if (pods.some((p) => p.metadata?.deletionTimestamp && p.spec?.nodeName)) this.releasedAt.set(key, now);
+    const bound = new Set(pods.flatMap((p) => (p.spec?.nodeName && p.metadata?.uid ? [p.metadata.uid] : [])));
+    const vanished = [...(this.boundPods.get(key) ?? [])].some((uid) => !bound.has(uid));
+    this.boundPods.set(key, bound);
+    if (vanished || pods.some((p) => p.metadata?.deletionTimestamp && p.spec?.nodeName)) this.releasedAt.set(key, now);
     const left = (this.releasedAt.get(key) ?? 0) + SCHEDULER_SETTLE_MS - now;
     if (left > 0) return left;
     this.releasedAt.delete(key);
