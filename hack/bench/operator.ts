@@ -30,7 +30,7 @@ const resyncSeconds = Number(values['resync-seconds']);
 const NAMESPACE = 'bench';
 // The operator runs as Dockerfile.operator starts it (V8 limits, MALLOC_ARENA_MAX), so the peak
 // RSS is what a pod would show; --node-flag replaces the flags to compare.
-const OPERATOR_NODE_FLAGS = values['node-flag'] ?? ['--max-semi-space-size=2', '--max-old-space-size=128'];
+const OPERATOR_NODE_FLAGS = values['node-flag'] ?? ['--max-semi-space-size=2', '--max-old-space-size=128', '--optimize-for-size'];
 const PORT = 18_080;
 
 // npm runs scripts from the package root; the compiled harness would look for crds/ under dist/.

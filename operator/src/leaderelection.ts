@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease, type V1LeaseSpec } from '@kubernetes/client-node';
+import type { V1ObjectMeta } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { isConflict, isNotFound, loggable } from './controller/errors.js';
+import { resourcePath, type KubeClient } from './kube/client.js';
 
 export interface LeaderElectionConfig {
   namespace: string;
@@ -24,18 +25,39 @@ export interface LeaderCallbacks {
 
 type Attempt = 'ok' | 'held' | 'error';
 
+/** coordination.k8s.io/v1 Lease as it travels: the times are MicroTime strings. */
+interface Lease {
+  apiVersion?: string;
+  kind?: string;
+  metadata: V1ObjectMeta;
+  spec?: LeaseSpec;
+}
+
+interface LeaseSpec {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  acquireTime?: string;
+  renewTime?: string;
+  leaseTransitions?: number;
+}
+
+/** Now as a metav1.MicroTime, which wants exactly six fractional digits. */
+const microTimeNow = (): string => new Date().toISOString().replace(/Z$/, '000Z');
+
 /**
- * Leader election on a coordination.k8s.io/v1 Lease, the algorithm of client-go's leaderelection
- * (client-node has none): take the lease when its holder has not renewed it for its duration as
- * measured by our own clock (so clock skew between nodes does not matter), renew every retry
- * period, and every update is guarded by resourceVersion, so two candidates never both win.
+ * Leader election on a coordination.k8s.io/v1 Lease, the algorithm of client-go's leaderelection:
+ * take the lease when its holder has not renewed it for its duration as measured by our own clock
+ * (so clock skew between nodes does not matter), renew every retry period, and every update is
+ * guarded by resourceVersion, so two candidates never both win.
  */
 export class LeaderElector {
-  private readonly api: CoordinationV1Api;
+  private readonly leases: string;
+  private readonly lease: string;
   private observed?: { record: string; at: number };
 
-  constructor(kubeConfig: KubeConfig, private readonly cfg: LeaderElectionConfig, private readonly log: Logger) {
-    this.api = kubeConfig.makeApiClient(CoordinationV1Api);
+  constructor(private readonly client: KubeClient, private readonly cfg: LeaderElectionConfig, private readonly log: Logger) {
+    this.leases = resourcePath('coordination.k8s.io/v1', 'leases', cfg.namespace);
+    this.lease = resourcePath('coordination.k8s.io/v1', 'leases', cfg.namespace, cfg.leaseName);
   }
 
   /** Campaigns, leads and campaigns again after a loss, until `signal` aborts; then releases the lease if held. */
@@ -82,14 +104,14 @@ export class LeaderElector {
 
   private async tryAcquireOrRenew(): Promise<Attempt> {
     const { namespace, leaseName: name, identity } = this.cfg;
-    const now = new V1MicroTime();
-    let lease: V1Lease;
+    const now = microTimeNow();
+    let lease: Lease;
     try {
-      lease = await this.api.readNamespacedLease({ name, namespace });
+      lease = await this.client.request<Lease>('GET', this.lease);
     } catch (err) {
       if (!isNotFound(err)) return this.failed(err);
       try {
-        await this.api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: this.spec(now, now, 0) } });
+        await this.client.send('POST', this.leases, { body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec: this.spec(now, now, 0) } });
         return 'ok';
       } catch (createErr) {
         return isConflict(createErr) ? 'held' : this.failed(createErr);
@@ -104,7 +126,7 @@ export class LeaderElector {
     const transitions = spec.leaseTransitions ?? 0;
     const body = { ...lease, spec: this.spec(mine ? (spec.acquireTime ?? now) : now, now, mine ? transitions : transitions + 1) };
     try {
-      await this.api.replaceNamespacedLease({ name, namespace, body });
+      await this.client.send('PUT', this.lease, { body });
       return 'ok';
     } catch (err) {
       // A conflict means someone else wrote first; the next read shows who holds it.
@@ -114,19 +136,18 @@ export class LeaderElector {
 
   /** Hands the lease over at once instead of making the successor wait out its duration. */
   private async release(): Promise<void> {
-    const { namespace, leaseName: name, identity } = this.cfg;
     try {
-      const lease = await this.api.readNamespacedLease({ name, namespace });
-      if (lease.spec?.holderIdentity !== identity) return;
-      const now = new V1MicroTime();
+      const lease = await this.client.request<Lease>('GET', this.lease);
+      if (lease.spec?.holderIdentity !== this.cfg.identity) return;
+      const now = microTimeNow();
       const spec = { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now };
-      await this.api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec } });
+      await this.client.send('PUT', this.lease, { body: { ...lease, spec } });
     } catch (err) {
       this.log.warn({ err: loggable(err) }, 'could not release the lease; the next leader waits for it to expire');
     }
   }
 
-  private spec(acquireTime: Date, renewTime: Date, leaseTransitions: number): V1LeaseSpec {
+  private spec(acquireTime: string, renewTime: string, leaseTransitions: number): LeaseSpec {
     return {
       holderIdentity: this.cfg.identity,
       leaseDurationSeconds: Math.ceil(this.cfg.leaseDurationMs / 1000),

@@ -1,5 +1,5 @@
-import { KubeConfig } from '@kubernetes/client-node';
 import { ConfigError, loadConfig } from './config.js';
+import { KubeAccessError, loadKubeAccess } from './kube/config.js';
 import { run } from './run.js';
 
 /** Beyond this a stuck shutdown (an apiserver that stopped answering) ends the hard way. */
@@ -7,9 +7,7 @@ const SHUTDOWN_LIMIT_MS = 30_000;
 
 try {
   const cfg = loadConfig(process.env, process.argv.slice(2));
-  // In-cluster service account, or $KUBECONFIG / ~/.kube/config outside.
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromDefault();
+  const access = loadKubeAccess();
   const stop = new AbortController();
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     process.once(sig, () => {
@@ -17,11 +15,12 @@ try {
       setTimeout(() => process.exit(1), SHUTDOWN_LIMIT_MS).unref();
     });
   }
-  const operator = await run(stop.signal, kubeConfig, cfg);
+  const operator = await run(stop.signal, access, cfg);
   await operator.done;
   process.exit(0);
 } catch (err) {
-  if (err instanceof ConfigError) console.error(`sentiment-operator: ${err.message}`);
+  const expected = err instanceof ConfigError || err instanceof KubeAccessError;
+  if (expected) console.error(`sentiment-operator: ${err.message}`);
   else console.error('sentiment-operator: unexpected error:', err);
-  process.exit(err instanceof ConfigError ? 2 : 1);
+  process.exit(expected ? 2 : 1);
 }

@@ -1,5 +1,4 @@
 import { once } from 'node:events';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { Collector, podAddress, type PodAddress } from './autoscaler/collector.js';
 import { AutoscalerLoop } from './autoscaler/loop.js';
@@ -9,7 +8,8 @@ import { EventRecorder } from './controller/events.js';
 import { makeCaches } from './controller/informers.js';
 import { KubeWriter } from './controller/writer.js';
 import { startHttpServer } from './http.js';
-import { PooledKubeConfig } from './kubeclient.js';
+import { KubeClient } from './kube/client.js';
+import type { KubeAccess } from './kube/config.js';
 import { LeaderElector } from './leaderelection.js';
 import { OperatorMetrics } from './metrics.js';
 
@@ -32,14 +32,14 @@ export interface RunOptions {
  * the HTTP endpoints. Returns once the endpoints listen. Aborting `signal` shuts down gracefully:
  * the reconciles in flight finish, then the lease is released and the watches stop.
  */
-export async function run(signal: AbortSignal, source: KubeConfig, cfg: OperatorConfig, opts: RunOptions = {}): Promise<Operator> {
-  const kubeConfig = PooledKubeConfig.from(source);
+export async function run(signal: AbortSignal, access: KubeAccess, cfg: OperatorConfig, opts: RunOptions = {}): Promise<Operator> {
+  const client = new KubeClient(access);
   const log: Logger = pino({ level: cfg.logLevel, base: { identity: cfg.leaderElection.identity } });
   const metrics = new OperatorMetrics();
   let controller: Controller | undefined;
   let autoscaler: AutoscalerLoop | undefined;
   const collector = new Collector({ address: opts.podAddress ?? podAddress, timeoutMs: cfg.autoscaler.scrapeTimeoutMs });
-  const caches = makeCaches(kubeConfig, cfg.namespaces, log, (kind, obj, deleted) => controller?.onChange(kind, obj, deleted));
+  const caches = makeCaches(client, cfg.namespaces, log, (kind, obj, deleted) => controller?.onChange(kind, obj, deleted));
   const watched = Object.values(caches);
   const http = await startHttpServer(cfg.http.host, cfg.http.port, { live: () => true, ready: () => watched.every((w) => w.isSynced) }, metrics.registry);
   for (const w of watched) w.start();
@@ -49,11 +49,11 @@ export async function run(signal: AbortSignal, source: KubeConfig, cfg: Operator
   const startLeading = (term: AbortSignal) => {
     metrics.leader.set(1);
     const c = new Controller({
-      kubeConfig, caches, metrics, log, cluster: cfg.cluster, identity: cfg.leaderElection.identity,
+      client, caches, metrics, log, cluster: cfg.cluster, identity: cfg.leaderElection.identity,
       workers: cfg.workers, resyncMs: cfg.resyncSeconds * 1000, backoff: cfg.backoff,
     }, term);
     controller = c;
-    const writer = new KubeWriter(kubeConfig, metrics, term);
+    const writer = new KubeWriter(client, metrics, term);
     const a = new AutoscalerLoop({
       models: () => caches.models.list(),
       pods: (namespace) => caches.pods.list(namespace),
@@ -83,7 +83,7 @@ export async function run(signal: AbortSignal, source: KubeConfig, cfg: Operator
   const done = (async () => {
     if (cfg.leaderElection.enabled) {
       const { enabled: _, ...election } = cfg.leaderElection;
-      await new LeaderElector(kubeConfig, election, log).run(signal, { onStartedLeading: startLeading, onStoppedLeading: stopLeading });
+      await new LeaderElector(client, election, log).run(signal, { onStartedLeading: startLeading, onStoppedLeading: stopLeading });
     } else {
       const term = new AbortController();
       startLeading(term.signal);
@@ -92,7 +92,7 @@ export async function run(signal: AbortSignal, source: KubeConfig, cfg: Operator
       term.abort();
     }
     await Promise.all(watched.map((w) => w.stop()));
-    await kubeConfig.close();
+    client.close();
     http.server.closeAllConnections();
     await new Promise((resolve) => http.server.close(resolve));
     log.info('operator stopped');

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type Condition, type SentimentModel } from '../../operator/src/api/v1alpha1/index.js';
 import { defaultAndValidate, type OperatorConfig } from '../../operator/src/config.js';
+import { parseKubeConfig } from '../../operator/src/kube/config.js';
 import { run, type Operator, type RunOptions } from '../../operator/src/run.js';
 import { applyObject, deleteObject, isNotFound, waitFor } from './kube.js';
 
@@ -46,7 +47,8 @@ export function testConfig(overrides: TestOperatorConfig = {}): OperatorConfig {
 export async function startOperator(kubeConfig: KubeConfig, overrides: TestOperatorConfig = {}, opts: RunOptions = {}): Promise<RunningOperator> {
   const cfg = testConfig(overrides);
   const abort = new AbortController();
-  const op = await run(abort.signal, kubeConfig, cfg, opts);
+  // Through the operator's own kubeconfig reader, as main.ts goes (client-node exports the standard format).
+  const op = await run(abort.signal, parseKubeConfig(kubeConfig.exportConfig()), cfg, opts);
   const metric = async (name: string, labels: Record<string, string> = {}) => sumMetric(await scrape(op.port), name, labels);
   return {
     ...op,

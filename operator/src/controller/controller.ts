@@ -1,6 +1,7 @@
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { KIND } from '../api/v1alpha1/index.js';
+import type { KubeClient } from '../kube/client.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { EventRecorder } from './events.js';
 import { ownerKey, type Caches } from './informers.js';
@@ -10,7 +11,7 @@ import { WorkQueue, type WorkQueueOptions } from './workqueue.js';
 import { KubeWriter, LeadershipLostError } from './writer.js';
 
 export interface ControllerOptions {
-  kubeConfig: KubeConfig;
+  client: KubeClient;
   caches: Caches;
   metrics: OperatorMetrics;
   log: Logger;
@@ -35,7 +36,7 @@ export class Controller {
 
   constructor(private readonly opts: ControllerOptions, private readonly term: AbortSignal) {
     this.queue = new WorkQueue(opts.backoff);
-    const writer = new KubeWriter(opts.kubeConfig, opts.metrics, term);
+    const writer = new KubeWriter(opts.client, opts.metrics, term);
     const events = new EventRecorder(writer, opts.identity, opts.log);
     this.reconciler = new Reconciler({ caches: opts.caches, writer, events, metrics: opts.metrics, cluster: opts.cluster, log: opts.log });
     opts.metrics.setQueueDepthSource(() => this.queue.length);

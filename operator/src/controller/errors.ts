@@ -1,23 +1,11 @@
-import { ApiException } from '@kubernetes/client-node';
+import { ApiError } from '../kube/client.js';
 
-export const isConflict = (err: unknown): boolean => err instanceof ApiException && err.code === 409;
-export const isNotFound = (err: unknown): boolean => err instanceof ApiException && err.code === 404;
+export { isConflict, isNotFound } from '../kube/client.js';
 
-/** The apiserver's own message ("HTTP 422: Deployment.apps "x" is invalid: ..."), not client-node's dump of headers and body. */
+/** The apiserver's own message ("HTTP 422: Deployment.apps "x" is invalid: ..."), or any other error's. */
 export function errorMessage(err: unknown): string {
-  if (err instanceof ApiException) {
-    let body: unknown = err.body;
-    if (typeof body === 'string') {
-      try {
-        body = JSON.parse(body);
-      } catch {
-        return `HTTP ${err.code}: ${body}`;
-      }
-    }
-    return `HTTP ${err.code}: ${(body as { message?: string } | undefined)?.message ?? ''}`;
-  }
   return err instanceof Error ? err.message : String(err);
 }
 
 /** For log fields: an API error is the cluster's answer and needs no stack; anything else may be a bug and keeps it. */
-export const loggable = (err: unknown): unknown => (err instanceof ApiException ? errorMessage(err) : err);
+export const loggable = (err: unknown): unknown => (err instanceof ApiError ? err.message : err);

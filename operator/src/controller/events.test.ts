@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ApiException, type CoreV1Event } from '@kubernetes/client-node';
+import type { CoreV1Event } from '@kubernetes/client-node';
 import { pino } from 'pino';
+import { ApiError } from '../kube/client.js';
 import { sentimentModel } from '../testing/fixtures.js';
 import { EventRecorder } from './events.js';
 import { LeadershipLostError, type KubeWriter } from './writer.js';
@@ -13,7 +14,7 @@ function fakeWriter(opts: { patchFails?: number; createFails?: Error } = {}) {
       calls.push(`create ${e.type}/${e.reason} x${e.count}: ${e.message}`);
     },
     patchEvent: async (_ns: string, name: string, patch: Partial<CoreV1Event>) => {
-      if (opts.patchFails) throw new ApiException(opts.patchFails, 'gone', '{}', {});
+      if (opts.patchFails) throw new ApiError(opts.patchFails, { code: opts.patchFails, message: 'gone' }, 'gone');
       calls.push(`patch ${name.split('.')[0]} count=${patch.count}`);
     },
   } as unknown as KubeWriter;

@@ -1,99 +1,68 @@
-import {
-  AppsV1Api, CoreV1Api, CustomObjectsApi, ListWatch, PolicyV1Api, Watch,
-  type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache,
-  type V1ConfigMap, type V1Deployment, type V1Node, type V1Pod, type V1PodDisruptionBudget, type V1Service,
-} from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { API_VERSION, GROUP, KIND, LABEL_MODEL, PLURAL, VERSION, type SentimentModel } from '../api/v1alpha1/index.js';
+import { API_VERSION, KIND, LABEL_MODEL, PLURAL, type SentimentModel } from '../api/v1alpha1/index.js';
+import { resourcePath, type KubeClient } from '../kube/client.js';
+import { Informer } from '../kube/informer.js';
 import { nodeForCapacity, podForCapacity } from './capacity.js';
 import { loggable } from './errors.js';
+import { deploymentForCache } from './resources/deployment.js';
 import { MANAGED_BY } from './resources/names.js';
 
 const OWNED = `app.kubernetes.io/managed-by=${MANAGED_BY}`;
 /** Pods holding a node's resources; a pod that turns terminal leaves the cache as if deleted. */
 const BOUND_NONTERMINAL = 'spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed';
-const FIRST_RETRY_MS = 1000;
-const MAX_RETRY_MS = 30_000;
-
-type Lister<T extends KubernetesObject> = (namespace: string | undefined, labelSelector: string | undefined) => Promise<KubernetesListObject<T>>;
 
 interface Resource<T extends KubernetesObject> {
   kind: string;
-  /** API path up to the optional namespace segment, e.g. /apis/apps/v1. */
-  prefix: string;
+  apiVersion: string;
   plural: string;
   labelSelector?: string;
   fieldSelector?: string;
-  list: Lister<T>;
-  /** Keeps only the fields the operator reads, for kinds cached cluster-wide. */
+  /** For children the controller knows by their metadata alone. */
+  metadataOnly?: boolean;
+  /** Keeps only the fields the operator reads. */
   slim?: (obj: T) => T;
 }
 
 /** A change seen on a watched object; handlers only turn it into a work-queue key. */
 export type ChangeHandler = (kind: string, obj: KubernetesObject, deleted: boolean) => void;
 
-/** Watch events and list items without managedFields, which nothing reads and which would double the cache's memory. */
-class LeanWatch<T extends KubernetesObject> extends Watch {
-  constructor(kubeConfig: KubeConfig, private readonly trim: (obj: T) => T) {
-    super(kubeConfig);
-  }
-
-  override watch(...[path, params, callback, done]: Parameters<Watch['watch']>): ReturnType<Watch['watch']> {
-    // An ERROR event carries a Status, whose code (410: relist) ListWatch reads.
-    return super.watch(path, params, (phase, obj: T, raw) => callback(phase, phase === 'ERROR' ? obj : this.trim(obj), raw), done);
-  }
-}
-
+/** Nothing reads managedFields, and they would double the cache's memory. */
 function lean<T extends KubernetesObject>(obj: T): T {
   if (obj?.metadata?.managedFields) delete obj.metadata.managedFields;
   return obj;
 }
 
-/**
- * One kind of object, watched cluster-wide or in each configured namespace, and readable as a
- * cache. client-node's ListWatch reconnects by itself only after a 410 or a timeout; on any other
- * error it stops, so it is restarted here with backoff and the operator never exits over a watch.
- */
-export class Watched<T extends KubernetesObject> implements ObjectCache<T> {
-  private readonly parts = new Map<string, ListWatch<T>>();
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private unsynced: number;
-  private stopped = false;
-  private markSynced!: () => void;
-  readonly synced = new Promise<void>((resolve) => (this.markSynced = resolve));
+/** One kind of object, watched cluster-wide or in each configured namespace, and readable as one cache. */
+export class Watched<T extends KubernetesObject> {
+  private readonly parts = new Map<string, Informer<T>>();
+  readonly synced: Promise<void>;
 
-  constructor(kubeConfig: KubeConfig, private readonly resource: Resource<T>, namespaces: string[], private readonly log: Logger, onChange: ChangeHandler) {
-    const scopes = namespaces.length > 0 ? namespaces : [''];
-    this.unsynced = scopes.length;
-    const trim = (obj: T) => (resource.slim ? resource.slim(lean(obj)) : lean(obj));
-    const watch = new LeanWatch(kubeConfig, trim);
-    for (const ns of scopes) {
-      const path = `${resource.prefix}${ns ? `/namespaces/${ns}` : ''}/${resource.plural}`;
-      const list = async () => {
-        const result = await resource.list(ns || undefined, resource.labelSelector);
-        result.items = result.items.map(trim);
-        return result;
-      };
-      const lw = new ListWatch<T>(path, watch, list, false, resource.labelSelector, resource.fieldSelector);
-      lw.on('add', (obj) => onChange(resource.kind, obj, false));
-      lw.on('update', (obj) => onChange(resource.kind, obj, false));
-      lw.on('delete', (obj) => onChange(resource.kind, obj, true));
-      this.parts.set(ns, lw);
+  constructor(client: KubeClient, resource: Resource<T>, namespaces: string[], log: Logger, onChange: ChangeHandler) {
+    const keep = (obj: T) => (resource.slim ? resource.slim(lean(obj)) : lean(obj));
+    for (const ns of namespaces.length > 0 ? namespaces : ['']) {
+      const watch = `${resource.kind}${ns ? ` in ${ns}` : ''}`;
+      this.parts.set(ns, new Informer<T>(client, {
+        path: resourcePath(resource.apiVersion, resource.plural, ns),
+        labelSelector: resource.labelSelector, fieldSelector: resource.fieldSelector, metadataOnly: resource.metadataOnly,
+        keep,
+        onChange: (obj, deleted) => onChange(resource.kind, obj, deleted),
+        onError: (err, retryInMs) => log.warn({ err: loggable(err), watch, retryInMs }, 'list/watch failed; retrying'),
+      }));
     }
+    this.synced = Promise.all([...this.parts.values()].map((i) => i.synced)).then(() => undefined);
   }
 
   get isSynced(): boolean {
-    return this.unsynced === 0;
+    return [...this.parts.values()].every((i) => i.isSynced);
   }
 
   start(): void {
-    for (const [ns, lw] of this.parts) this.run(ns, lw, FIRST_RETRY_MS, true);
+    for (const informer of this.parts.values()) informer.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    await Promise.all([...this.parts.values()].map((lw) => lw.stop()));
+    await Promise.all([...this.parts.values()].map((i) => i.stop()));
   }
 
   get(name: string, namespace?: string): T | undefined {
@@ -102,46 +71,24 @@ export class Watched<T extends KubernetesObject> implements ObjectCache<T> {
 
   list(namespace?: string): readonly T[] {
     if (namespace !== undefined) return this.part(namespace)?.list(namespace) ?? [];
-    return [...this.parts.values()].flatMap((lw) => lw.list());
+    return [...this.parts.values()].flatMap((i) => i.list());
   }
 
-  private part(namespace: string | undefined): ListWatch<T> | undefined {
+  private part(namespace: string | undefined): Informer<T> | undefined {
     return this.parts.get('') ?? this.parts.get(namespace ?? '');
-  }
-
-  private run(ns: string, lw: ListWatch<T>, delayMs: number, first: boolean): void {
-    let failed = false;
-    const where = `${this.resource.kind}${ns ? ` in ${ns}` : ''}`;
-    const onError = (err: unknown) => {
-      lw.off('error', onError);
-      if (this.stopped || failed) return; // stop() aborts the watch, which reports as an error
-      failed = true;
-      this.log.warn({ err: loggable(err), watch: where, retryInMs: delayMs }, 'list/watch failed; restarting it');
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        this.run(ns, lw, Math.min(delayMs * 2, MAX_RETRY_MS), first);
-      }, delayMs);
-      this.timers.add(timer);
-    };
-    lw.on('error', onError);
-    lw.start().then(
-      () => {
-        if (failed || this.stopped) return;
-        delayMs = FIRST_RETRY_MS;
-        if (first && --this.unsynced === 0) this.markSynced();
-        first = false;
-      },
-      (err: unknown) => onError(err),
-    );
   }
 }
 
 export interface Caches {
   models: Watched<SentimentModel>;
-  configMaps: Watched<V1ConfigMap>;
+  /** Metadata only. */
+  configMaps: Watched<KubernetesObject>;
+  /** Cut down by deploymentForCache. */
   deployments: Watched<V1Deployment>;
-  services: Watched<V1Service>;
-  pdbs: Watched<V1PodDisruptionBudget>;
+  /** Metadata only. */
+  services: Watched<KubernetesObject>;
+  /** Metadata only. */
+  pdbs: Watched<KubernetesObject>;
   pods: Watched<V1Pod>;
   nodes: Watched<V1Node>;
   /** Every pod bound to a node, in all namespaces. */
@@ -152,49 +99,21 @@ export interface Caches {
  * The SentimentModels and everything the operator owns, labelled managed-by=sentiment-operator;
  * and, for the GPU capacity a rollout strategy depends on, the nodes and the pods bound to them.
  */
-export function makeCaches(kc: KubeConfig, namespaces: string[], log: Logger, onChange: ChangeHandler): Caches {
-  const core = kc.makeApiClient(CoreV1Api);
-  const apps = kc.makeApiClient(AppsV1Api);
-  const policy = kc.makeApiClient(PolicyV1Api);
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  const watched = <T extends KubernetesObject>(r: Resource<T>) => new Watched(kc, r, namespaces, log, onChange);
+export function makeCaches(client: KubeClient, namespaces: string[], log: Logger, onChange: ChangeHandler): Caches {
+  const watched = <T extends KubernetesObject>(r: Resource<T>) => new Watched(client, r, namespaces, log, onChange);
   // GPU nodes are shared by every namespace, so these are cluster-wide whatever namespaces are configured.
   // They are read when a rollout starts and are never a reason to reconcile, so their changes queue nothing.
-  const clusterWide = <T extends KubernetesObject>(r: Resource<T>) => new Watched(kc, r, [], log, () => undefined);
+  const clusterWide = <T extends KubernetesObject>(r: Resource<T>) => new Watched(client, r, [], log, () => undefined);
   return {
-    models: watched<SentimentModel>({
-      kind: KIND, prefix: `/apis/${API_VERSION}`, plural: PLURAL,
-      list: (namespace) => (namespace
-        ? custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace })
-        : custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as Promise<KubernetesListObject<SentimentModel>>,
-    }),
-    configMaps: watched<V1ConfigMap>({
-      kind: 'ConfigMap', prefix: '/api/v1', plural: 'configmaps', labelSelector: OWNED,
-      list: (namespace, labelSelector) => (namespace ? core.listNamespacedConfigMap({ namespace, labelSelector }) : core.listConfigMapForAllNamespaces({ labelSelector })),
-    }),
-    deployments: watched<V1Deployment>({
-      kind: 'Deployment', prefix: '/apis/apps/v1', plural: 'deployments', labelSelector: OWNED,
-      list: (namespace, labelSelector) => (namespace ? apps.listNamespacedDeployment({ namespace, labelSelector }) : apps.listDeploymentForAllNamespaces({ labelSelector })),
-    }),
-    services: watched<V1Service>({
-      kind: 'Service', prefix: '/api/v1', plural: 'services', labelSelector: OWNED,
-      list: (namespace, labelSelector) => (namespace ? core.listNamespacedService({ namespace, labelSelector }) : core.listServiceForAllNamespaces({ labelSelector })),
-    }),
-    pdbs: watched<V1PodDisruptionBudget>({
-      kind: 'PodDisruptionBudget', prefix: '/apis/policy/v1', plural: 'poddisruptionbudgets', labelSelector: OWNED,
-      list: (namespace, labelSelector) => (namespace
-        ? policy.listNamespacedPodDisruptionBudget({ namespace, labelSelector })
-        : policy.listPodDisruptionBudgetForAllNamespaces({ labelSelector })),
-    }),
-    pods: watched<V1Pod>({
-      kind: 'Pod', prefix: '/api/v1', plural: 'pods', labelSelector: OWNED,
-      list: (namespace, labelSelector) => (namespace ? core.listNamespacedPod({ namespace, labelSelector }) : core.listPodForAllNamespaces({ labelSelector })),
-    }),
-    nodes: clusterWide<V1Node>({ kind: 'Node', prefix: '/api/v1', plural: 'nodes', slim: nodeForCapacity, list: () => core.listNode() }),
-    scheduledPods: clusterWide<V1Pod>({
-      kind: 'Pod', prefix: '/api/v1', plural: 'pods', fieldSelector: BOUND_NONTERMINAL, slim: podForCapacity,
-      list: () => core.listPodForAllNamespaces({ fieldSelector: BOUND_NONTERMINAL }),
-    }),
+    models: watched<SentimentModel>({ kind: KIND, apiVersion: API_VERSION, plural: PLURAL }),
+    // The applied-hash annotation says whether these are as desired, and the owner reference whose they are.
+    configMaps: watched({ kind: 'ConfigMap', apiVersion: 'v1', plural: 'configmaps', labelSelector: OWNED, metadataOnly: true }),
+    services: watched({ kind: 'Service', apiVersion: 'v1', plural: 'services', labelSelector: OWNED, metadataOnly: true }),
+    pdbs: watched({ kind: 'PodDisruptionBudget', apiVersion: 'policy/v1', plural: 'poddisruptionbudgets', labelSelector: OWNED, metadataOnly: true }),
+    deployments: watched<V1Deployment>({ kind: 'Deployment', apiVersion: 'apps/v1', plural: 'deployments', labelSelector: OWNED, slim: deploymentForCache }),
+    pods: watched<V1Pod>({ kind: 'Pod', apiVersion: 'v1', plural: 'pods', labelSelector: OWNED }),
+    nodes: clusterWide<V1Node>({ kind: 'Node', apiVersion: 'v1', plural: 'nodes', slim: nodeForCapacity }),
+    scheduledPods: clusterWide<V1Pod>({ kind: 'Pod', apiVersion: 'v1', plural: 'pods', fieldSelector: BOUND_NONTERMINAL, slim: podForCapacity }),
   };
 }
 

@@ -1,11 +1,18 @@
-import {
-  CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions,
-  type CoreV1Event, type KubeConfig, type KubernetesObject,
-} from '@kubernetes/client-node';
-import { GROUP, PLURAL, VERSION, type SentimentModel, type SentimentModelStatus } from '../api/v1alpha1/index.js';
+import type { CoreV1Event, KubernetesObject } from '@kubernetes/client-node';
+import { API_VERSION, PLURAL, type SentimentModel, type SentimentModelStatus } from '../api/v1alpha1/index.js';
+import { resourcePath, type KubeClient } from '../kube/client.js';
 import type { OperatorMetrics } from '../metrics.js';
 
 export const FIELD_MANAGER = 'sentiment-operator';
+
+/** JSON is YAML, so server-side apply takes the object as JSON under this type. */
+const APPLY_PATCH = 'application/apply-patch+yaml';
+const MERGE_PATCH = 'application/merge-patch+json';
+
+/** The plurals of the kinds the controller applies: all it needs of API discovery. */
+const PLURALS: Record<string, string> = {
+  ConfigMap: 'configmaps', Deployment: 'deployments', Service: 'services', PodDisruptionBudget: 'poddisruptionbudgets',
+};
 
 /** Thrown instead of writing once this instance is no longer the leader. */
 export class LeadershipLostError extends Error {
@@ -19,20 +26,17 @@ export class LeadershipLostError extends Error {
  * has started.
  */
 export class KubeWriter {
-  private readonly objects: KubernetesObjectApi;
-  private readonly custom: CustomObjectsApi;
-  private readonly core: CoreV1Api;
-
-  constructor(kubeConfig: KubeConfig, private readonly metrics: OperatorMetrics, private readonly term: AbortSignal) {
-    this.objects = KubernetesObjectApi.makeApiClient(kubeConfig);
-    this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
-  }
+  constructor(private readonly client: KubeClient, private readonly metrics: OperatorMetrics, private readonly term: AbortSignal) {}
 
   /** Server-side apply with force: we own the fields we send and take them back from anyone who changed them. */
-  async apply<T extends KubernetesObject>(obj: T): Promise<T> {
-    this.count('apply', obj.kind ?? '');
-    return this.objects.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+  async apply(obj: KubernetesObject): Promise<void> {
+    const { apiVersion = '', kind = '', metadata } = obj;
+    const plural = PLURALS[kind];
+    if (!plural) throw new Error(`no resource known for kind ${kind}`);
+    this.count('apply', kind);
+    await this.client.send('PATCH', resourcePath(apiVersion, plural, metadata?.namespace, metadata?.name), {
+      query: { fieldManager: FIELD_MANAGER, force: true }, body: obj, contentType: APPLY_PATCH,
+    });
   }
 
   /**
@@ -42,31 +46,29 @@ export class KubeWriter {
   async applyStatus(model: SentimentModel, status: SentimentModelStatus, fieldManager = FIELD_MANAGER): Promise<void> {
     this.count('apply', `${model.kind}/status`);
     const { name, namespace } = model.metadata;
-    await this.custom.patchNamespacedCustomObjectStatus(
-      { group: GROUP, version: VERSION, plural: PLURAL, namespace, name, fieldManager, force: true,
-        body: { apiVersion: model.apiVersion, kind: model.kind, metadata: { name, namespace }, status } },
-      setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
-    );
+    await this.client.send('PATCH', resourcePath(API_VERSION, PLURAL, namespace, name, 'status'), {
+      query: { fieldManager, force: true }, contentType: APPLY_PATCH,
+      body: { apiVersion: model.apiVersion, kind: model.kind, metadata: { name, namespace }, status },
+    });
   }
 
   /** spec.replicas through the scale subresource, the same door an HPA or KEDA uses. */
   async scale(model: SentimentModel, replicas: number, fieldManager: string): Promise<void> {
     this.count('patch', `${model.kind}/scale`);
     const { name, namespace } = model.metadata;
-    await this.custom.patchNamespacedCustomObjectScale(
-      { group: GROUP, version: VERSION, plural: PLURAL, namespace, name, fieldManager, body: { spec: { replicas } } },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
+    await this.client.send('PATCH', resourcePath(API_VERSION, PLURAL, namespace, name, 'scale'), {
+      query: { fieldManager }, contentType: MERGE_PATCH, body: { spec: { replicas } },
+    });
   }
 
   async createEvent(event: CoreV1Event): Promise<void> {
     this.count('create', 'Event');
-    await this.core.createNamespacedEvent({ namespace: event.metadata.namespace ?? '', body: event });
+    await this.client.send('POST', resourcePath('v1', 'events', event.metadata.namespace), { body: event });
   }
 
   async patchEvent(namespace: string, name: string, patch: Partial<CoreV1Event>): Promise<void> {
     this.count('patch', 'Event');
-    await this.core.patchNamespacedEvent({ namespace, name, body: patch }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await this.client.send('PATCH', resourcePath('v1', 'events', namespace, name), { contentType: MERGE_PATCH, body: patch });
   }
 
   private count(verb: string, kind: string): void {

@@ -4,7 +4,7 @@ import { RUNTIME_IMAGE, sentimentModel } from '../../testing/fixtures.js';
 import type { SentimentModel } from '../../api/v1alpha1/index.js';
 import { desiredObjects } from './desired.js';
 import type { ClusterFacts } from './facts.js';
-import { rollingUpdate } from './deployment.js';
+import { deploymentForCache, rollingUpdate, templateHashOf } from './deployment.js';
 
 const facts: ClusterFacts = { imageVolumes: false, clusterDomain: 'cluster.local', rolloutStrategy: 'Surge' };
 const deploymentOf = (model: SentimentModel, f: Partial<ClusterFacts> = {}): V1Deployment => desiredObjects(model, { ...facts, ...f }).deployment;
@@ -187,5 +187,20 @@ describe('makeDeployment: shutdown and rollout', () => {
       'serving.sentiment.dev/quantization': 'none',
     });
     expect(annotations(sentimentModel({ model: { pvc: { claimName: 'models', path: '/sst2' } } }))?.['serving.sentiment.dev/model-source']).toBe('pvc:models/sst2');
+  });
+});
+
+describe('deploymentForCache', () => {
+  it('keeps what the controller reads and drops the pod template', () => {
+    const desired = deploymentOf(sentimentModel(), { rolloutStrategy: 'Replace' });
+    const status = { observedGeneration: 1, replicas: 1, readyReplicas: 1, conditions: [{ type: 'Available', status: 'True' }] };
+    const cached = deploymentForCache({ ...desired, status });
+    expect(templateHashOf(cached)).toBe(templateHashOf(desired));
+    expect(templateHashOf(cached)).not.toBe('');
+    expect(cached).toEqual({
+      metadata: desired.metadata,
+      spec: { selector: desired.spec?.selector, strategy: desired.spec?.strategy, template: { metadata: { annotations: desired.spec?.template.metadata?.annotations } } },
+      status,
+    });
   });
 });

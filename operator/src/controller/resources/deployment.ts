@@ -56,6 +56,20 @@ export function templateHashOf(deployment: V1Deployment | undefined): string {
   return deployment?.spec?.template?.metadata?.annotations?.[ANNOTATION_TEMPLATE_HASH] ?? '';
 }
 
+/**
+ * A live Deployment cut down to what the controller reads of it: metadata (the applied hash, the
+ * owner), the strategy, the pod-template hash and the status. The pod template, most of the
+ * object, is only ever compared through that hash.
+ */
+export function deploymentForCache(d: V1Deployment): V1Deployment {
+  const { metadata, spec, status } = d;
+  return {
+    metadata,
+    spec: spec && { selector: spec.selector, strategy: spec.strategy, template: { metadata: { annotations: spec.template?.metadata?.annotations } } },
+    status,
+  };
+}
+
 export function rollingUpdate(rollout: SentimentModelSpec['rollout'], strategy: ClusterFacts['rolloutStrategy']): V1RollingUpdateDeployment {
   return strategy === 'Surge' ? { maxSurge: rollout.maxSurge, maxUnavailable: 0 } : { maxSurge: 0, maxUnavailable: rollout.maxUnavailable };
 }
