@@ -146,7 +146,7 @@ describe('operator: builtin autoscaling on scraped runtime metrics', () => {
       if (m && m.spec.replicas < PROCESSES && !firstDown) firstDown = Date.now();
       return m?.spec.replicas === 1 && m.status?.readyReplicas === 1 && m;
     }, 45_000, 'not back to one replica', 100);
-    recorder.stop();
+    await recorder.stopAfter(idle);
 
     // The last busy scrape may come up to a tick after the load stopped.
     expect(firstDown - loadStopped).toBeGreaterThanOrEqual((DELAY_S - 1) * 1000);

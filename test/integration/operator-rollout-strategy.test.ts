@@ -5,7 +5,7 @@ import type { SentimentModel } from '../../operator/src/api/v1alpha1/index.js';
 import { gpuNode, startControlPlane, type ControlPlane, type NodeSpec } from '../support/controlplane.js';
 import { applyObject, createNamespace, listEvents, readDeployment, waitFor } from '../support/kube.js';
 import {
-  applyModel, condition, isReady, recordStatuses, RUNTIME_IMAGE, startOperator, waitForModel, type RunningOperator,
+  applyModel, condition, isReady, recordStatuses, RUNTIME_IMAGE, startOperator, waitForModel, type RunningOperator, type StatusRecorder,
 } from '../support/operator.js';
 
 const ns = 'strategy';
@@ -49,7 +49,7 @@ describe('operator: GPU-aware rollout strategy', () => {
     }, 10_000, `no ${reason} event for ${model}`);
   }
   let op: RunningOperator;
-  let recorders: Record<Name, Awaited<ReturnType<typeof recordStatuses>>>;
+  let recorders: Record<Name, StatusRecorder>;
   let waitingSingle: SentimentModel;
   const names = Object.keys(models) as Name[];
   const strategyOf = async (name: Name) => (await readDeployment(cp.kubeConfig, ns, name))?.spec?.strategy?.rollingUpdate;
@@ -74,8 +74,8 @@ describe('operator: GPU-aware rollout strategy', () => {
       30_000, 'new single pod waiting for a GPU');
     // A GPU frees up (here: a new node joins the pool), and the waiting surge pod takes it.
     await cp.addNode(node('single-2', 'POOL-SINGLE', 1));
-    await Promise.all(names.map((name) => waitForModel(cp.kubeConfig, ns, name, complete(name, 2), 45_000, 'second rollout complete')));
-    for (const r of Object.values(recorders)) r.stop();
+    const finals = await Promise.all(names.map((name) => waitForModel(cp.kubeConfig, ns, name, complete(name, 2), 45_000, 'second rollout complete')));
+    await Promise.all(names.map((name, i) => recorders[name].stopAfter(finals[i]!)));
   });
   afterAll(async () => {
     for (const r of Object.values(recorders ?? {})) r.stop();

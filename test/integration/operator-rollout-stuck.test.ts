@@ -44,7 +44,7 @@ describe('operator: a rollout that cannot progress', () => {
     degraded = { model, afterMs: Date.now() - changedAt };
     const late = await waitForModel(cp.kubeConfig, ns, name, (m) => condition(m, 'Progressing')?.reason === 'RolloutStuck', (DEADLINE_S + 30) * 1000, 'RolloutStuck');
     stuck = { model: late, afterMs: Date.now() - changedAt };
-    recorder.stop();
+    await recorder.stopAfter(late);
     seen = recorder.seen;
   });
   afterAll(async () => {

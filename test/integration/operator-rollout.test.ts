@@ -38,7 +38,7 @@ describe('operator: changing the model image tag', () => {
     const recorder = await recordStatuses(cp.kubeConfig, ns, name);
     await applyModel(cp.kubeConfig, ns, name, { replicas: 2, model: { image: { reference: NEW_IMAGE } } });
     final = await waitForModel(cp.kubeConfig, ns, name, (m) => m.metadata.generation === 2 && complete(m), 45_000, 'second rollout complete');
-    recorder.stop();
+    await recorder.stopAfter(final);
     seen = recorder.seen;
   });
   afterAll(async () => {

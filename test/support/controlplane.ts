@@ -18,6 +18,10 @@ import { applyObject, waitFor } from './kube.js';
 
 export const K8S_VERSION = 'v1.35.4';
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** Pods of the model images named in it fail to pull or crash-loop; see the file. */
+export const FAILURE_STAGES = join(repoRoot, 'test/support/kwok-failure-stages.yaml');
+export const UNPULLABLE_MODEL_IMAGE = 'ghcr.io/example/unpullable-model:1.0.0';
+export const CRASHING_MODEL_IMAGE = 'ghcr.io/example/corrupt-model:1.0.0';
 
 export interface ControlPlaneOptions {
   /** Start kube-scheduler (default false). */
@@ -48,8 +52,14 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
-const ready = (n: KubernetesObject & { status?: { conditions?: { type: string; status: string }[] } }) =>
-  n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+/**
+ * Ready, and without the node.kubernetes.io/not-ready taint that the controller-manager puts on a
+ * node it saw before kwok made it Ready and lifts a little later: until then neither the scheduler
+ * nor the operator's capacity count may place a pod there.
+ */
+const ready = (n: KubernetesObject & { spec?: { taints?: { key: string }[] }; status?: { conditions?: { type: string; status: string }[] } }) =>
+  (n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false)
+  && !(n.spec?.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/'));
 
 /** Where the binaries live: $SENTIMENT_K8S_BIN, else the cache hack/envtest-setup.sh fills. */
 export function k8sBinDir(): string {
@@ -129,10 +139,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     }
     if (kwok) {
       // An explicit --config, so a developer's ~/.kwok/kwok.yaml is not read. Its stages (written by
-      // envtest-setup from kwok's own defaults) make nodes Ready and pods Running+Ready at once.
+      // envtest-setup from kwok's own defaults) make nodes Ready and pods Running+Ready at once;
+      // ours fail the pods of a few sentinel model images as a kubelet would.
       procs.start('kwok', join(binDir, 'kwok'), [
         `--kubeconfig=${kubeconfigPath}`, '--manage-all-nodes=false', '--manage-nodes-with-label-selector=type=kwok',
-        '--cidr=10.244.0.0/16', '--node-ip=127.0.0.1', `--config=${join(binDir, 'kwok-stages.yaml')}`,
+        '--cidr=10.244.0.0/16', '--node-ip=127.0.0.1', `--config=${join(binDir, 'kwok-stages.yaml')}`, `--config=${FAILURE_STAGES}`,
       ]);
     }
 

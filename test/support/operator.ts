@@ -140,9 +140,25 @@ export async function waitForModels(kc: KubeConfig, namespace: string, names: st
 export const isReady = (m: SentimentModel) => condition(m, 'Ready')?.status === 'True' && m.status?.observedGeneration === m.metadata.generation;
 
 /** Every status a model goes through, from a watch: for asserting on states that pass quickly. */
-export async function recordStatuses(kc: KubeConfig, namespace: string, name: string): Promise<{ seen: SentimentModel[]; stop(): void }> {
+export async function recordStatuses(kc: KubeConfig, namespace: string, name: string): Promise<StatusRecorder> {
   const seen: SentimentModel[] = [];
   const path = `/apis/${API_VERSION}/namespaces/${namespace}/${PLURAL}`;
   const controller = await new Watch(kc).watch(path, { fieldSelector: `metadata.name=${name}` }, (_type, obj: SentimentModel) => seen.push(obj), () => undefined);
-  return { seen, stop: () => controller.abort() };
+  return {
+    seen,
+    stop: () => controller.abort(),
+    // A state read with a GET can reach the test before the watch delivers it.
+    stopAfter: async (last) => {
+      const version = last.metadata.resourceVersion;
+      await waitFor(() => seen.some((m) => m.metadata.resourceVersion === version), 10_000, `the watch never delivered ${namespace}/${name} at resourceVersion ${version}`);
+      controller.abort();
+    },
+  };
+}
+
+export interface StatusRecorder {
+  seen: SentimentModel[];
+  stop(): void;
+  /** Stops once the watch has delivered `last` (a state the test read), so `seen` ends with it. */
+  stopAfter(last: SentimentModel): Promise<void>;
 }

@@ -119,7 +119,11 @@ export class Reconciler {
     const { cluster, caches } = this.deps;
     const assumed = previous?.strategy ?? 'Surge';
     const draft = desiredObjects(model, { ...cluster, rolloutStrategy: assumed });
-    const rollout = standingChoice(model, draft.deployment, previous, live) ?? decideAuto(model, draft.deployment, caches.nodes, caches.scheduledPods);
+    let rollout = standingChoice(model, draft.deployment, previous, live);
+    if (!rollout) {
+      rollout = decideAuto(model, draft.deployment, caches.nodes, caches.scheduledPods);
+      this.deps.log.debug({ model: `${model.metadata.namespace}/${model.metadata.name}`, rollout }, 'chose a rollout strategy');
+    }
     return { desired: rollout.strategy === assumed ? draft : desiredObjects(model, { ...cluster, rolloutStrategy: rollout.strategy }), rollout };
   }
 
@@ -168,7 +172,7 @@ export class Reconciler {
       throw err;
     }
     this.written.set(key, { uid, status });
-    this.deps.log.debug({ model: key, conditions: status.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}`) }, 'wrote status');
+    this.deps.log.debug({ model: key, conditions: status.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}`), rollout: `${rollout.strategy}/${rollout.reason}` }, 'wrote status');
     await this.announce(model, previous, status);
     return settleMs;
   }

@@ -63,6 +63,9 @@ const conditions = (s: ReturnType<typeof status>) => Object.fromEntries((s.condi
 
 const ROLLOUT = { strategy: 'Surge' as const, reason: 'NoGPU', message: 'CPU-only pods: a surge pod needs no spare GPU', templateHash: HASH };
 const complete = () => deployment({ replicas: 2, ready: 2, conditions: [available('True'), progressing()] });
+const readyPod = (name: string, hash = HASH) => pod(name, { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] }, hash);
+/** What the pod cache holds once a two-replica rollout of HASH is done. */
+const rolledOut = () => [readyPod('sst2-1'), readyPod('sst2-2')];
 
 describe('computeStatus', () => {
   it('reports Creating before the Deployment exists', () => {
@@ -72,7 +75,7 @@ describe('computeStatus', () => {
   });
 
   it('reports Ready and RolloutComplete with counts, selector, endpoint and images', () => {
-    const s = status({ deployment: complete() });
+    const s = status({ deployment: complete(), pods: rolledOut() });
     expect(conditions(s)).toEqual({ Ready: ['True', 'MinimumReplicasAvailable'], Progressing: ['False', 'RolloutComplete'], Degraded: ['False', 'AsExpected'] });
     expect(s).toMatchObject({
       replicas: 2, readyReplicas: 2, updatedReplicas: 2, endpoint: 'http://sst2.ml.svc.cluster.local',
@@ -83,12 +86,18 @@ describe('computeStatus', () => {
   });
 
   it('carries the rollout choice and which revision serves', () => {
-    const ready = (name: string, hash: string) => pod(name, { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] }, hash);
     const desired = { templateHash: HASH, model: 'ghcr.io/example/sst2-model:1.0.1' };
-    const rolling = status({ deployment: complete(), desired, pods: [ready('old', OLD_HASH), ready('new', HASH)] });
+    const rolling = status({ deployment: complete(), desired, pods: [readyPod('old', OLD_HASH), readyPod('new', HASH)] });
     expect(rolling.rollout).toEqual(ROLLOUT);
     expect(rolling.revisions).toEqual({ serving: { templateHash: OLD_HASH }, rollingOutTo: desired });
-    expect(status({ deployment: complete(), desired, pods: [ready('new', HASH)] }).revisions).toEqual({ serving: desired });
+    const switched = status({ deployment: complete(), desired, pods: [readyPod('new', HASH)] });
+    expect(switched.revisions).toEqual({ serving: desired });
+    expect(conditions(switched).Progressing).toEqual(['False', 'RolloutComplete']);
+  });
+
+  it('keeps Progressing while the pod cache still shows an old revision serving, though the Deployment is done', () => {
+    const s = status({ deployment: complete(), pods: [readyPod('old', OLD_HASH), ...rolledOut()] });
+    expect(conditions(s)).toEqual({ Ready: ['True', 'MinimumReplicasAvailable'], Progressing: ['True', 'RolloutInProgress'], Degraded: ['False', 'AsExpected'] });
   });
 
   it('keeps Progressing while the cached Deployment still has the old template or an older generation', () => {
@@ -193,8 +202,8 @@ describe('computeStatus', () => {
   });
 
   it('moves lastTransitionTime only when a condition flips', () => {
-    const before = status({ deployment: complete(), now: T0 });
-    const again = status({ deployment: complete(), previous: before, now: T1 });
+    const before = status({ deployment: complete(), pods: rolledOut(), now: T0 });
+    const again = status({ deployment: complete(), pods: rolledOut(), previous: before, now: T1 });
     expect(again.conditions?.map((c) => c.lastTransitionTime)).toEqual([T0, T0, T0]);
     expect(ownedStatusHash(again)).toBe(ownedStatusHash(before));
     const down = status({ deployment: deployment({ replicas: 2, ready: 0, conditions: [available('False'), progressing()] }), previous: before, now: T1 });
