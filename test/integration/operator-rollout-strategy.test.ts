@@ -88,6 +88,7 @@ describe('operator: GPU-aware rollout strategy', () => {
     const final = await waitForModel(cp.kubeConfig, ns, 'full', complete('full', 2));
     expect(final.status?.rollout).toMatchObject({ strategy: 'Replace', reason: 'NoSpareGPU' });
     expect(final.status?.rollout?.message).toMatch(/^no node the pods may use has 1 nvidia\.com\/gpu free \(0 nvidia\.com\/gpu free on 1 node\(s\)/);
+    expect(final.status?.rollout?.message).toContain('; not counted: full-cordoned (cordoned), full-tainted (taint dedicated=training:NoSchedule not tolerated))');
     expect(final.status?.revisions).toEqual({ serving: expect.objectContaining({ model: NEW_IMAGE }) });
     // No new pod ever waited for a GPU that the old ones held.
     expect(recorders.full.seen.filter((m) => condition(m, 'Degraded')?.status === 'True')).toEqual([]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { V1Container, V1Node, V1Pod, V1PodSpec, V1Taint } from '@kubernetes/client-node';
-import { freeCapacity, nodeForCapacity, podForCapacity, podRequest } from './capacity.js';
+import { freeCapacity, nodeForCapacity, passedOver, podForCapacity, podRequest } from './capacity.js';
 
 const GPU = 'nvidia.com/gpu';
 const MIG = 'nvidia.com/mig-1g.10gb';
@@ -107,6 +107,26 @@ describe('freeCapacity', () => {
     const s = spec({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'Exists' }] }] } } } });
     expect(freeCapacity(s, GPU, nodes.map(nodeForCapacity), pods.map(podForCapacity))).toEqual(freeCapacity(s, GPU, nodes, pods));
     expect(nodeForCapacity(nodes[0]!).status?.conditions).toEqual([{ type: 'Ready', status: 'True' }]);
+  });
+});
+
+describe('passedOver', () => {
+  it('names the selected nodes with the resource that are left out, and why', () => {
+    const nodes = [
+      node('ok'), node('down', { ready: false }), node('cordoned', { unschedulable: true }),
+      node('dedicated', { taints: [GPU_TAINT, { key: 'dedicated', value: 'training', effect: 'NoSchedule' }] }),
+      node('evicting', { taints: [{ key: 'maintenance', effect: 'NoExecute' }] }),
+      node('cpu', { allocatable: { cpu: '64' }, taints: [] }),
+      node('a100', { labels: { 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-40GB' }, ready: false }),
+    ];
+    const s = spec({ nodeSelector: { 'nvidia.com/gpu.product': 'NVIDIA-H100-80GB-HBM3' } });
+    expect(passedOver(s, GPU, nodes)).toEqual([
+      { node: 'cordoned', why: 'cordoned' },
+      { node: 'dedicated', why: 'taint dedicated=training:NoSchedule not tolerated' },
+      { node: 'down', why: 'not Ready' },
+      { node: 'evicting', why: 'taint maintenance:NoExecute not tolerated' },
+    ]);
+    expect(freeCapacity(s, GPU, nodes, []).map((r) => r.node)).toEqual(['ok']);
   });
 });
 

@@ -60,12 +60,37 @@ function schedulable(node: V1Node): boolean {
 }
 
 function placeable(pod: V1PodSpec, node: V1Node): boolean {
+  return selected(pod, node) && untoleratedTaint(pod, node) === undefined;
+}
+
+/** The node is one the pod's nodeSelector and required node affinity allow. */
+function selected(pod: V1PodSpec, node: V1Node): boolean {
   const labels = node.metadata?.labels ?? {};
   if (!Object.entries(pod.nodeSelector ?? {}).every(([k, v]) => labels[k] === v)) return false;
   const terms = pod.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
-  if (terms && !terms.some((t) => termMatches(t, labels, node.metadata?.name ?? ''))) return false;
-  // PreferNoSchedule is only a preference; the other two effects keep the pod off the node.
-  return (node.spec?.taints ?? []).every((taint) => taint.effect === 'PreferNoSchedule' || (pod.tolerations ?? []).some((t) => tolerates(t, taint)));
+  return !terms || terms.some((t) => termMatches(t, labels, node.metadata?.name ?? ''));
+}
+
+/** PreferNoSchedule is only a preference; the other two effects keep the pod off the node. */
+function untoleratedTaint(pod: V1PodSpec, node: V1Node): V1Taint | undefined {
+  return (node.spec?.taints ?? []).find((taint) => taint.effect !== 'PreferNoSchedule' && !(pod.tolerations ?? []).some((t) => tolerates(t, taint)));
+}
+
+/**
+ * The nodes that the pod's node selection picks and that have the resource, yet freeCapacity
+ * leaves out, each with the reason: a user who sees no spare GPU on nodes with GPUs to spare
+ * learns why. Nodes the selection does not pick are no surprise and stay unnamed. By name, so
+ * the message reads the same whatever order the cache holds them in.
+ */
+export function passedOver(pod: V1PodSpec, resource: string, nodes: readonly V1Node[]): { node: string; why: string }[] {
+  return nodes.flatMap((n) => {
+    if (units(n.status?.allocatable?.[resource]) === 0 || !selected(pod, n)) return [];
+    const taint = untoleratedTaint(pod, n);
+    const why = n.spec?.unschedulable ? 'cordoned'
+      : !schedulable(n) ? 'not Ready'
+        : taint ? `taint ${taint.key}${taint.value ? `=${taint.value}` : ''}:${taint.effect} not tolerated` : undefined;
+    return why ? [{ node: n.metadata?.name ?? '', why }] : [];
+  }).sort((a, b) => a.node.localeCompare(b.node));
 }
 
 /** The terms are ORed, the requirements in a term ANDed; a term without any requirement matches nothing. */

@@ -41,6 +41,13 @@ describe('decideAuto', () => {
     expect(choice.message).toBe('no node the pods may use has 1 nvidia.com/gpu free (0 nvidia.com/gpu free on 1 node(s) the pods may use): each old pod stops before its successor starts (maxSurge 0)');
   });
 
+  it('says which GPU nodes of the pool it did not count, and why', () => {
+    const model = gpuModel(2);
+    const nodes = [gpuNode('a', 2), { ...gpuNode('b', 4), spec: { ...gpuNode('b', 4).spec, unschedulable: true } }];
+    const choice = decideAuto(model, desiredOf(model), cache(nodes), cache(gpuPods('a', 2)));
+    expect(choice.message).toBe('no node the pods may use has 1 nvidia.com/gpu free (0 nvidia.com/gpu free on 1 node(s) the pods may use; not counted: b (cordoned)): each old pod stops before its successor starts (maxSurge 0)');
+  });
+
   it('keeps surging with a single replica rather than stop serving, and says the new pod waits', () => {
     const model = gpuModel(1);
     const choice = decideAuto(model, desiredOf(model), cache([gpuNode('a', 1)]), cache(gpuPods('a', 1)));

@@ -1,7 +1,10 @@
-import type { ObjectCache, V1Deployment, V1Node, V1Pod } from '@kubernetes/client-node';
+import type { ObjectCache, V1Deployment, V1Node, V1Pod, V1PodSpec } from '@kubernetes/client-node';
 import type { RolloutChoice, SentimentModel } from '../api/v1alpha1/index.js';
 import { templateHashOf } from './resources/deployment.js';
-import { freeCapacity, podRequest } from './capacity.js';
+import { freeCapacity, passedOver, podRequest } from './capacity.js';
+
+/** Nodes named in a rollout message at most; the rest are counted. */
+const MAX_NAMED_NODES = 5;
 
 /** status.rollout.reason values. */
 export const RolloutReason = {
@@ -59,10 +62,18 @@ export function decideAuto(model: SentimentModel, desired: V1Deployment, nodes: 
   if (best && best.free >= need) {
     return choice('Surge', RolloutReason.SpareGPU, `node ${best.node} has ${best.free} ${resource} free for a surge pod needing ${need} (${where})`);
   }
-  const none = `no node the pods may use has ${need} ${resource} free (${where})`;
+  const none = `no node the pods may use has ${need} ${resource} free (${where}${passedOverText(podSpec, resource, nodes.list())})`;
   if (model.spec.replicas > 1) {
     return choice('Replace', RolloutReason.NoSpareGPU, `${none}: each old pod stops before its successor starts (maxSurge 0)`);
   }
   return choice('Surge', RolloutReason.LastReplica, `${none}, and replacing the only replica would stop serving: the new pod waits Pending until ${need} ${resource} frees up`);
 }
 
+
+function passedOverText(podSpec: V1PodSpec | undefined, resource: string, nodes: readonly V1Node[]): string {
+  const skipped = podSpec ? passedOver(podSpec, resource, nodes) : [];
+  if (skipped.length === 0) return '';
+  const named = skipped.slice(0, MAX_NAMED_NODES).map((s) => `${s.node} (${s.why})`).join(', ');
+  const more = skipped.length > MAX_NAMED_NODES ? ` and ${skipped.length - MAX_NAMED_NODES} more` : '';
+  return `; not counted: ${named}${more}`;
+}
