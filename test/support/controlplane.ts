@@ -19,7 +19,7 @@ import { applyObject, waitFor } from './kube.js';
 export const K8S_VERSION = 'v1.35.4';
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** Pods of the model images named in it fail to pull or crash-loop; see the file. */
-export const FAILURE_STAGES = join(repoRoot, 'test/support/kwok-failure-stages.yaml');
+const FAILURE_STAGES = join(repoRoot, 'test/support/kwok-failure-stages.yaml');
 export const UNPULLABLE_MODEL_IMAGE = 'ghcr.io/example/unpullable-model:1.0.0';
 export const CRASHING_MODEL_IMAGE = 'ghcr.io/example/corrupt-model:1.0.0';
 

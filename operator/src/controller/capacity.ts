@@ -76,6 +76,11 @@ function untoleratedTaint(pod: V1PodSpec, node: V1Node): V1Taint | undefined {
   return (node.spec?.taints ?? []).find((taint) => taint.effect !== 'PreferNoSchedule' && !(pod.tolerations ?? []).some((t) => tolerates(t, taint)));
 }
 
+function untoleratedText(pod: V1PodSpec, node: V1Node): string | undefined {
+  const taint = untoleratedTaint(pod, node);
+  return taint && `taint ${taint.key}${taint.value ? `=${taint.value}` : ''}:${taint.effect} not tolerated`;
+}
+
 /**
  * The nodes that the pod's node selection picks and that have the resource, yet freeCapacity
  * leaves out, each with the reason: a user who sees no spare GPU on nodes with GPUs to spare
@@ -85,10 +90,7 @@ function untoleratedTaint(pod: V1PodSpec, node: V1Node): V1Taint | undefined {
 export function passedOver(pod: V1PodSpec, resource: string, nodes: readonly V1Node[]): { node: string; why: string }[] {
   return nodes.flatMap((n) => {
     if (units(n.status?.allocatable?.[resource]) === 0 || !selected(pod, n)) return [];
-    const taint = untoleratedTaint(pod, n);
-    const why = n.spec?.unschedulable ? 'cordoned'
-      : !schedulable(n) ? 'not Ready'
-        : taint ? `taint ${taint.key}${taint.value ? `=${taint.value}` : ''}:${taint.effect} not tolerated` : undefined;
+    const why = n.spec?.unschedulable ? 'cordoned' : schedulable(n) ? untoleratedText(pod, n) : 'not Ready';
     return why ? [{ node: n.metadata?.name ?? '', why }] : [];
   }).sort((a, b) => a.node.localeCompare(b.node));
 }

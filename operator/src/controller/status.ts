@@ -67,10 +67,10 @@ export function computeStatus(i: StatusInputs): SentimentModelStatus {
   const depCondition = (type: string) => s.conditions?.find((c) => c.type === type);
   const progressing = depCondition('Progressing');
   const stuck = current && progressing?.status === 'False' && progressing.reason === 'ProgressDeadlineExceeded';
-  const serving = revisions(i.desired, i.pods, want);
+  const podRevisions = revisions(i.desired, i.pods, want);
   // The pod cache can lag the Deployment's: a rollout is complete only once the pods show the new
   // revision serving too, so no status says RolloutComplete beside an old revision still serving.
-  const done = current && updated === want && replicas === want && (s.availableReplicas ?? 0) === want && serving.rollingOutTo === undefined;
+  const done = current && updated === want && replicas === want && (s.availableReplicas ?? 0) === want && podRevisions.rollingOutTo === undefined;
   const available = depCondition('Available')?.status === 'True' && ready > 0;
   const fresh = i.pods.filter((p) => !p.metadata?.deletionTimestamp && podHash(p) === i.desired.templateHash);
   const problem = podProblem(model, fresh, i.schedulerSettling);
@@ -106,7 +106,7 @@ export function computeStatus(i: StatusInputs): SentimentModelStatus {
     endpoint: i.endpoint,
     model: modelSummary(model.spec.model),
     images: { runtime: model.spec.runtime.image, ...(image ? { model: image } : {}) },
-    revisions: serving,
+    revisions: podRevisions,
     rollout: i.rollout,
     conditions: [
       condition(ConditionType.Ready, readiness),

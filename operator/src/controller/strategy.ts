@@ -55,20 +55,20 @@ export function decideAuto(model: SentimentModel, desired: V1Deployment, nodes: 
   const podSpec = desired.spec?.template.spec;
   const resource = gpu.resourceName;
   const need = podRequest(podSpec, resource);
-  const rooms = podSpec ? freeCapacity(podSpec, resource, nodes.list(), pods.list()) : [];
+  const clusterNodes = nodes.list();
+  const rooms = podSpec ? freeCapacity(podSpec, resource, clusterNodes, pods.list()) : [];
   const best = rooms.reduce<(typeof rooms)[number] | undefined>((a, b) => (a && a.free >= b.free ? a : b), undefined);
   const total = rooms.reduce((sum, r) => sum + r.free, 0);
   const where = `${total} ${resource} free on ${rooms.length} node(s) the pods may use`;
   if (best && best.free >= need) {
     return choice('Surge', RolloutReason.SpareGPU, `node ${best.node} has ${best.free} ${resource} free for a surge pod needing ${need} (${where})`);
   }
-  const none = `no node the pods may use has ${need} ${resource} free (${where}${passedOverText(podSpec, resource, nodes.list())})`;
+  const none = `no node the pods may use has ${need} ${resource} free (${where}${passedOverText(podSpec, resource, clusterNodes)})`;
   if (model.spec.replicas > 1) {
     return choice('Replace', RolloutReason.NoSpareGPU, `${none}: each old pod stops before its successor starts (maxSurge 0)`);
   }
   return choice('Surge', RolloutReason.LastReplica, `${none}, and replacing the only replica would stop serving: the new pod waits Pending until ${need} ${resource} frees up`);
 }
-
 
 function passedOverText(podSpec: V1PodSpec | undefined, resource: string, nodes: readonly V1Node[]): string {
   const skipped = podSpec ? passedOver(podSpec, resource, nodes) : [];
