@@ -23,11 +23,21 @@ import sys
 import tempfile
 from pathlib import Path
 
-from optimum.exporters.onnx import main_export
-
-from quantize import check
-
 LAYOUT = ["config.json", "tokenizer.json", "tokenizer_config.json"]
+
+
+def label_names(config: dict) -> tuple[list[str], bool]:
+    """The class names in index order, and whether they are transformers' placeholders.
+
+    Recent transformers versions leave id2label out of config.json when it holds only the default
+    LABEL_i names, so a missing map means num_labels placeholders (2 when that is missing too).
+    """
+    id2label = config.get("id2label")
+    if id2label:
+        labels = [str(id2label[key]) for key in sorted(id2label, key=int)]
+    else:
+        labels = [f"LABEL_{i}" for i in range(int(config.get("num_labels", 2)))]
+    return labels, all(re.fullmatch(r"LABEL_\d+", label) for label in labels)
 
 
 def main() -> int:
@@ -40,6 +50,15 @@ def main() -> int:
     args = parser.parse_args()
     if not (args.checkpoint / "config.json").is_file():
         parser.error(f"{args.checkpoint} has no config.json: pass a save_pretrained directory")
+    try:
+        from optimum.exporters.onnx import main_export
+
+        from quantize import check
+    except ModuleNotFoundError as error:
+        sys.exit(
+            f"export.py needs {error.name}, which is not installed in this Python: "
+            "run it with the one `hack/model/setup.sh --export` prints on its last line"
+        )
 
     with tempfile.TemporaryDirectory() as work:
         main_export(
@@ -60,12 +79,17 @@ def main() -> int:
             shutil.copyfile(Path(work) / name, args.output / name)
         shutil.copyfile(Path(work) / "model.onnx", args.output / "onnx" / "model.onnx")
 
-    config = json.loads((args.output / "config.json").read_text(encoding="utf-8"))
-    labels = [config["id2label"][key] for key in sorted(config["id2label"], key=int)]
+    config_path = args.output / "config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    labels, placeholders = label_names(config)
+    if "id2label" not in config:
+        # The runtime reads class names from id2label; write the placeholders it would otherwise lack.
+        config["id2label"] = {str(i): label for i, label in enumerate(labels)}
+        config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     print(check(args.output / "onnx" / "model.onnx"))
     limit = config["max_position_embeddings"]
     print(f"model_type {config['model_type']}, max_position_embeddings {limit}, labels {labels}")
-    if all(re.fullmatch(r"LABEL_\d+", label) for label in labels):
+    if placeholders:
         print(
             "note: id2label holds default names; set it in the checkpoint's config.json or the runtime's model.labels"
         )

@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -91,5 +91,33 @@ describe('model tooling: quantize the demo model, serve the variants', () => {
       const agreement = quantization === 'int8' ? 2 / rows.length + 1e-9 : 0.00005;
       expect(Math.abs(Number(/accuracy ([0-9.]+)/.exec(line)?.[1]) - accuracy)).toBeLessThan(agreement);
     });
+  });
+});
+
+describe('model tooling: export.py before its heavy dependencies load', () => {
+  const script = join(repoRoot, 'hack', 'model', 'export.py');
+
+  it('names the set-up step instead of a raw ModuleNotFoundError when optimum is missing', () => {
+    const checkpoint = mkdtempSync(join(tmpdir(), 'checkpoint-'));
+    try {
+      writeFileSync(join(checkpoint, 'config.json'), '{}');
+      // -S leaves site-packages out, so optimum cannot be importable whatever this machine has installed.
+      const run = spawnSync('python3', ['-S', script, checkpoint, join(checkpoint, 'out')], { encoding: 'utf8' });
+      expect(run.status).toBe(1);
+      expect(run.stderr.trim()).toBe('export.py needs optimum, which is not installed in this Python: run it with the one `hack/model/setup.sh --export` prints on its last line');
+    } finally {
+      rmSync(checkpoint, { recursive: true, force: true });
+    }
+  });
+
+  it('reads label names from id2label, and falls back to num_labels placeholders when recent transformers omit it', () => {
+    const cases = [{ id2label: { 1: 'positive', 0: 'negative' } }, { num_labels: 3 }, {}];
+    const code = `import json, sys; sys.path.insert(0, ${JSON.stringify(join(repoRoot, 'hack', 'model'))}); from export import label_names; print(json.dumps([label_names(c) for c in json.loads(sys.argv[1])]))`;
+    const output = execFileSync('python3', ['-S', '-c', code, JSON.stringify(cases)], { encoding: 'utf8' });
+    expect(JSON.parse(output)).toEqual([
+      [['negative', 'positive'], false],
+      [['LABEL_0', 'LABEL_1', 'LABEL_2'], true],
+      [['LABEL_0', 'LABEL_1'], true],
+    ]);
   });
 });
