@@ -55,6 +55,7 @@ async function fetchCommand(argv: string[]): Promise<void> {
         sha256: { type: 'string' },
         dest: { type: 'string' },
         'max-bytes': { type: 'string', default: String(8 * 1024 ** 3) },
+        'max-unpacked-bytes': { type: 'string', default: String(16 * 1024 ** 3) },
         'timeout-seconds': { type: 'string', default: '600' },
       },
       strict: true,
@@ -65,9 +66,10 @@ async function fetchCommand(argv: string[]): Promise<void> {
   const { url, sha256, dest } = values;
   if (!url || !sha256 || !dest) throw new ConfigError('fetch: --url, --sha256 and --dest are required');
   const maxBytes = Number(values['max-bytes']);
+  const maxUnpackedBytes = Number(values['max-unpacked-bytes']);
   const timeoutSeconds = Number(values['timeout-seconds']);
-  if (!(maxBytes > 0) || !(timeoutSeconds > 0)) throw new ConfigError('fetch: --max-bytes and --timeout-seconds must be positive numbers');
-  await fetchModel({ url, sha256, dest, maxBytes, timeoutMs: timeoutSeconds * 1000 }, (message) => console.log(`${PROGRAM}: ${message}`));
+  if (!(maxBytes > 0) || !(maxUnpackedBytes > 0) || !(timeoutSeconds > 0)) throw new ConfigError('fetch: --max-bytes, --max-unpacked-bytes and --timeout-seconds must be positive numbers');
+  await fetchModel({ url, sha256, dest, maxBytes, maxUnpackedBytes, timeoutMs: timeoutSeconds * 1000 }, (message) => console.log(`${PROGRAM}: ${message}`));
 }
 
 const commands: Record<string, (argv: string[]) => Promise<void>> = { serve, fetch: fetchCommand };

@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { create } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { models, spawnRuntime, waitForReadyUrl } from '../support/runtime.js';
@@ -17,6 +17,17 @@ describe('runtime fetch (URL models)', () => {
   let server: Server;
   let base = '';
   let archiveSha = '';
+  const shas: Record<string, string> = {};
+
+  /** The demo model with something hostile added, packed as a user would with `tar czf`. */
+  async function hostileArchive(name: string, change: (model: string) => void): Promise<Buffer> {
+    const model = join(dir, 'hostile', name);
+    cpSync(models.demo, model, { recursive: true });
+    change(model);
+    const file = join(dir, `${name}.tar.gz`);
+    await create({ gzip: true, file, cwd: model }, readdirSync(model));
+    return readFileSync(file);
+  }
 
   beforeAll(async () => {
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', caFile], { stdio: 'ignore' });
@@ -25,9 +36,26 @@ describe('runtime fetch (URL models)', () => {
     await create({ gzip: true, file: archive, cwd: join(models.demo, '..') }, ['sst2-bert-mini-en']);
     const bytes = readFileSync(archive);
     archiveSha = createHash('sha256').update(bytes).digest('hex');
+    const hostile = {
+      '/setuid.tar.gz': await hostileArchive('setuid', (model) => chmodSync(join(model, 'config.json'), 0o6755)),
+      '/links.tar.gz': await hostileArchive('links', (model) => {
+        symlinkSync('/etc/passwd', join(model, 'passwd'));
+        symlinkSync('/etc/hostname', join(model, 'hostname'));
+      }),
+      // 64 MiB of zeros gzip to ~64 KiB: a thousandfold expansion, as a decompression bomb has.
+      '/bomb.tar.gz': await hostileArchive('bomb', (model) => {
+        rmSync(join(model, 'onnx'), { recursive: true });
+        writeFileSync(join(model, 'zeros.bin'), Buffer.alloc(64 * 1024 ** 2));
+      }),
+    };
+    for (const [path, archiveBytes] of Object.entries(hostile)) shas[path] = createHash('sha256').update(archiveBytes).digest('hex');
     server = createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(caFile) }, (request, response) => {
-      if (request.url === '/model.tar.gz') response.end(bytes);
-      else if (request.url === '/garbage.tar.gz') response.end('not an archive');
+      const path = new URL(request.url ?? '/', 'https://x').pathname;
+      if (path === '/model.tar.gz') response.end(bytes);
+      else if (path === '/garbage.tar.gz') response.end('not an archive');
+      else if (path === '/moved.tar.gz') response.writeHead(302, { location: '/model.tar.gz' }).end();
+      else if (path === '/downgrade.tar.gz') response.writeHead(302, { location: 'http://127.0.0.1:1/model.tar.gz' }).end();
+      else if (path in hostile) response.end(hostile[path as keyof typeof hostile]);
       else response.writeHead(404).end();
     });
     server.listen(0, '127.0.0.1');
@@ -52,6 +80,14 @@ describe('runtime fetch (URL models)', () => {
     const again = await fetchCommand(['--url', `${base}/model.tar.gz`, '--sha256', archiveSha, '--dest', dest]);
     expect(again.output).toContain('already present');
 
+    // Through a redirect, and with a presigned URL's query, whose signature is never printed.
+    const moved = join(dir, 'moved', 'model');
+    const signed = await fetchCommand(['--url', `${base}/moved.tar.gz?X-Amz-Signature=s3cr3t`, '--sha256', archiveSha, '--dest', moved]);
+    expect(signed.code).toBe(0);
+    expect(signed.output).toContain(`${base}/moved.tar.gz?<redacted>`);
+    expect(signed.output).not.toContain('s3cr3t');
+    expect(existsSync(join(moved, 'config.json'))).toBe(true);
+
     const runtime = spawnRuntime(['--server.port=0', '--server.host=127.0.0.1', `--model.path=${dest}`, '--server.drainDelayMs=0']);
     await waitForReadyUrl(runtime);
     runtime.kill('SIGTERM');
@@ -65,12 +101,28 @@ describe('runtime fetch (URL models)', () => {
     ['plain http', () => ['--url', 'http://127.0.0.1:1/m.tar.gz', '--sha256', archiveSha], 'only https URLs'],
     ['a malformed checksum', () => ['--url', `${base}/model.tar.gz`, '--sha256', 'abc'], '64 hex characters'],
     ['an oversized archive', () => ['--url', `${base}/model.tar.gz`, '--sha256', archiveSha, '--max-bytes', '1000'], 'limit'],
-  ])('refuses %s with one clear line and leaves no model behind', async (_name, args, message) => {
+    ['a redirect from https to http', () => ['--url', `${base}/downgrade.tar.gz`, '--sha256', archiveSha], 'redirect to http: refused'],
+    ['credentials in the URL', () => ['--url', `https://user:hunter2@127.0.0.1:1/model.tar.gz`, '--sha256', archiveSha], 'credentials in the URL are refused'],
+    ['links in the archive', () => ['--url', `${base}/links.tar.gz`, '--sha256', shas['/links.tar.gz']!], 'holds only files and directories'],
+    ['a decompression bomb', () => ['--url', `${base}/bomb.tar.gz`, '--sha256', shas['/bomb.tar.gz']!], 'times the archive\'s size'],
+    ['a model over --max-unpacked-bytes', () => ['--url', `${base}/model.tar.gz`, '--sha256', archiveSha, '--max-unpacked-bytes', '1000000'], 'more than 1000000 bytes'],
+  ])('refuses %s with one clear line and leaves nothing behind', async (_name, args, message) => {
     const dest = join(dir, 'refused', 'model');
     const { code, output } = await fetchCommand([...args(), '--dest', dest]);
     expect(code).toBe(1);
     expect(output.split('\n')).toHaveLength(1);
     expect(output).toContain(message);
+    expect(output).not.toContain('hunter2');
     expect(existsSync(dest)).toBe(false);
+    expect(existsSync(dirname(dest)) ? readdirSync(dirname(dest)) : []).toEqual([]);
+  });
+
+  it('unpacks files with their permission bits only: no setuid or setgid', async () => {
+    const dest = join(dir, 'setuid', 'model');
+    mkdirSync(dirname(dest), { recursive: true });
+    const { code } = await fetchCommand(['--url', `${base}/setuid.tar.gz`, '--sha256', shas['/setuid.tar.gz']!, '--dest', dest]);
+    expect(code).toBe(0);
+    expect(statSync(join(dir, 'hostile', 'setuid', 'config.json')).mode & 0o7000).toBe(0o6000);
+    expect(statSync(join(dest, 'config.json')).mode & 0o7777).toBe(0o755);
   });
 });
