@@ -25,8 +25,6 @@ cd "$root"
 cache_root=${SENTIMENT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sentiment-operator}
 store="$cache_root/containers"
 runroot=${SENTIMENT_CONTAINERS_RUNROOT:-/run/sentiment-operator/containers}
-# overlay needs a kernel overlayfs over the cache's filesystem; vfs works anywhere, only slower.
-driver=${SENTIMENT_STORAGE_DRIVER:-overlay}
 
 prefix=${IMAGE_PREFIX:-ghcr.io/sentiment-operator}
 version=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' charts/sentiment-operator/Chart.yaml)
@@ -42,7 +40,19 @@ image_name() {
 }
 targets() { if [ $# -eq 0 ] || [ "$*" = all ]; then echo runtime operator model; else echo "$@"; fi; }
 
-bh() { buildah --root "$store/storage" --runroot "$runroot" --storage-driver "$driver" "$@"; }
+# overlay needs the kernel's overlayfs over the cache's filesystem; vfs works anywhere, only slower
+# and bigger (a full copy per layer), so it is the fallback, in a storage of its own.
+driver=${SENTIMENT_STORAGE_DRIVER:-}
+bh() {
+  if [ -z "$driver" ]; then
+    if buildah --root "$store/storage" --runroot "$runroot" --storage-driver overlay images >/dev/null 2>&1; then driver=overlay; else driver=vfs; fi
+  fi
+  if [ "$driver" = overlay ]; then
+    buildah --root "$store/storage" --runroot "$runroot" --storage-driver overlay "$@"
+  else
+    buildah --root "$store/storage-$driver" --runroot "$runroot-$driver" --storage-driver "$driver" "$@"
+  fi
+}
 
 ensure_tools() {
   local missing=()
