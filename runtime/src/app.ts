@@ -2,7 +2,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { ServingContext } from './http/context.js';
 import { registerErrorHandling } from './http/errors.js';
 import { healthRoutes } from './http/routes/health.js';
-import { openApiRoutes, registerOpenApi } from './http/routes/openapi.js';
+import { registerOpenApi } from './http/routes/openapi.js';
 import { playgroundRoutes } from './http/routes/playground.js';
 import { predictRoutes } from './http/routes/predict.js';
 import { sentimentRoutes } from './http/routes/sentiment.js';
@@ -35,7 +35,6 @@ export function buildApp(context: ServingContext): FastifyInstance {
 
   // Before the routes, so it sees each of them registered.
   registerOpenApi(app);
-  void app.register(openApiRoutes);
   void app.register(healthRoutes);
   void app.register(playgroundRoutes);
   void app.register(sentimentRoutes);

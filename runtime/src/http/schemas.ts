@@ -1,6 +1,6 @@
+// Response bodies shared between routes (and their TypeScript types); each route's request
+// schema sits with the route, the error body with the error table.
 import Type, { type Static } from 'typebox';
-
-/** Response bodies more than one route returns; each route's request schema sits with the route. */
 
 export const LabelScore = Type.Object({
   label: Type.String(),

@@ -1,8 +1,8 @@
 import swagger from '@fastify/swagger';
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 
 /**
- * Collects every route registered after it into an OpenAPI document, from the same schemas that
+ * GET /openapi.json: every route registered after this, described from the same schemas that
  * validate requests and serialize responses, so the document cannot drift from what is served.
  */
 export function registerOpenApi(app: FastifyInstance): void {
@@ -17,8 +17,5 @@ export function registerOpenApi(app: FastifyInstance): void {
       },
     },
   });
-}
-
-export const openApiRoutes: FastifyPluginAsync = async (app) => {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-};
+}
