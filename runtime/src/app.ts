@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { ServingContext } from './http/context.js';
 import { registerErrorHandling } from './http/errors.js';
 import { healthRoutes } from './http/routes/health.js';
+import { registerOpenApi } from './http/routes/openapi.js';
 import { playgroundRoutes } from './http/routes/playground.js';
 import { predictRoutes } from './http/routes/predict.js';
 import { sentimentRoutes } from './http/routes/sentiment.js';
@@ -32,6 +33,8 @@ export function buildApp(context: ServingContext): FastifyInstance {
     context.metrics.requestDuration.observe({ route }, reply.elapsedTime / 1000);
   });
 
+  // Before the routes, so it sees each of them registered.
+  registerOpenApi(app);
   void app.register(healthRoutes);
   void app.register(playgroundRoutes);
   void app.register(sentimentRoutes);

@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util';
-import { isServingWorker, superviseWorkers } from './cluster.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { fetchModel } from './fetch/fetch-model.js';
 import { ModelLoadError } from './model/errors.js';
-import { startServer } from './serve.js';
+import { isServingProcess } from './processes/serving-process.js';
+import { superviseServingProcesses } from './processes/supervisor.js';
+import { startServer } from './server.js';
 
 const PROGRAM = 'sentiment-runtime';
 
@@ -14,7 +15,8 @@ function fail(error: unknown): never {
   process.exit(1);
 }
 
-async function serve(argv: string[]): Promise<void> {
+/** `serve`: read the config, then supervise serving processes or be the one server. */
+async function serveCommand(argv: string[]): Promise<void> {
   const configIndex = argv.findIndex((arg) => arg === '--config' || arg.startsWith('--config='));
   let file = process.env.SENTIMENT_CONFIG;
   if (configIndex !== -1) {
@@ -24,7 +26,7 @@ async function serve(argv: string[]): Promise<void> {
     if (!file) throw new ConfigError('config: --config needs a file path');
   }
   const config = loadConfig({ file, env: process.env, argv });
-  if (config.server.processes > 1 && !isServingWorker()) process.exit(await superviseWorkers(config));
+  if (config.server.processes > 1 && !isServingProcess()) process.exit(await superviseServingProcesses(config));
   const server = await startServer(config);
 
   let stopping = false;
@@ -72,9 +74,9 @@ async function fetchCommand(argv: string[]): Promise<void> {
   await fetchModel({ url, sha256, dest, maxBytes, maxUnpackedBytes, timeoutMs: timeoutSeconds * 1000 }, (message) => console.log(`${PROGRAM}: ${message}`));
 }
 
-const commands: Record<string, (argv: string[]) => Promise<void>> = { serve, fetch: fetchCommand };
+const commands: Record<string, (argv: string[]) => Promise<void>> = { serve: serveCommand, fetch: fetchCommand };
 const [first, ...rest] = process.argv.slice(2);
 const implicitServe = first === undefined || first.startsWith('--');
-const command = implicitServe ? serve : commands[first];
+const command = implicitServe ? serveCommand : commands[first];
 if (!command) fail(new ConfigError(`unknown command "${first}" (commands: ${Object.keys(commands).join(', ')})`));
 command(implicitServe ? process.argv.slice(2) : rest).catch(fail);

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BatchObserver } from './core/batcher.js';
+import { argmax } from './core/scores.js';
 import type { InferObserver, Prediction } from './core/infer.js';
 import type { EncodedText } from './core/tokenizer.js';
 
@@ -77,10 +78,4 @@ export class RuntimeMetrics implements BatchObserver, InferObserver {
   miss(): void {
     this.cacheRequests.inc({ result: 'miss' });
   }
-}
-
-export function argmax(values: number[]): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
-  return best;
 }

@@ -71,25 +71,8 @@ describe('runtime HTTP API', () => {
     });
   });
 
+  // The full table of bad input and its answers is tested over a fake model in runtime/src/app.test.ts.
   describe('bad input', () => {
-    it.each([
-      ['both text and texts', { text: 'a', texts: ['b'] }, 400, 'exactly one'],
-      ['neither text nor texts', { topK: 1 }, 400, 'exactly one'],
-      ['a non-string text', { text: 5 }, 400, 'must be a string'],
-      ['an empty text', { texts: ['fine', '  '] }, 400, 'text 1 is empty'],
-      ['an empty list', { texts: [] }, 400, 'no texts'],
-      ['an unknown field', { text: 'a', temperature: 1 }, 400, 'additional properties'],
-      ['a bad topK', { text: 'a', topK: 0 }, 400, 'topK'],
-      ['too many texts', { texts: Array.from({ length: 17 }, () => 'x') }, 413, 'too many texts'],
-      ['a too long text', { text: 'y'.repeat(2001) }, 413, '2001 characters'],
-      ['a body over the limit', { texts: Array.from({ length: 10 }, () => 'z'.repeat(1000)) }, 413, 'too large'],
-    ])('answers %s with a clear JSON error', async (_name, body, status, message) => {
-      const response = await post(url('/v1/sentiment'), body);
-      expect(response.status).toBe(status);
-      expect(response.json.error).toContain(message);
-      expect(typeof response.json.error_type).toBe('string');
-    });
-
     it('answers invalid JSON with 400 and unknown routes with 404, and keeps serving', async () => {
       const invalid = await post(url('/v1/sentiment'), '{"text": ');
       expect(invalid.status).toBe(400);

@@ -1,9 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../support/kube.js';
 import { models, post, startRuntime } from '../support/runtime.js';
 
 async function metric(base: string, pattern: RegExp): Promise<number> {
   const text = await (await fetch(`${base}/metrics`)).text();
   return Number(pattern.exec(text)?.[1] ?? 0);
+}
+
+const QUEUE_DEPTH = /sentiment_runtime_queue_depth (\d+)/;
+
+/** A positive fence: returns once the runtime's own metric shows the state the test needs next. */
+async function untilMetric(base: string, pattern: RegExp, value: number, what: string): Promise<void> {
+  await waitFor(async () => (await metric(base, pattern)) === value, 10_000, async () => `${what}: metric is ${await metric(base, pattern)}, not ${value}`, 10);
 }
 
 describe('runtime under load and failure', () => {
@@ -17,7 +25,7 @@ describe('runtime under load and failure', () => {
     // A long batch delay keeps the first request's texts queued while the second arrives.
     runtime = await startRuntime({ model: { path: models.demo }, batching: { maxQueue: 4, maxBatchDelayMs: 500 }, cache: { enabled: false } });
     const first = post(`${runtime.url}/v1/sentiment`, { texts: ['one', 'two', 'three'] });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await untilMetric(runtime.url, QUEUE_DEPTH, 3, 'first request queued');
     const refused = await post(`${runtime.url}/v1/sentiment`, { texts: ['four', 'five'] });
     expect(refused.status).toBe(429);
     expect(refused.headers.get('retry-after')).toBe('1');
@@ -34,8 +42,7 @@ describe('runtime under load and failure', () => {
     expect(late.status).toBe(504);
     expect(late.json.error_type).toBe('DeadlineExceeded');
     expect(performance.now() - started).toBeLessThan(800);
-    await new Promise((resolve) => setTimeout(resolve, 900));
-    expect(await metric(runtime.url, /sentiment_runtime_dropped_texts_total\{reason="DeadlineExceeded"\} (\d+)/)).toBe(1);
+    await untilMetric(runtime.url, /sentiment_runtime_dropped_texts_total\{reason="DeadlineExceeded"\} (\d+)/, 1, 'late text dropped');
     expect(await metric(runtime.url, /sentiment_runtime_batch_size_count (\d+)/)).toBe(batchesBefore);
   });
 
@@ -44,11 +51,10 @@ describe('runtime under load and failure', () => {
     const batchesBefore = await metric(runtime.url, /sentiment_runtime_batch_size_count (\d+)/);
     const abort = new AbortController();
     const gone = fetch(`${runtime.url}/v1/sentiment`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ texts: ['bye', 'now'] }), signal: abort.signal });
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await untilMetric(runtime.url, QUEUE_DEPTH, 2, 'texts queued');
     abort.abort();
     await expect(gone).rejects.toThrow();
-    await new Promise((resolve) => setTimeout(resolve, 700));
-    expect(await metric(runtime.url, /sentiment_runtime_dropped_texts_total\{reason="ClientGone"\} (\d+)/)).toBe(2);
+    await untilMetric(runtime.url, /sentiment_runtime_dropped_texts_total\{reason="ClientGone"\} (\d+)/, 2, 'texts of the gone client dropped');
     expect(await metric(runtime.url, /sentiment_runtime_batch_size_count (\d+)/)).toBe(batchesBefore);
   });
 

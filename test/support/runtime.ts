@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { accuracyThroughApi, readLabelled, type LabelledText } from '../../hack/bench/labelled.js';
 import { validateConfig } from '../../runtime/src/config/load.js';
-import { startServer, type RunningServer } from '../../runtime/src/serve.js';
+import { startServer, type RunningServer } from '../../runtime/src/server.js';
 
 export { accuracyThroughApi };
 

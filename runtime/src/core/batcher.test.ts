@@ -1,22 +1,56 @@
 import { describe, expect, it } from 'vitest';
 import type { Backend, Batch } from '../backends/backend.js';
-import { Batcher, type BatchObserver } from './batcher.js';
+import { Batcher, type BatchObserver, type BatcherClock } from './batcher.js';
 import { BatchQueue, type QueueEntry } from './queue.js';
 
-/** A backend that answers each row with [first token id, row length] and records every batch. */
+/** Time that moves only when the test says so; due timers fire in order as it passes them. */
+class FakeClock implements BatcherClock {
+  private t = 0;
+  private nextId = 1;
+  private readonly timers = new Map<number, { at: number; callback: () => void }>();
+
+  now(): number {
+    return this.t;
+  }
+
+  setTimeout(callback: () => void, ms: number): number {
+    this.timers.set(this.nextId, { at: this.t + ms, callback });
+    return this.nextId++;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.timers.delete(handle as number);
+  }
+
+  advance(ms: number): void {
+    this.t += ms;
+    const due = [...this.timers].filter(([, timer]) => timer.at <= this.t).sort(([, a], [, b]) => a.at - b.at);
+    for (const [id, timer] of due) {
+      this.timers.delete(id);
+      timer.callback();
+    }
+  }
+}
+
+/** Lets the event loop run what is already due (the batcher dispatches on the next turn); no time passes. */
+async function turns(count = 5): Promise<void> {
+  for (let i = 0; i < count; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * A backend that answers each row with [first token id, row length] and records every batch.
+ * With `hold`, each run waits until the test calls one of `finishers`, so overlap is observable.
+ */
 class RecordingBackend implements Backend {
   readonly info = { executionProvider: 'cpu' as const, requestedProvider: 'cpu' as const, inputNames: ['input_ids', 'attention_mask'], numLabels: 2 };
   readonly batches: { rows: number; columns: number }[] = [];
-  running = 0;
-  maxRunning = 0;
+  readonly finishers: (() => void)[] = [];
+  hold = false;
   failWhen: (batch: Batch) => boolean = () => false;
 
   async run(batch: Batch): Promise<Float32Array> {
     this.batches.push({ rows: batch.rows, columns: batch.columns });
-    this.running++;
-    this.maxRunning = Math.max(this.maxRunning, this.running);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    this.running--;
+    if (this.hold) await new Promise<void>((resolve) => this.finishers.push(resolve));
     if (this.failWhen(batch)) throw new Error('boom');
     const out = new Float32Array(batch.rows * 2);
     for (let row = 0; row < batch.rows; row++) {
@@ -33,23 +67,24 @@ class RecordingBackend implements Backend {
 
 const quietObserver: BatchObserver = { queueDepth: () => {}, batch: () => {}, dropped: () => {} };
 
-function setup(options: { maxBatchSize?: number; maxBatchDelayMs?: number; concurrentBatches?: number; maxQueue?: number } = {}) {
+function setup(options: { maxBatchSize?: number; maxBatchDelayMs?: number; concurrentBatches?: number } = {}) {
   const backend = new RecordingBackend();
-  const queue = new BatchQueue({ maxBatchSize: options.maxBatchSize ?? 4, maxBatchTokens: 10_000, maxQueue: options.maxQueue ?? 1000 });
-  const batcher = new Batcher(queue, backend, { maxBatchSize: options.maxBatchSize ?? 4, maxBatchDelayMs: options.maxBatchDelayMs ?? 0, concurrentBatches: options.concurrentBatches ?? 1, padTokenId: 0 }, quietObserver);
-  const submit = (firstIds: number[], length = 3): Promise<Float32Array[]> => {
+  const clock = new FakeClock();
+  const queue = new BatchQueue({ maxBatchSize: options.maxBatchSize ?? 4, maxBatchTokens: 10_000, maxQueue: 1000 });
+  const batcher = new Batcher(queue, backend, { maxBatchSize: options.maxBatchSize ?? 4, maxBatchDelayMs: options.maxBatchDelayMs ?? 0, concurrentBatches: options.concurrentBatches ?? 1, padTokenId: 0 }, quietObserver, clock);
+  const submit = (firstIds: number[], length = 3, deadline = Number.POSITIVE_INFINITY): Promise<Float32Array[]> => {
     const entries: QueueEntry[] = [];
     const results = firstIds.map(
       (first) =>
         new Promise<Float32Array>((resolve, reject) => {
           const ids = [first, ...Array.from({ length: length - 1 }, () => 7)];
-          entries.push({ encoded: { ids, typeIds: ids.map(() => 0), truncated: false, unknownRatio: 0 }, enqueuedAt: performance.now(), deadline: Number.POSITIVE_INFINITY, resolve, reject });
+          entries.push({ encoded: { ids, typeIds: ids.map(() => 0), truncated: false, unknownRatio: 0 }, enqueuedAt: clock.now(), deadline, resolve, reject });
         }),
     );
     batcher.submit(entries);
     return Promise.all(results);
   };
-  return { backend, batcher, submit };
+  return { backend, batcher, clock, submit };
 }
 
 describe('Batcher', () => {
@@ -75,30 +110,53 @@ describe('Batcher', () => {
     expect(long![0]![1]).toBe(6);
   });
 
-  it('lets the first text wait up to maxBatchDelayMs for company', async () => {
-    const { backend, submit } = setup({ maxBatchSize: 8, maxBatchDelayMs: 40 });
+  it('lets the first text wait up to maxBatchDelayMs for company, and no longer', async () => {
+    const { backend, clock, submit } = setup({ maxBatchSize: 8, maxBatchDelayMs: 40 });
     const first = submit([1]);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await turns();
+    clock.advance(10);
     const second = submit([2]);
+    clock.advance(29);
+    await turns();
+    expect(backend.batches).toEqual([]);
+    clock.advance(1);
     await Promise.all([first, second]);
     expect(backend.batches.map((b) => b.rows)).toEqual([2]);
   });
 
   it('does not wait for the delay once a batch is full', async () => {
     const { backend, submit } = setup({ maxBatchSize: 2, maxBatchDelayMs: 10_000 });
-    const started = performance.now();
-    await submit([1, 2]);
-    expect(performance.now() - started).toBeLessThan(5_000);
+    const rows = submit([1, 2]);
+    await turns();
     expect(backend.batches.map((b) => b.rows)).toEqual([2]);
+    await rows;
+  });
+
+  it('drops a text whose deadline passes while it waits, without running it', async () => {
+    const { backend, clock, submit } = setup({ maxBatchSize: 8, maxBatchDelayMs: 100 });
+    const late = submit([1], 3, 50);
+    clock.advance(100);
+    await expect(late).rejects.toMatchObject({ kind: 'DeadlineExceeded' });
+    expect(backend.batches).toEqual([]);
   });
 
   it('runs one batch at a time by default and more when configured', async () => {
-    const one = setup({ maxBatchSize: 1, concurrentBatches: 1 });
-    await one.submit([1, 2, 3, 4]);
-    expect(one.backend.maxRunning).toBe(1);
-    const two = setup({ maxBatchSize: 1, concurrentBatches: 2 });
-    await two.submit([1, 2, 3, 4]);
-    expect(two.backend.maxRunning).toBe(2);
+    for (const concurrentBatches of [1, 2]) {
+      const { backend, submit } = setup({ maxBatchSize: 1, concurrentBatches });
+      backend.hold = true;
+      const rows = submit([1, 2, 3, 4]);
+      await turns();
+      expect(backend.batches).toHaveLength(concurrentBatches);
+      backend.finishers.shift()!();
+      await turns();
+      // Finishing one run starts exactly one more.
+      expect(backend.batches).toHaveLength(concurrentBatches + 1);
+      while (backend.batches.length < 4 || backend.finishers.length > 0) {
+        backend.finishers.shift()?.();
+        await turns();
+      }
+      expect((await rows).map((row) => row[0])).toEqual([1, 2, 3, 4]);
+    }
   });
 
   it('a failing batch rejects only its own texts; other batches are answered', async () => {
@@ -109,11 +167,18 @@ describe('Batcher', () => {
   });
 
   it('idle() resolves once everything queued and running has finished', async () => {
-    const { batcher, submit } = setup({ maxBatchSize: 1 });
+    const { backend, batcher, submit } = setup({ maxBatchSize: 1 });
+    backend.hold = true;
     let answered = 0;
     void submit([1, 2, 3]).then(() => answered++);
-    await batcher.idle();
-    await Promise.resolve();
-    expect(answered).toBe(1);
+    let idle = false;
+    void batcher.idle().then(() => (idle = true));
+    while (backend.batches.length < 3 || backend.finishers.length > 0) {
+      await turns();
+      expect(idle).toBe(false);
+      backend.finishers.shift()?.();
+    }
+    await turns();
+    expect([idle, answered]).toEqual([true, 1]);
   });
 });

@@ -9,6 +9,20 @@ export interface BatcherOptions {
   padTokenId: number;
 }
 
+/** Time as the batcher reads and waits on it; tests pass a fake one and move it by hand. */
+export interface BatcherClock {
+  /** Milliseconds on the clock the queue entries' enqueuedAt and deadline use. */
+  now(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const performanceClock: BatcherClock = {
+  now: () => performance.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
 export interface BatchObserver {
   queueDepth(depth: number): void;
   batch(stats: { size: number; paddedTokens: number; seconds: number }): void;
@@ -22,17 +36,22 @@ export interface BatchObserver {
  */
 export class Batcher {
   private running = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: unknown;
   private immediate: NodeJS.Immediate | undefined;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
-    readonly queue: BatchQueue,
+    private readonly queue: BatchQueue,
     private readonly backend: Backend,
     private readonly options: BatcherOptions,
     private readonly observer: BatchObserver,
-    private readonly now: () => number = () => performance.now(),
+    private readonly clock: BatcherClock = performanceClock,
   ) {}
+
+  /** Refuses (Overloaded) unless `count` more texts fit, so callers can refuse before tokenizing. */
+  ensureRoom(count: number): void {
+    this.queue.ensureRoom(count);
+  }
 
   submit(entries: QueueEntry[]): void {
     this.queue.append(entries);
@@ -53,9 +72,9 @@ export class Batcher {
   private schedule(now = false): void {
     if (this.running >= this.options.concurrentBatches || this.queue.size === 0 || this.immediate) return;
     const oldest = this.queue.oldestEnqueuedAt!;
-    const wait = this.options.maxBatchDelayMs - (this.now() - oldest);
+    const wait = this.options.maxBatchDelayMs - (this.clock.now() - oldest);
     if (this.queue.size >= this.options.maxBatchSize || wait <= 0) {
-      clearTimeout(this.timer);
+      if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
       this.timer = undefined;
       if (now) {
         void this.dispatch();
@@ -65,8 +84,8 @@ export class Batcher {
         this.immediate = undefined;
         void this.dispatch();
       });
-    } else if (!this.timer) {
-      this.timer = setTimeout(() => {
+    } else if (this.timer === undefined) {
+      this.timer = this.clock.setTimeout(() => {
         this.timer = undefined;
         this.schedule();
       }, wait);
@@ -75,7 +94,7 @@ export class Batcher {
 
   private async dispatch(): Promise<void> {
     if (this.running >= this.options.concurrentBatches) return;
-    const next = this.queue.nextBatch(this.now());
+    const next = this.queue.nextBatch(this.clock.now());
     if (next) {
       for (const { entry, error } of next.dropped) {
         this.observer.dropped(error.kind as 'ClientGone' | 'DeadlineExceeded');
@@ -95,11 +114,11 @@ export class Batcher {
 
   private async execute(entries: QueueEntry[]): Promise<void> {
     const batch = this.pad(entries);
-    const started = this.now();
+    const started = this.clock.now();
     let outcome: { logits: Float32Array } | { error: Error };
     try {
       outcome = { logits: await this.backend.run(batch) };
-      this.observer.batch({ size: entries.length, paddedTokens: batch.rows * batch.columns, seconds: (this.now() - started) / 1000 });
+      this.observer.batch({ size: entries.length, paddedTokens: batch.rows * batch.columns, seconds: (this.clock.now() - started) / 1000 });
     } catch (error) {
       outcome = { error: error as Error };
     }

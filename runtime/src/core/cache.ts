@@ -27,10 +27,6 @@ export class ResultCache<V extends object> {
     this.lru.set(this.key(text), value);
   }
 
-  get size(): number {
-    return this.lru.size;
-  }
-
   private key(text: string): string {
     return `${this.revision}\u0000${text}`;
   }

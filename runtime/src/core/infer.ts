@@ -2,6 +2,7 @@ import type { Batcher } from './batcher.js';
 import type { ResultCache } from './cache.js';
 import { RuntimeError } from './errors.js';
 import type { QueueEntry } from './queue.js';
+import { softmax } from './scores.js';
 import type { EncodedText, TextEncoder } from './tokenizer.js';
 
 export interface Prediction {
@@ -45,7 +46,7 @@ export class Classifier {
     if (missing.length === 0) return results as Prediction[];
 
     // Refuse before spending tokenization on a request the queue cannot take.
-    this.batcher.queue.ensureRoom(missing.length);
+    this.batcher.ensureRoom(missing.length);
     const started = performance.now();
     const encoded = await this.encoder.encode(missing.map((item) => item.text));
     this.observer.tokenized((performance.now() - started) / 1000, encoded);
@@ -98,11 +99,3 @@ function withDeadline<T>(work: Promise<T>, deadline: number): Promise<T> {
     );
   });
 }
-
-export function softmax(logits: number[]): number[] {
-  const max = Math.max(...logits);
-  const exps = logits.map((value) => Math.exp(value - max));
-  const sum = exps.reduce((a, b) => a + b, 0);
-  return exps.map((value) => value / sum);
-}
-

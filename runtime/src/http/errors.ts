@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import Type, { type Static } from 'typebox';
 import { RuntimeError, type ErrorKind } from '../core/errors.js';
 import type { RuntimeMetrics } from '../metrics.js';
 
@@ -15,10 +16,16 @@ const STATUS: Record<ErrorKind, number> = {
   Backend: 500,
 };
 
-export interface ErrorBody {
-  error: string;
-  error_type: ErrorKind;
-}
+export const ERROR_KINDS = Object.keys(STATUS) as ErrorKind[];
+
+export const ErrorBody = Type.Object({
+  error: Type.String({ description: 'What was wrong, for a person to read.' }),
+  error_type: Type.Unsafe<ErrorKind>({ type: 'string', enum: ERROR_KINDS }),
+});
+export type ErrorBody = Static<typeof ErrorBody>;
+
+/** Every route's failure answers, whichever status the table above chose, in its response schema. */
+export const errorResponses = { '4xx': ErrorBody, '5xx': ErrorBody };
 
 export function sendError(reply: FastifyReply, error: RuntimeError): FastifyReply {
   if (error.retryAfterSeconds !== undefined) void reply.header('retry-after', String(error.retryAfterSeconds));

@@ -1,5 +1,6 @@
 import type { Prediction } from '../core/infer.js';
-import { argmax } from '../metrics.js';
+import { argmax } from '../core/scores.js';
+import type { LabelScore, SentimentResult } from './schemas.js';
 
 /**
  * Above this share of unknown or shattered tokens the text is probably in a language the
@@ -8,19 +9,6 @@ import { argmax } from '../metrics.js';
  * Chinese on the English model in 100%.
  */
 const UNKNOWN_WARNING_RATIO = 0.4;
-
-export interface LabelScore {
-  label: string;
-  score: number;
-}
-
-export interface SentimentResult {
-  label: string;
-  score: number;
-  scores: LabelScore[];
-  truncated: boolean;
-  warnings: string[];
-}
 
 /** Scores sorted best first, optionally cut to the top k. */
 export function rankedScores(values: number[], labels: string[], topK?: number): LabelScore[] {

@@ -5,8 +5,6 @@ import { ModelLoadError } from './errors.js';
 
 /** What the runtime needs to know about a model directory before it opens any session. */
 export interface ModelManifest {
-  dir: string;
-  modelType: string;
   labels: string[];
   maxPositionEmbeddings: number;
   padTokenId: number;
@@ -33,8 +31,8 @@ export function readManifest(dir: string, options: ManifestOptions): ModelManife
   const configFile = join(dir, 'config.json');
   const config = readJsonObject(configFile);
 
-  const modelType = config.model_type;
-  if (typeof modelType !== 'string' || modelType === '') throw new ModelLoadError(configFile, '"model_type" must be a non-empty string');
+  // Every transformers config.json names its architecture; one without it is not an exported model.
+  if (typeof config.model_type !== 'string' || config.model_type === '') throw new ModelLoadError(configFile, '"model_type" must be a non-empty string');
   const maxPositionEmbeddings = config.max_position_embeddings;
   if (!Number.isInteger(maxPositionEmbeddings) || (maxPositionEmbeddings as number) < 2) {
     throw new ModelLoadError(configFile, '"max_position_embeddings" must be an integer >= 2');
@@ -61,8 +59,6 @@ export function readManifest(dir: string, options: ManifestOptions): ModelManife
   if (!existsSync(onnxFile)) throw new ModelLoadError(onnxFile, `file is missing (quantization "${quantization}" selects it)`);
 
   return {
-    dir,
-    modelType,
     labels,
     maxPositionEmbeddings: maxPositionEmbeddings as number,
     padTokenId: padTokenId as number,

@@ -1,21 +1,28 @@
-import type { FastifyPluginAsync } from 'fastify';
-import { requireService } from '../context.js';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import { requireModel } from '../context.js';
+import { errorResponses } from '../errors.js';
+import { textResponse } from '../schemas.js';
 import { PLAYGROUND_HTML } from './playground-page.js';
 
-/** The page at `/` and the model description it shows. */
-export const playgroundRoutes: FastifyPluginAsync = async (app) => {
-  app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(PLAYGROUND_HTML));
+const ModelDescription = Type.Object({
+  name: Type.String(),
+  revision: Type.String(),
+  quantization: Type.String(),
+  executionProvider: Type.String({ description: 'The provider that runs the model, after any fallback to cpu.' }),
+  labels: Type.Array(Type.String(), { description: 'Class names in the model\'s order.' }),
+  maxTokens: Type.Integer({ description: 'Tokens per text beyond which it is truncated.' }),
+});
 
-  app.get('/v1/model', async () => {
+/** The page at `/` and the model description it shows. */
+export const playgroundRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/', { schema: { summary: 'The playground page', response: { 200: textResponse('text/html') } } }, async (_request, reply) =>
+    reply.type('text/html; charset=utf-8').send(PLAYGROUND_HTML),
+  );
+
+  app.get('/v1/model', { schema: { summary: 'The served model', response: { 200: ModelDescription, ...errorResponses } } }, async () => {
     const { config } = app.serving;
-    const service = requireService(app.serving);
-    return {
-      name: config.model.name,
-      revision: config.model.revision,
-      quantization: service.manifest.quantization,
-      executionProvider: service.backend.executionProvider,
-      labels: service.manifest.labels,
-      maxTokens: service.classifier.maxTokens,
-    };
+    const { info } = requireModel(app.serving);
+    return { name: config.model.name, revision: config.model.revision, quantization: info.quantization, executionProvider: info.executionProvider, labels: info.labels, maxTokens: info.maxTokens };
   });
 };

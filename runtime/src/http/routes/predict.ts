@@ -1,15 +1,21 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { RuntimeError } from '../../core/errors.js';
-import { checkTexts, classifyForRequest, requireService } from '../context.js';
+import { classifyForRequest, requireModel } from '../context.js';
+import { errorResponses } from '../errors.js';
 import { rankedScores } from '../present.js';
+import { LabelScore } from '../schemas.js';
+import { checkTexts } from '../validate.js';
 
 const Body = Type.Object({
-  inputs: Type.Unknown(),
-  truncate: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+  inputs: Type.Unknown({ description: '"text" for one input, [["a"], ["b"]] for a batch; sentence pairs ["a", "b"] are refused.' }),
+  truncate: Type.Optional(Type.Union([Type.Boolean(), Type.Null()], { description: 'Cut inputs over the token limit instead of refusing them (413).' })),
   truncation_direction: Type.Optional(Type.Union([Type.Literal('right'), Type.Literal('Right')])),
-  raw_scores: Type.Optional(Type.Boolean()),
+  raw_scores: Type.Optional(Type.Boolean({ description: 'Scores are logits instead of probabilities.' })),
 });
+
+const Ranked = Type.Array(LabelScore, { description: 'Every label, best first.' });
+const Response = Type.Union([Ranked, Type.Array(Ranked, { description: 'One ranking per input of a batch.' })]);
 
 /**
  * Hugging Face text-embeddings-inference's /predict: "text" is one input, ["a", "b"] is a
@@ -30,19 +36,18 @@ function parseInputs(inputs: unknown): { texts: unknown[]; batch: boolean } {
 }
 
 export const predictRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  app.post('/predict', { schema: { body: Body } }, async (request, reply) => {
+  app.post('/predict', { schema: { summary: 'Classify (text-embeddings-inference API)', body: Body, response: { 200: Response, ...errorResponses } } }, async (request, reply) => {
     const { texts, batch } = parseInputs(request.body.inputs);
     checkTexts(texts, app.serving.config);
-    const service = requireService(app.serving);
+    const { info } = requireModel(app.serving);
     const predictions = await classifyForRequest(app.serving, request, reply, texts);
     if (!request.body.truncate) {
       const cut = predictions.findIndex((prediction) => prediction.truncated);
       if (cut !== -1) {
-        throw new RuntimeError('PayloadTooLarge', `Input validation error: \`inputs\`[${cut}] must have at most ${service.classifier.maxTokens} tokens; set "truncate": true to cut it`);
+        throw new RuntimeError('PayloadTooLarge', `Input validation error: \`inputs\`[${cut}] must have at most ${info.maxTokens} tokens; set "truncate": true to cut it`);
       }
     }
-    const labels = service.manifest.labels;
-    const answers = predictions.map((prediction) => rankedScores(request.body.raw_scores ? prediction.logits : prediction.probabilities, labels));
-    return batch ? answers : answers[0];
+    const answers = predictions.map((prediction) => rankedScores(request.body.raw_scores ? prediction.logits : prediction.probabilities, info.labels));
+    return batch ? answers : answers[0]!;
   });
 };

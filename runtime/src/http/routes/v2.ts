@@ -1,7 +1,10 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import Type from 'typebox';
 import { RuntimeError } from '../../core/errors.js';
-import { argmax } from '../../metrics.js';
-import { checkTexts, classifyForRequest, requireService, type ServingContext } from '../context.js';
+import { argmax } from '../../core/scores.js';
+import { classifyForRequest, requireModel, type ServingContext } from '../context.js';
+import { errorResponses } from '../errors.js';
+import { checkTexts } from '../validate.js';
 import { decodeRequest, encodeResponse, type OutputTensor } from '../v2-codec.js';
 
 const HEADER_LENGTH = 'inference-header-content-length';
@@ -11,6 +14,50 @@ interface ModelParams {
   name: string;
   version?: string;
 }
+
+const Parameters = Type.Record(Type.String(), Type.Unknown());
+const TensorMetadata = Type.Object({ name: Type.String(), datatype: Type.String(), shape: Type.Array(Type.Integer()) });
+const ServerMetadata = Type.Object({ name: Type.String(), version: Type.String(), extensions: Type.Array(Type.String()) });
+const ModelMetadata = Type.Object({
+  name: Type.String(),
+  versions: Type.Array(Type.String()),
+  platform: Type.String(),
+  inputs: Type.Array(TensorMetadata),
+  outputs: Type.Array(TensorMetadata),
+});
+const ModelReady = Type.Object({ name: Type.String(), ready: Type.Boolean() });
+const ServerReady = Type.Object({ ready: Type.Boolean() });
+const InferRequest = Type.Object({
+  id: Type.Optional(Type.String()),
+  parameters: Type.Optional(Parameters),
+  inputs: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      shape: Type.Array(Type.Integer({ minimum: 0 }), { description: '[N] or [N, 1]' }),
+      datatype: Type.Literal('BYTES'),
+      parameters: Type.Optional(Parameters),
+      data: Type.Optional(Type.Array(Type.Unknown(), { description: 'The texts, flat or nested row-major; absent when sent as binary data.' })),
+    }),
+    { minItems: 1, maxItems: 1 },
+  ),
+  outputs: Type.Optional(Type.Array(Type.Object({ name: Type.String(), parameters: Type.Optional(Parameters) }))),
+});
+const InferResponse = Type.Object({
+  model_name: Type.String(),
+  model_version: Type.String(),
+  id: Type.Optional(Type.String()),
+  outputs: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      datatype: Type.String(),
+      shape: Type.Array(Type.Integer()),
+      parameters: Type.Optional(Type.Object({ binary_data_size: Type.Integer() })),
+      data: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Array(Type.Number())])),
+    }),
+  ),
+});
+/** With the binary tensor data extension, the JSON header is followed by raw tensor bytes. */
+const binaryBody = (description: string) => ({ description, schema: Type.String({ format: 'binary' }) });
 
 /** KServe Open Inference Protocol (V2) REST: health, metadata and infer for the one served model. */
 export const v2Routes: FastifyPluginAsync = async (app) => {
@@ -22,9 +69,11 @@ export const v2Routes: FastifyPluginAsync = async (app) => {
   const context: ServingContext = app.serving;
   const version = (): string => context.config.model.revision;
 
-  app.get('/v2', async () => ({ name: 'sentiment-runtime', version: '1', extensions: ['binary_tensor_data'] }));
-  app.get('/v2/health/live', async () => ({ live: true }));
-  app.get('/v2/health/ready', async (_request, reply) => (context.lifecycle.ready ? { ready: true } : reply.code(400).send({ ready: false })));
+  app.get('/v2', { schema: { summary: 'V2 server metadata', response: { 200: ServerMetadata } } }, async () => ({ name: 'sentiment-runtime', version: '1', extensions: ['binary_tensor_data'] }));
+  app.get('/v2/health/live', { schema: { summary: 'V2 server liveness', response: { 200: Type.Object({ live: Type.Boolean() }) } } }, async () => ({ live: true }));
+  app.get('/v2/health/ready', { schema: { summary: 'V2 server readiness', response: { 200: ServerReady, 400: ServerReady } } }, async (_request, reply) =>
+    context.lifecycle.ready ? { ready: true } : reply.code(400).send({ ready: false }),
+  );
 
   const checkModel = (params: ModelParams): void => {
     if (params.name !== context.config.model.name) throw new RuntimeError('NotFound', `unknown model "${params.name}"`);
@@ -35,7 +84,7 @@ export const v2Routes: FastifyPluginAsync = async (app) => {
 
   const metadata = async (request: FastifyRequest<{ Params: ModelParams }>) => {
     checkModel(request.params);
-    const labels = requireService(context).manifest.labels;
+    const labels = requireModel(context).info.labels;
     return {
       name: context.config.model.name,
       versions: [version()],
@@ -59,7 +108,7 @@ export const v2Routes: FastifyPluginAsync = async (app) => {
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const { request: inferRequest, texts } = decodeRequest(body, header === undefined ? undefined : Number(header));
     checkTexts(texts, context.config);
-    const labels = requireService(context).manifest.labels;
+    const labels = requireModel(context).info.labels;
     const predictions = await classifyForRequest(context, request, reply, texts);
     const best = predictions.map((prediction) => argmax(prediction.probabilities));
     const outputs: OutputTensor[] = [
@@ -73,8 +122,23 @@ export const v2Routes: FastifyPluginAsync = async (app) => {
   };
 
   for (const prefix of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
-    app.get(prefix, metadata);
-    app.get(`${prefix}/ready`, ready);
-    app.post(`${prefix}/infer`, infer);
+    const params = Type.Object({ name: Type.String(), ...(prefix.includes(':version') ? { version: Type.String() } : {}) });
+    app.get(prefix, { schema: { summary: 'V2 model metadata', params, response: { 200: ModelMetadata, ...errorResponses } } }, metadata);
+    app.get(`${prefix}/ready`, { schema: { summary: 'V2 model readiness', params, response: { 200: ModelReady, 400: ModelReady, ...errorResponses } } }, ready);
+    app.post(
+      `${prefix}/infer`,
+      {
+        schema: {
+          summary: 'V2 inference',
+          params,
+          body: { content: { 'application/json': { schema: InferRequest }, 'application/octet-stream': binaryBody('JSON request, then the binary tensor data; Inference-Header-Content-Length gives the JSON part\'s length.') } },
+          response: { 200: { content: { 'application/json': { schema: InferResponse }, 'application/octet-stream': binaryBody('JSON header, then binary outputs; Inference-Header-Content-Length gives the JSON part\'s length.') } }, ...errorResponses },
+        },
+        // The codec reads and checks the body (JSON, or JSON followed by binary tensor data); the
+        // schema above documents it, and the path parameters are plain strings.
+        validatorCompiler: () => () => true,
+      },
+      infer,
+    );
   }
 };

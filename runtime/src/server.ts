@@ -1,10 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
-import { isServingWorker, joinCluster } from './cluster.js';
 import type { RuntimeConfig } from './config/schema.js';
+import type { ServingContext } from './http/context.js';
 import { Lifecycle } from './lifecycle.js';
 import { RuntimeMetrics } from './metrics.js';
-import { loadModelService, type ModelService } from './service.js';
+import { loadModel } from './model/load.js';
+import type { LoadedModel } from './model/served-model.js';
+import { isServingProcess, joinSupervisor } from './processes/serving-process.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -23,26 +25,28 @@ export async function startServer(config: RuntimeConfig): Promise<RunningServer>
   const lifecycle = new Lifecycle();
   const metrics = new RuntimeMetrics();
   metrics.queueCapacity.set(config.batching.maxQueue);
-  const cluster = isServingWorker() ? joinCluster(metrics.registry) : undefined;
-  const exposition = cluster ? cluster.metrics : () => metrics.registry.metrics();
-  const context = { config, lifecycle, metrics, exposition, service: undefined as ModelService | undefined };
+  const supervisor = isServingProcess() ? joinSupervisor(metrics.registry) : undefined;
+  const exposition = supervisor ? supervisor.metrics : () => metrics.registry.metrics();
+  const context: ServingContext = { config, lifecycle, metrics, exposition };
   const app = buildApp(context);
   const url = await app.listen(
-    cluster
+    supervisor
       ? // fastify hands these to net.Server.listen, whose reusePort its own types do not list yet.
-        ({ host: config.server.host, port: cluster.port, exclusive: true, reusePort: true } as { host: string; port: number })
+        ({ host: config.server.host, port: supervisor.port, exclusive: true, reusePort: true } as { host: string; port: number })
       : { host: config.server.host, port: config.server.port },
   );
 
-  const loaded = loadModelService(config, metrics, app.log).then(
-    (service) => {
-      context.service = service;
+  let model: LoadedModel | undefined;
+  const loaded = loadModel(config, metrics, app.log).then(
+    (loadedModel) => {
+      model = loadedModel;
+      context.model = loadedModel;
       lifecycle.markReady();
       metrics.ready.set(1);
-      if (cluster) {
-        // The primary logs "ready" once every serving process is.
+      if (supervisor) {
+        // The supervisor logs "ready" once every serving process is.
         app.log.info({ url }, 'worker ready');
-        cluster.ready(url);
+        supervisor.ready(url);
       } else app.log.info({ url }, 'ready');
     },
     async (error: unknown) => {
@@ -60,8 +64,8 @@ export async function startServer(config: RuntimeConfig): Promise<RunningServer>
       app.log.info({ drainDelayMs: config.server.drainDelayMs }, 'draining: not ready, still serving until endpoints update');
       await new Promise((resolve) => setTimeout(resolve, config.server.drainDelayMs));
       await app.close();
-      await context.service?.idle();
-      await context.service?.close();
+      await model?.idle();
+      await model?.close();
       app.log.info('drained');
     })();
     return draining;

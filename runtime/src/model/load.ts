@@ -1,30 +1,19 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { BackendInfo } from './backends/backend.js';
-import { OnnxBackend } from './backends/onnx.js';
-import type { RuntimeConfig } from './config/schema.js';
-import { Batcher } from './core/batcher.js';
-import { ResultCache } from './core/cache.js';
-import { Classifier, type Prediction } from './core/infer.js';
-import { BatchQueue } from './core/queue.js';
-import { TextEncoder } from './core/tokenizer.js';
-import type { RuntimeMetrics } from './metrics.js';
-import { readManifest, type ModelManifest } from './model/manifest.js';
-
-export interface ModelService {
-  manifest: ModelManifest;
-  backend: BackendInfo;
-  classifier: Classifier;
-  /** Why the service can no longer answer, if it cannot; liveness fails on it. */
-  failure(): Error | undefined;
-  /** Resolves when every queued and running batch has finished. */
-  idle(): Promise<void>;
-  close(): Promise<void>;
-}
+import { OnnxBackend } from '../backends/onnx.js';
+import type { RuntimeConfig } from '../config/schema.js';
+import { Batcher } from '../core/batcher.js';
+import { ResultCache } from '../core/cache.js';
+import { Classifier, type Prediction } from '../core/infer.js';
+import { BatchQueue } from '../core/queue.js';
+import { TextEncoder } from '../core/tokenizer.js';
+import type { RuntimeMetrics } from '../metrics.js';
+import { readManifest } from './manifest.js';
+import type { LoadedModel } from './served-model.js';
 
 const WARMUP_TEXT = 'A warm-up sentence that exercises the tokenizer and the session.';
 
 /** Loads the model directory, opens the session and runs a warm-up batch before anything is served. */
-export async function loadModelService(config: RuntimeConfig, metrics: RuntimeMetrics, log: FastifyBaseLogger): Promise<ModelService> {
+export async function loadModel(config: RuntimeConfig, metrics: RuntimeMetrics, log: FastifyBaseLogger): Promise<LoadedModel> {
   const manifest = readManifest(config.model.path, { quantization: config.model.quantization, labels: config.model.labels });
   const maxTokens = Math.min(config.model.maxSequenceLength, manifest.maxPositionEmbeddings);
   const encoder = new TextEncoder(manifest.tokenizerFile, maxTokens);
@@ -52,10 +41,10 @@ export async function loadModelService(config: RuntimeConfig, metrics: RuntimeMe
     { model: config.model.name, revision: config.model.revision, file: manifest.onnxFile, quantization: manifest.quantization, provider: backend.info.executionProvider, maxTokens, labels: manifest.labels },
     'model loaded and warmed up',
   );
+  const classifier = new Classifier(encoder, batcher, cache, metrics);
   return {
-    manifest,
-    backend: backend.info,
-    classifier: new Classifier(encoder, batcher, cache, metrics),
+    info: { labels: manifest.labels, quantization: manifest.quantization, executionProvider: backend.info.executionProvider, maxTokens: classifier.maxTokens },
+    classify: (texts, options) => classifier.classify(texts, options),
     failure: () => backend.failure,
     idle: () => batcher.idle(),
     close: () => backend.close(),

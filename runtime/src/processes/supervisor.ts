@@ -1,8 +1,9 @@
 import cluster, { type Worker } from 'node:cluster';
 import { createServer } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { AggregatorRegistry, type Registry } from 'prom-client';
-import type { RuntimeConfig } from './config/schema.js';
+import { AggregatorRegistry } from 'prom-client';
+import type { RuntimeConfig } from '../config/schema.js';
+import { METRICS_REPLY, METRICS_REQUEST, PORT_ENV, WORKER_READY, type Message } from './messages.js';
 
 // One Node event loop tops out at a few thousand HTTP requests per second, far below what a GPU
 // batch can classify, so `server.processes` runs several full servers (session, batcher, queue)
@@ -11,22 +12,12 @@ import type { RuntimeConfig } from './config/schema.js';
 // them: with Node's default round-robin the primary hands every connection over IPC, and one
 // handed to a process that has just died is never answered (seen in the crash test).
 
-const METRICS_REQUEST = 'sentiment-runtime:metrics';
-const METRICS_REPLY = 'sentiment-runtime:metrics-reply';
-const WORKER_READY = 'sentiment-runtime:ready';
-/** The port every serving process binds, resolved by the primary when server.port is 0. */
-const PORT_ENV = 'SENTIMENT_PROCESS_PORT';
-const METRICS_TIMEOUT_MS = 5_000;
 /** More crashes than this within the window means the pod is broken: exit and let the kubelet restart it. */
 const CRASH_LIMIT = 3;
 const CRASH_WINDOW_MS = 60_000;
 
-type Message = { type: typeof METRICS_REQUEST; id: number } | { type: typeof METRICS_REPLY; id: number; text?: string; error?: string } | { type: typeof WORKER_READY; url: string };
-
-export const isServingWorker = (): boolean => cluster.isWorker;
-
 /** Runs in the primary until every worker has exited; resolves with the exit code to use. */
-export async function superviseWorkers(config: RuntimeConfig): Promise<number> {
+export async function superviseServingProcesses(config: RuntimeConfig): Promise<number> {
   const log: Logger = pino({ level: config.logging.level, base: { pid: process.pid, role: 'primary' } });
   const aggregator = new AggregatorRegistry();
   const wanted = config.server.processes;
@@ -111,37 +102,4 @@ function freePort(host: string): Promise<number> {
       probe.close(() => resolve(port));
     });
   });
-}
-
-/** In a worker: let the primary's aggregator read this registry, and tell it when serving starts. */
-export function joinCluster(registry: Registry): { port: number; ready(url: string): void; metrics(): Promise<string> } {
-  AggregatorRegistry.setRegistries([registry]);
-  // prom-client installs a worker's answering listener only when an AggregatorRegistry is built.
-  new AggregatorRegistry();
-  let nextId = 0;
-  const pending = new Map<number, { resolve(text: string): void; reject(error: Error): void }>();
-  process.on('message', (message: Message) => {
-    if (message.type !== METRICS_REPLY) return;
-    const waiter = pending.get(message.id);
-    pending.delete(message.id);
-    if (message.text !== undefined) waiter?.resolve(message.text);
-    else waiter?.reject(new Error(`metrics aggregation failed: ${message.error}`));
-  });
-  return {
-    port: Number(process.env[PORT_ENV]),
-    ready: (url) => process.send!({ type: WORKER_READY, url } satisfies Message),
-    metrics: () =>
-      new Promise<string>((resolve, reject) => {
-        const id = nextId++;
-        const timer = setTimeout(() => {
-          pending.delete(id);
-          reject(new Error('the primary process did not answer the metrics request'));
-        }, METRICS_TIMEOUT_MS);
-        pending.set(id, {
-          resolve: (text) => (clearTimeout(timer), resolve(text)),
-          reject: (error) => (clearTimeout(timer), reject(error)),
-        });
-        process.send!({ type: METRICS_REQUEST, id } satisfies Message);
-      }),
-  };
 }

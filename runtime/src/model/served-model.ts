@@ -1,0 +1,31 @@
+import type { ExecutionProvider, Quantization } from '../config/schema.js';
+import type { ClassifyOptions, Prediction } from '../core/infer.js';
+
+export interface ModelInfo {
+  /** Class names by index, as the model's logits are ordered. */
+  labels: string[];
+  quantization: Quantization;
+  /** The provider that actually runs, after any fallback. */
+  executionProvider: ExecutionProvider;
+  /** Tokens per text beyond which a text is truncated. */
+  maxTokens: number;
+}
+
+/**
+ * All the HTTP layer needs from a loaded model. It is the seam the route tests put a fake behind,
+ * so the HTTP contract is tested without a socket or a model.
+ */
+export interface ServedModel {
+  readonly info: ModelInfo;
+  /** One Prediction per text, in input order. */
+  classify(texts: string[], options: ClassifyOptions): Promise<Prediction[]>;
+  /** Why the model can no longer answer, if it cannot; liveness fails on it. */
+  failure(): Error | undefined;
+}
+
+/** The served model as the server owns it: it also drains and closes it. */
+export interface LoadedModel extends ServedModel {
+  /** Resolves when every queued and running batch has finished. */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
