@@ -2,7 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { createServer } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { AggregatorRegistry, type Registry } from 'prom-client';
-import type { RuntimeConfig } from './config/schema.js';
+import type { RuntimeConfig } from '#contract/runtime-config.js';
 
 // One Node event loop tops out at a few thousand HTTP requests per second, far below what a GPU
 // batch can classify, so `server.processes` runs several full servers (session, batcher, queue)

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { isServingWorker, superviseWorkers } from './cluster.js';
-import { ConfigError, loadConfig } from './config/load.js';
+import { ConfigError } from '#contract/config-load.js';
+import { loadConfig } from './config/load.js';
 import { fetchModel } from './fetch/fetch-model.js';
 import { ModelLoadError } from './model/errors.js';
 import { startServer } from './serve.js';

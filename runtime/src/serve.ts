@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { isServingWorker, joinCluster } from './cluster.js';
-import type { RuntimeConfig } from './config/schema.js';
+import type { RuntimeConfig } from '#contract/runtime-config.js';
 import { Lifecycle } from './lifecycle.js';
 import { RuntimeMetrics } from './metrics.js';
 import { loadModelService, type ModelService } from './service.js';

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { BackendInfo } from './backends/backend.js';
 import { OnnxBackend } from './backends/onnx.js';
-import type { RuntimeConfig } from './config/schema.js';
+import type { RuntimeConfig } from '#contract/runtime-config.js';
 import { Batcher } from './core/batcher.js';
 import { ResultCache } from './core/cache.js';
 import { Classifier, type Prediction } from './core/infer.js';
