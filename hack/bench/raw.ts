@@ -1,6 +1,6 @@
 import ort from 'onnxruntime-node';
 import { Tokenizer } from 'tokenizers';
-import type { RuntimeConfig } from '../../runtime/src/config/schema.js';
+import type { RuntimeConfig } from '#contract/runtime-config.js';
 import type { ModelManifest } from '../../runtime/src/model/manifest.js';
 import { cpuSample, cpuShare, measureQuietly, percentile, type Patience } from './stats.js';
 

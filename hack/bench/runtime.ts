@@ -6,7 +6,7 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../runtime/src/config/load.js';
-import type { Quantization } from '../../runtime/src/config/schema.js';
+import type { Quantization } from '#contract/runtime-config.js';
 import { readManifest } from '../../runtime/src/model/manifest.js';
 import { rawCeiling, type RawRow } from './raw.js';
 import { BENCH_SERVER_FLAGS, loadTest, startServer, type LoadRow } from './server.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, defaultAndValidate, envName, loadConfig } from './config.js';
+import { ConfigError } from '#contract/config-load.js';
+import { defaultAndValidate, envName, loadConfig } from './config.js';
 
 describe('operator config', () => {
   it('defaults to watching all namespaces with client-go leader-election timings', () => {
@@ -15,6 +16,13 @@ describe('operator config', () => {
     const env = { [envName('namespaces')]: 'team-a, team-b', [envName('workers')]: '8', [envName('leader-elect')]: 'false', [envName('image-volumes')]: 'true' };
     const cfg = loadConfig(env, ['--workers=2', '--cluster-domain', 'corp.internal', '--http-port=9090']);
     expect(cfg).toMatchObject({ namespaces: ['team-a', 'team-b'], workers: 2, leaderElection: { enabled: false }, cluster: { imageVolumes: true, clusterDomain: 'corp.internal' }, http: { port: 9090 } });
+  });
+
+  it('reads booleans and lists as the runtime does', () => {
+    const cfg = loadConfig({ [envName('leader-elect')]: '0', [envName('image-volumes')]: '1', [envName('namespaces')]: '' }, []);
+    expect(cfg).toMatchObject({ namespaces: [], leaderElection: { enabled: false }, cluster: { imageVolumes: true } });
+    expect(() => loadConfig({ [envName('leader-elect')]: 'yes' }, [])).toThrow('SENTIMENT_OPERATOR_LEADER_ELECT must be true or false (got "yes")');
+    expect(() => loadConfig({ [envName('namespaces')]: 'team-a,team-a' }, [])).toThrow(/namespaces/);
   });
 
   it('names the offending setting', () => {

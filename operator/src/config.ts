@@ -1,19 +1,14 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import Type, { type Static, type TSchema } from 'typebox';
-import Value from 'typebox/value';
-
-/** An expected start-up failure: printed as one line, no stack trace. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+import Type, { type Static } from 'typebox';
+import { ConfigError, coerce, leafSchema, setPath, validateSettings } from '#contract/config-load.js';
 
 const DNS1123_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 const LevelNames = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 export const OperatorConfig = Type.Object(
   {
-    namespaces: Type.Array(Type.String({ maxLength: 63, pattern: DNS1123_LABEL }), { default: [], description: 'Namespaces to watch; empty watches all.' }),
+    namespaces: Type.Array(Type.String({ maxLength: 63, pattern: DNS1123_LABEL }), { uniqueItems: true, default: [], description: 'Namespaces to watch; empty watches all.' }),
     workers: Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'Models reconciled at once.' }),
     resyncSeconds: Type.Number({ minimum: 0, maximum: 86_400, default: 600, description: 'Period of the full resync; 0 turns it off.' }),
     backoff: Type.Object(
@@ -63,19 +58,16 @@ export type OperatorConfig = Static<typeof OperatorConfig>;
 
 /** Fills defaults and rejects an invalid config with every problem in one message. */
 export function defaultAndValidate(input: unknown): OperatorConfig {
-  const cfg = Value.Default(OperatorConfig, structuredClone(input ?? {}));
-  const problems = [...Value.Errors(OperatorConfig, cfg)].map((e) => `${e.instancePath.slice(1).replaceAll('/', '.') || '(root)'} ${e.message}`);
-  if (problems.length === 0) {
-    const { leaderElection: le, backoff, autoscaler } = cfg as OperatorConfig;
+  return validateSettings(OperatorConfig, input, ({ leaderElection: le, backoff, autoscaler }) => {
+    const problems: string[] = [];
     // client-go's rule: the leader must give up before anyone else may take over, and retry in between.
     if (le.renewDeadlineMs >= le.leaseDurationMs) problems.push('leaderElection.renewDeadlineMs must be below leaderElection.leaseDurationMs');
     if (le.retryPeriodMs >= le.renewDeadlineMs) problems.push('leaderElection.retryPeriodMs must be below leaderElection.renewDeadlineMs');
     if (backoff.baseDelayMs > backoff.maxDelayMs) problems.push('backoff.baseDelayMs must not exceed backoff.maxDelayMs');
     // A scrape that may outlast the tick would let one hung pod delay every model's decision.
     if (autoscaler.scrapeTimeoutMs > autoscaler.intervalMs) problems.push('autoscaler.scrapeTimeoutMs must not exceed autoscaler.intervalMs');
-  }
-  if (problems.length > 0) throw new ConfigError(`config: ${[...new Set(problems)].join('; ')}`);
-  return cfg as OperatorConfig;
+    return problems;
+  });
 }
 
 /** Each flag sets one config path; its environment variable is SENTIMENT_OPERATOR_<FLAG_IN_SNAKE_CASE>. */
@@ -122,29 +114,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: string[]): OperatorConf
     throw new ConfigError(`flags: ${(err as Error).message}`);
   }
   for (const [flag, path] of Object.entries(FLAGS)) {
-    const raw = values[flag] ?? env[envName(flag)];
-    if (raw !== undefined) setPath(input, path, coerce(leafSchema(path), raw));
+    const [raw, source] = values[flag] !== undefined ? [values[flag], `--${flag}`] : [env[envName(flag)], envName(flag)];
+    if (raw !== undefined) setPath(input, path, coerce(leafSchema(OperatorConfig, path), raw, source));
   }
   return defaultAndValidate(input);
-}
-
-function leafSchema(path: string[]): TSchema {
-  let node = OperatorConfig as TSchema;
-  for (const key of path) node = (node as unknown as { properties: Record<string, TSchema> }).properties[key] as TSchema;
-  return node;
-}
-
-/** Strings become what the schema wants; a value that does not convert stays a string and fails validation with the path. */
-function coerce(schema: TSchema, raw: string): unknown {
-  const type = (schema as { type?: string }).type;
-  if (type === 'array') return raw.split(',').map((s) => s.trim()).filter(Boolean);
-  if (type === 'boolean') return raw === 'true' ? true : raw === 'false' ? false : raw;
-  if ((type === 'integer' || type === 'number') && raw.trim() !== '' && Number.isFinite(Number(raw))) return Number(raw);
-  return raw;
-}
-
-function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
-  let node = target;
-  for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
-  node[path[path.length - 1] as string] = value;
 }

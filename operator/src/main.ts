@@ -1,4 +1,5 @@
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError } from '#contract/config-load.js';
+import { loadConfig } from './config.js';
 import { KubeAccessError, loadKubeAccess } from './kube/config.js';
 import { run } from './run.js';
 

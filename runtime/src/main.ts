@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config/load.js';
+import { ConfigError } from '#contract/config-load.js';
+import { loadConfig } from './config/load.js';
 import { fetchModel } from './fetch/fetch-model.js';
 import { ModelLoadError } from './model/errors.js';
 import { isServingProcess } from './processes/serving-process.js';

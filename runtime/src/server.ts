@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
-import type { RuntimeConfig } from './config/schema.js';
+import type { RuntimeConfig } from '#contract/runtime-config.js';
 import type { ServingContext } from './http/context.js';
 import { Lifecycle } from './lifecycle.js';
 import { RuntimeMetrics } from './metrics.js';

@@ -20,7 +20,7 @@ export const IMAGES = {
  * dist/, which would otherwise be sent to the engine as build context on every build.
  */
 const CONTEXT = [
-  'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'runtime', 'operator', 'models',
+  'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'contract', 'runtime', 'operator', 'models',
   'Dockerfile.operator', 'Dockerfile.runtime', 'hack/model-image/Dockerfile',
 ];
 

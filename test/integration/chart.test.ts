@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '#contract/config-load.js';
+import { renderValuesSchema, VALUES_SCHEMA_FILE } from '../../hack/gen-values-schema.js';
 import { envName, FLAGS, loadConfig } from '../../operator/src/config.js';
 import { OperatorMetrics } from '../../operator/src/metrics.js';
 import { cpuNode, installCrds, k8sBinDir, startControlPlane, type ControlPlane } from '../support/controlplane.js';
@@ -87,18 +89,45 @@ describe('Helm chart: lint, values schema, rendered objects', () => {
     expect(container!.env).toContainEqual({ name: 'SENTIMENT_OPERATOR_LEADER_ELECT', value: 'true' });
   });
 
-  it('configures the operator only through settings it knows, with the values given', () => {
-    const deployment = render('namespaced-values.yaml', 'operator.workers=7', 'operator.autoscaler.intervalMs=3000').find((o) => o.kind === 'Deployment') as unknown as {
+  /** The operator's config as the chart's Deployment sets it, in a pod named sentiment-operator-abc. */
+  function operatorConfig(...args: Parameters<typeof render>) {
+    const deployment = render(...args).find((o) => o.kind === 'Deployment') as unknown as {
       spec: { template: { spec: { containers: { args: string[]; env: { name: string; value?: string }[] }[] } } };
     };
     const [container] = deployment.spec.template.spec.containers;
     const env = Object.fromEntries(container!.env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
-    const cfg = loadConfig({ ...env, POD_NAME: 'sentiment-operator-abc', POD_NAMESPACE: RELEASE_NAMESPACE }, container!.args);
+    return { env, cfg: loadConfig({ ...env, POD_NAME: 'sentiment-operator-abc', POD_NAMESPACE: RELEASE_NAMESPACE }, container!.args) };
+  }
+
+  it('configures the operator only through settings it knows, with the values given', () => {
+    const { env, cfg } = operatorConfig('namespaced-values.yaml', 'operator.workers=7', 'operator.autoscaler.intervalMs=3000');
     expect(cfg).toMatchObject({ namespaces: ['team-a', 'team-b'], workers: 7, autoscaler: { intervalMs: 3000 }, http: { port: 8080 } });
     expect(cfg.leaderElection).toMatchObject({ enabled: true, namespace: RELEASE_NAMESPACE, identity: 'sentiment-operator-abc' });
     // Every SENTIMENT_OPERATOR_ variable the chart sets is one the operator reads.
     const known = new Set(Object.keys(FLAGS).map(envName));
     expect(Object.keys(env).filter((name) => name.startsWith('SENTIMENT_OPERATOR_') && !known.has(name))).toEqual([]);
+  });
+
+  it("defaults the operator's settings to the operator's own defaults", () => {
+    expect(operatorConfig('default-values.yaml').cfg).toEqual(loadConfig({ POD_NAME: 'sentiment-operator-abc', POD_NAMESPACE: RELEASE_NAMESPACE }, []));
+  });
+
+  it("values.schema.json takes the operator's settings from OperatorConfig (run `npm run generate`)", () => {
+    expect(readFileSync(join(repoRoot, VALUES_SCHEMA_FILE), 'utf8')).toBe(renderValuesSchema(repoRoot));
+  });
+
+  it.each([
+    ['operator.resyncSeconds=-1', '/operator/resyncSeconds', 'resync-seconds', '-1'],
+    ['operator.autoscaler.scrapeTimeoutMs=5', '/operator/autoscaler/scrapeTimeoutMs', 'autoscaler-scrape-timeout-ms', '5'],
+    ['watchNamespaces={a,a}', '/watchNamespaces', 'namespaces', 'a,a'],
+  ])('values.schema.json rejects %s, as the operator does', (set, path, flag, value) => {
+    expect(() => render('default-values.yaml', set)).toThrow(path);
+    expect(() => loadConfig({ [envName(flag)]: value }, [])).toThrow(ConfigError);
+  });
+
+  it('accepts what the operator accepts', () => {
+    const { cfg } = operatorConfig('default-values.yaml', 'operator.autoscaler.persistIntervalSeconds=0', 'operator.autoscaler.scrapeTimeoutMs=10');
+    expect(cfg.autoscaler).toMatchObject({ persistIntervalSeconds: 0, scrapeTimeoutMs: 10 });
   });
 });
 

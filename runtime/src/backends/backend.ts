@@ -1,4 +1,4 @@
-import type { ExecutionProvider } from '../config/schema.js';
+import type { ExecutionProvider } from '#contract/runtime-config.js';
 
 /** One padded batch, row-major [rows, columns], as the model's int64 inputs. */
 export interface Batch {

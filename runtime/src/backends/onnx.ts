@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { RuntimeConfig } from '../config/schema.js';
+import type { RuntimeConfig } from '#contract/runtime-config.js';
 import { ModelLoadError } from '../model/errors.js';
 import type { ModelManifest } from '../model/manifest.js';
 import type { Backend, BackendInfo, Batch } from './backend.js';

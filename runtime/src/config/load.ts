@@ -1,15 +1,9 @@
 import { readFileSync } from 'node:fs';
-import Value from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
-import { RuntimeConfig } from './schema.js';
-
-/** An expected start-up failure: printed as one line, no stack trace. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+import { ConfigError, coerce, leafSchema, setPath, validateSettings } from '#contract/config-load.js';
+import { RuntimeConfig } from '#contract/runtime-config.js';
 
 type JsonObject = Record<string, unknown>;
-type LeafSchema = { type?: string; anyOf?: { type?: string; const?: unknown }[] };
 
 export interface ConfigSources {
   /** Path of a JSON or YAML file (the operator mounts one). */
@@ -32,23 +26,7 @@ export function loadConfig(sources: ConfigSources): RuntimeConfig {
 }
 
 export function validateConfig(input: unknown): RuntimeConfig {
-  const withDefaults = Value.Default(RuntimeConfig, structuredClone(input ?? {}));
-  const errors = [...Value.Errors(RuntimeConfig, withDefaults)];
-  if (errors.length === 0) return withDefaults as RuntimeConfig;
-  throw new ConfigError(`config: ${errors.map(describeError).filter(unique).join('; ')}`);
-}
-
-function describeError(error: { keyword: string; instancePath: string; params: Record<string, unknown>; message: string }): string {
-  const key = error.instancePath.replace(/^\//, '').replaceAll('/', '.') || '(root)';
-  if (error.keyword === 'additionalProperties') {
-    const extra = (error.params.additionalProperties as string[]).map((name) => (key === '(root)' ? name : `${key}.${name}`));
-    return `unknown key ${extra.join(', ')}`;
-  }
-  return `${key} ${error.message}`;
-}
-
-function unique(value: string, index: number, all: string[]): boolean {
-  return all.indexOf(value) === index;
+  return validateSettings(RuntimeConfig, input);
 }
 
 function readConfigFile(path: string): JsonObject {
@@ -82,7 +60,7 @@ function fromEnv(env: NodeJS.ProcessEnv): JsonObject {
     if (raw === undefined || !sectionPrefixes.some((prefix) => name.startsWith(prefix))) continue;
     const path = byEnvName.get(name);
     if (!path) throw new ConfigError(`config: unknown environment variable ${name}`);
-    setPath(out, path, coerce(path, raw, name));
+    setPath(out, path, coerce(leafSchema(RuntimeConfig, path), raw, name));
   }
   return out;
 }
@@ -99,7 +77,7 @@ function fromFlags(argv: string[]): JsonObject {
     if (!path) throw new ConfigError(`config: unknown flag --${key}`);
     const raw: string | undefined = eq === -1 ? argv[++i] : arg.slice(eq + 1);
     if (raw === undefined) throw new ConfigError(`config: flag --${key} needs a value`);
-    setPath(out, path, coerce(path, raw, `--${key}`));
+    setPath(out, path, coerce(leafSchema(RuntimeConfig, path), raw, `--${key}`));
   }
   return out;
 }
@@ -109,41 +87,8 @@ function leafKeys(): string[][] {
   return Object.entries(sections).flatMap(([section, schema]) => Object.keys(schema.properties).map((key) => [section, key]));
 }
 
-function leafSchema(path: string[]): LeafSchema {
-  const sections = RuntimeConfig.properties as unknown as Record<string, { properties: Record<string, LeafSchema> }>;
-  return sections[path[0]!]!.properties[path[1]!]!;
-}
-
-/** Strings from env/flags become the schema's type, so validation reports ranges, not types. */
-function coerce(path: string[], raw: string, source: string): unknown {
-  const schema = leafSchema(path);
-  const type = schema.type ?? schema.anyOf?.[0]?.type ?? (schema.anyOf?.[0] && typeof schema.anyOf[0].const);
-  switch (type) {
-    case 'integer':
-    case 'number': {
-      const value = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(value)) throw new ConfigError(`config: ${source} must be a number (got "${raw}")`);
-      return value;
-    }
-    case 'boolean':
-      if (raw === 'true' || raw === '1') return true;
-      if (raw === 'false' || raw === '0') return false;
-      throw new ConfigError(`config: ${source} must be true or false (got "${raw}")`);
-    case 'array':
-      return raw.split(',').map((item) => item.trim());
-    default:
-      return raw;
-  }
-}
-
 function toScreamingSnake(camel: string): string {
   return camel.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
-}
-
-function setPath(target: JsonObject, path: string[], value: unknown): void {
-  const [section, key] = path as [string, string];
-  const child = (target[section] ??= {}) as JsonObject;
-  child[key] = value;
 }
 
 function deepMerge(target: JsonObject, source: JsonObject, origin: string): void {

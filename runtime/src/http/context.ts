@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { RuntimeConfig } from '../config/schema.js';
+import type { RuntimeConfig } from '#contract/runtime-config.js';
 import { RuntimeError } from '../core/errors.js';
 import type { Prediction } from '../core/infer.js';
 import type { Lifecycle } from '../lifecycle.js';

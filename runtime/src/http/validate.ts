@@ -1,4 +1,4 @@
-import type { RuntimeConfig } from '../config/schema.js';
+import type { RuntimeConfig } from '#contract/runtime-config.js';
 import { RuntimeError } from '../core/errors.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { OnnxBackend } from '../backends/onnx.js';
-import type { RuntimeConfig } from '../config/schema.js';
+import type { RuntimeConfig } from '#contract/runtime-config.js';
 import { Batcher } from '../core/batcher.js';
 import { ResultCache } from '../core/cache.js';
 import { Classifier, type Prediction } from '../core/infer.js';

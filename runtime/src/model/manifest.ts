@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Quantization } from '../config/schema.js';
+import type { Quantization } from '#contract/runtime-config.js';
 import { ModelLoadError } from './errors.js';
 
 /** What the runtime needs to know about a model directory before it opens any session. */

@@ -1,4 +1,4 @@
-import type { ExecutionProvider, Quantization } from '../config/schema.js';
+import type { ExecutionProvider, Quantization } from '#contract/runtime-config.js';
 import type { ClassifyOptions, Prediction } from '../core/infer.js';
 
 export interface ModelInfo {

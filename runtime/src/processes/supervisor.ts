@@ -2,7 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { createServer } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
-import type { RuntimeConfig } from '../config/schema.js';
+import type { RuntimeConfig } from '#contract/runtime-config.js';
 import { METRICS_REPLY, METRICS_REQUEST, PORT_ENV, WORKER_READY, type Message } from './messages.js';
 
 // One Node event loop tops out at a few thousand HTTP requests per second, far below what a GPU

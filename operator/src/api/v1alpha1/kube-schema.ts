@@ -2,8 +2,8 @@ import Type from 'typebox';
 
 /**
  * Building blocks that keep a TypeBox schema inside what a CRD's structural schema accepts:
- * every node carries `type`, enums are typed strings, and free-form maps use
- * `additionalProperties` (TypeBox's Record would emit `patternProperties`, which CRDs reject).
+ * every node carries `type`, enums are typed strings (#contract/string-enum.js), and free-form
+ * maps use `additionalProperties` (TypeBox's Record would emit `patternProperties`, which CRDs reject).
  */
 
 export interface CelRule {
@@ -14,10 +14,6 @@ export interface CelRule {
 }
 
 export const validations = (...rules: CelRule[]) => ({ 'x-kubernetes-validations': rules });
-
-export function StringEnum<const T extends string[]>(values: [...T], options: { default?: T[number]; description?: string } = {}) {
-  return Type.Enum(values, { type: 'string', ...options });
-}
 
 export function StringMap(options: { maxProperties: number; valueMaxLength: number }) {
   return Type.Unsafe<Record<string, string>>({

@@ -1,12 +1,15 @@
 import Type, { type Static } from 'typebox';
 import type { V1Affinity } from '@kubernetes/client-node';
-import { ImageReference, InnerPath, OpaqueObject, Quantity, StringEnum, StringMap, validations } from './kube-schema.js';
+import { BatchingConfig, CacheConfig, ExecutionProvider, ModelConfig, Quantization, ServerConfig, SessionConfig } from '#contract/runtime-config.js';
+import { StringEnum } from '#contract/string-enum.js';
+import { ImageReference, InnerPath, OpaqueObject, Quantity, StringMap, validations } from './kube-schema.js';
 
 /**
  * The SentimentModel spec, the one definition behind both the TypeScript type and the CRD schema.
  * Fields with a `default` are listed as required here, because the reconciler only ever reads
  * objects the apiserver has defaulted; the CRD generator drops them from `required` so users may
- * omit them. Bounds mirror runtime/src/config/schema.ts so an accepted spec renders a valid config.
+ * omit them. Fields the runtime config carries are the runtime's own definitions (#contract), with
+ * a default or description of their own at most, so an accepted spec renders a valid config.
  */
 
 const LABEL_VALUE = '^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$';
@@ -40,29 +43,26 @@ export const ModelSource = Type.Object(
   }),
 );
 
-export const Quantization = StringEnum(['none', 'fp16', 'int8'], { default: 'int8' });
-export const ExecutionProvider = StringEnum(['cpu', 'cuda'], { default: 'cpu' });
-
 export const Runtime = Type.Object({
   image: ImageReference('Sentiment runtime image, pinned by tag or digest.'),
   executionProvider: ExecutionProvider,
-  intraOpThreads: Type.Integer({ minimum: 0, maximum: 256, default: 0, description: 'Per serving process; 0 derives it from the CPU limit (or request) shared among the processes.' }),
-  processes: Type.Integer({
-    minimum: 1,
-    maximum: 64,
-    default: 1,
+  intraOpThreads: Type.With(SessionConfig.properties.intraOpThreads, {
+    description: 'Per serving process; 0 derives it from the CPU limit (or request) shared among the processes.',
+  }),
+  processes: Type.With(ServerConfig.properties.processes, {
     description:
       'Serving processes per pod on one port, each with its own copy of the model, session (on the GPU too), batcher and queue. One process answers a few thousand requests/s: raise it when a GPU outruns that (the runtime\'s server.processes).',
   }),
   imagePullPolicy: StringEnum(['Always', 'IfNotPresent', 'Never'], { default: 'IfNotPresent' }),
 });
 
+const batching = BatchingConfig.properties;
+
 export const Batching = Type.Object(
   {
-    maxBatchSize: Type.Integer({ minimum: 1, maximum: 1024, default: 32 }),
-    maxBatchDelayMs: Type.Number({ minimum: 0, maximum: 1000, default: 2 }),
-    maxBatchTokens: Type.Integer({ minimum: 8, maximum: 1_048_576, default: 8192, description: 'Padded tokens per batch (rows x longest row).' }),
-    maxQueue: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 2048, description: 'Queued texts per replica beyond which requests get 429.' }),
+    ...batching,
+    maxBatchDelayMs: Type.With(batching.maxBatchDelayMs, { default: 2 }),
+    maxQueue: Type.With(batching.maxQueue, { description: 'Queued texts per replica beyond which requests get 429.' }),
   },
   {
     default: {},
@@ -70,14 +70,7 @@ export const Batching = Type.Object(
   },
 );
 
-export const Cache = Type.Object(
-  {
-    enabled: Type.Boolean({ default: true }),
-    maxEntries: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 10_000 }),
-    ttlSeconds: Type.Integer({ minimum: 1, maximum: 604_800, default: 600 }),
-  },
-  { default: {} },
-);
+export const Cache = Type.Object(CacheConfig.properties, { default: {} });
 
 const ComputeResources = Type.Object({
   cpu: Type.Optional(Quantity('CPU, e.g. 500m or 2.')),
@@ -198,7 +191,7 @@ export const Rollout = Type.Object(
 
 export const Server = Type.Object(
   {
-    requestTimeoutMs: Type.Integer({ minimum: 1, maximum: 3_600_000, default: 30_000 }),
+    requestTimeoutMs: ServerConfig.properties.requestTimeoutMs,
     drainDelaySeconds: Type.Integer({ minimum: 0, maximum: 600, default: 5, description: 'Pod keeps serving this long after deletion so endpoints can drop it.' }),
     shutdownTimeoutSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 30, description: 'Limit for finishing in-flight work after SIGTERM.' }),
   },
@@ -215,11 +208,9 @@ export const Server = Type.Object(
 export const SentimentModelSpec = Type.Object(
   {
     model: ModelSource,
-    quantization: Quantization,
-    maxSequenceLength: Type.Integer({ minimum: 8, maximum: 8192, default: 512 }),
-    labels: Type.Optional(
-      Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 2, maxItems: 64, description: 'Class names in model output order; overrides the model config.' }),
-    ),
+    quantization: Type.With(Quantization, { default: 'int8' }),
+    maxSequenceLength: ModelConfig.properties.maxSequenceLength,
+    labels: Type.With(ModelConfig.properties.labels, { description: 'Class names in model output order; overrides the model config.' }),
     runtime: Runtime,
     batching: Batching,
     cache: Cache,

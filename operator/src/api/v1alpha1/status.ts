@@ -1,6 +1,6 @@
 import Type, { type Static } from 'typebox';
 import { AutoscalerState } from '../../autoscaler/decide.js';
-import { StringEnum } from './kube-schema.js';
+import { StringEnum } from '#contract/string-enum.js';
 
 export const ConditionType = { Ready: 'Ready', Progressing: 'Progressing', Degraded: 'Degraded' } as const;
 

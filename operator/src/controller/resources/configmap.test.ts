@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Value } from 'typebox/value';
 import { parse } from 'yaml';
-import { RuntimeConfig } from '../../../../runtime/src/config/schema.js';
+import { RuntimeConfig } from '#contract/runtime-config.js';
+import { Batching, Cache, Runtime, SentimentModelSpec, Server } from '../../api/v1alpha1/index.js';
 import { sentimentModel } from '../../testing/fixtures.js';
 import { makeConfigMap, renderRuntimeConfig, runtimeConfig } from './configmap.js';
 
@@ -17,6 +18,14 @@ describe('runtime config', () => {
     const config = runtimeConfig(model, '/models/model');
     expect([...Value.Errors(RuntimeConfig, config)]).toEqual([]);
     expect(Value.Check(RuntimeConfig, parse(renderRuntimeConfig(config)))).toBe(true);
+  });
+
+  it.each(['minimum', 'maximum'] as const)('is a valid RuntimeConfig with every numeric field of the spec at its %s', (bound) => {
+    const at = (schema: { properties: Record<string, object> }) =>
+      Object.fromEntries(Object.entries(schema.properties).flatMap(([key, field]) => (bound in field ? [[key, (field as Record<typeof bound, number>)[bound]]] : [])));
+    const model = sentimentModel({ ...at(SentimentModelSpec), runtime: at(Runtime), batching: at(Batching), cache: at(Cache), server: at(Server) });
+    expect(model.spec.batching).toEqual(at(Batching));
+    expect([...Value.Errors(RuntimeConfig, runtimeConfig(model, '/models/model'))]).toEqual([]);
   });
 
   it('carries the spec into the runtime settings', () => {

@@ -1,7 +1,7 @@
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { Value } from 'typebox/value';
 import { stringify } from 'yaml';
-import { RuntimeConfig } from '../../../../runtime/src/config/schema.js';
+import { RuntimeConfig } from '#contract/runtime-config.js';
 import type { ModelSource, SentimentModel } from '../../api/v1alpha1/index.js';
 import { drainTiming } from './drain.js';
 import { childMeta, childNames } from './names.js';

@@ -1,14 +1,16 @@
 import Type, { type Static } from 'typebox';
+import { StringEnum } from './string-enum.js';
 
 /**
- * The runtime's whole configuration. This schema is the contract with the operator, which
- * renders it into the ConfigMap every runtime pod mounts; keep it the single source of truth.
- * Every object is closed (additionalProperties: false) so a typo fails at start, not silently.
+ * The runtime's whole configuration: the contract between the runtime, which reads it at start,
+ * and the operator, which renders it into the ConfigMap every runtime pod mounts and builds the
+ * CRD's batching, cache, model and runtime fields from these definitions. Every object is closed
+ * (additionalProperties: false) so a typo fails at start, not silently.
  */
 const closed = { additionalProperties: false } as const;
 
-export const Quantization = Type.Union([Type.Literal('none'), Type.Literal('fp16'), Type.Literal('int8')]);
-export const ExecutionProvider = Type.Union([Type.Literal('cpu'), Type.Literal('cuda')]);
+export const Quantization = StringEnum(['none', 'fp16', 'int8']);
+export const ExecutionProvider = StringEnum(['cpu', 'cuda'], { default: 'cpu' });
 
 export const ModelConfig = Type.Object(
   {
@@ -24,7 +26,7 @@ export const ModelConfig = Type.Object(
 
 export const SessionConfig = Type.Object(
   {
-    executionProvider: Type.Union([ExecutionProvider], { default: 'cpu' }),
+    executionProvider: ExecutionProvider,
     cudaDeviceId: Type.Integer({ minimum: 0, maximum: 63, default: 0 }),
     allowCpuFallback: Type.Boolean({ default: false, description: 'With executionProvider cuda: serve on the CPU (with a warning) when CUDA cannot start, instead of failing.' }),
     intraOpThreads: Type.Integer({ minimum: 0, maximum: 256, default: 0, description: '0 lets onnxruntime pick (one per core).' }),
