@@ -73,10 +73,9 @@ export async function startKafka(): Promise<KafkaBroker> {
       proc = launch(dir, libs, properties);
       const p = proc;
       // Metadata naming this node means the controller has registered the broker and it takes requests.
-      await waitFor(async () => {
-        if (p.exitCode !== undefined) throw new Error(`broker exited (${p.exitCode})`);
-        return (await admin.metadata({ topics: [], forceUpdate: true })).brokers.has(1);
-      }, START_TIMEOUT_MS, () => `Kafka broker on ${bootstrap} not ready; broker.log:\n${tail(p.log)}`, 250);
+      await waitFor(async () => p.exitCode !== undefined || (await admin.metadata({ topics: [], forceUpdate: true })).brokers.has(1),
+        START_TIMEOUT_MS, () => `Kafka broker on ${bootstrap} not ready; broker.log:\n${tail(p.log)}`, 250);
+      if (p.exitCode !== undefined) throw new Error(`Kafka broker exited (${p.exitCode}) during startup; broker.log:\n${tail(p.log)}`);
     };
     await start();
 
