@@ -49,8 +49,9 @@ export async function startKafka(): Promise<KafkaBroker> {
   }
   const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'sentiment-kafka-'));
   let proc: Proc | undefined;
+  let admin: Admin | undefined;
   let stopped: Promise<void> | undefined;
-  const stop = () => (stopped ??= (proc ? terminate(proc) : Promise.resolve()).finally(() => {
+  const stop = () => (stopped ??= Promise.all([admin?.close().catch(() => undefined), proc && terminate(proc)]).then(() => {
     process.off('exit', killOnExit);
     if (!process.env.SENTIMENT_KAFKA_KEEP) rmSync(dir, { recursive: true, force: true });
   }));
@@ -68,22 +69,23 @@ export async function startKafka(): Promise<KafkaBroker> {
       throw new Error(`kafka-storage format failed: ${e.stderr ?? ''}${e.stdout ?? ''}${e.message}`);
     });
 
-    const admin = new Admin({ clientId: 'kafka-harness', bootstrapBrokers: [bootstrap], retries: 0, timeout: 5_000 });
+    const harness = new Admin({ clientId: 'kafka-harness', bootstrapBrokers: [bootstrap], retries: 0, timeout: 5_000 });
+    admin = harness;
     const start = async () => {
       proc = launch(dir, libs, properties);
       const p = proc;
       // Metadata naming this node means the controller has registered the broker and it takes requests.
-      await waitFor(async () => p.exitCode !== undefined || (await admin.metadata({ topics: [], forceUpdate: true })).brokers.has(1),
+      await waitFor(async () => p.exitCode !== undefined || (await harness.metadata({ topics: [], forceUpdate: true })).brokers.has(1),
         START_TIMEOUT_MS, () => `Kafka broker on ${bootstrap} not ready; broker.log:\n${tail(p.log)}`, 250);
       if (p.exitCode !== undefined) throw new Error(`Kafka broker exited (${p.exitCode}) during startup; broker.log:\n${tail(p.log)}`);
     };
     await start();
 
     const createTopics = async (topics: TopicSpec[]) => {
-      await admin.createTopics({ topics: topics.map((t) => ({ topic: t.name, partitions: t.partitions ?? 1, replicas: 1 })) });
+      await harness.createTopics({ topics: topics.map((t) => ({ topic: t.name, partitions: t.partitions ?? 1, replicas: 1 })) });
       const names = topics.map((t) => t.name);
       await waitFor(async () => {
-        const md = await admin.metadata({ topics: names, forceUpdate: true });
+        const md = await harness.metadata({ topics: names, forceUpdate: true });
         return names.every((n) => md.topics.get(n)?.partitions.every((p) => p.leader === 1));
       }, 30_000, `topics ${names.join(', ')} got no leader`);
     };
@@ -92,10 +94,7 @@ export async function startKafka(): Promise<KafkaBroker> {
       if (proc?.exitCode === undefined) throw new Error('resume(): the broker is still running');
       await start();
     };
-    return {
-      bootstrap, dir, createTopics, halt, resume,
-      stop: () => admin.close().catch(() => undefined).then(stop),
-    };
+    return { bootstrap, dir, createTopics, halt, resume, stop };
   } catch (err) {
     await stop();
     throw err;
