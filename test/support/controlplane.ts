@@ -315,11 +315,11 @@ function killGroup(p: Proc, sig: NodeJS.Signals): void {
   try { process.kill(-p.child.pid, sig); } catch { /* already gone */ }
 }
 
-function tail(file: string, lines = 40): string {
+export function tail(file: string, lines = 40): string {
   try { return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n'); } catch { return '(no log)'; }
 }
 
-async function freePorts(n: number): Promise<number[]> {
+export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((res, rej) => {
     const s = createServer();
     s.once('error', rej);
