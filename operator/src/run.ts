@@ -4,13 +4,13 @@ import { Collector, podAddress, type PodAddress } from './autoscaler/collector.j
 import { AutoscalerLoop } from './autoscaler/loop.js';
 import type { OperatorConfig } from './config.js';
 import { Controller } from './controller/controller.js';
-import { EventRecorder } from './controller/events.js';
 import { makeCaches } from './controller/informers.js';
-import { KubeWriter } from './controller/writer.js';
 import { startHttpServer } from './http.js';
 import { KubeClient } from './kube/client.js';
 import type { KubeAccess } from './kube/config.js';
-import { LeaderElector } from './leaderelection.js';
+import { EventRecorder } from './kube/events.js';
+import { LeaderElector } from './kube/leaderelection.js';
+import { KubeWriter } from './kube/writer.js';
 import { OperatorMetrics } from './metrics.js';
 
 export interface Operator {

@@ -1,13 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { LABEL_MODEL, type SentimentModel, type SentimentModelStatus } from '../api/v1alpha1/index.js';
-import { isNotFound, loggable } from '../controller/errors.js';
-import type { EventRecorder } from '../controller/events.js';
-import { LeadershipLostError } from '../controller/writer.js';
+import { LABEL_MODEL, type AutoscalerState, type SentimentModel, type SentimentModelStatus } from '../api/v1alpha1/index.js';
+import { classify, Failure, loggable } from '../kube/errors.js';
+import type { EventRecorder } from '../kube/events.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { isReadyPod, type MetricName } from './collector.js';
-import { type AutoscalerState, type Decision, decide, parseState, Reason } from './decide.js';
+import { type Decision, decide, parseState, Reason } from './decide.js';
 
 /** Its own field manager, so the reconciler's status applies and ours never remove each other's fields. */
 export const AUTOSCALER_FIELD_MANAGER = 'sentiment-autoscaler';
@@ -101,7 +100,8 @@ export class AutoscalerLoop {
         await this.step(key, model, now);
       } catch (err) {
         // A lost term stops the loop anyway; a model deleted since the cache listed it needs nothing more.
-        if (err instanceof LeadershipLostError || this.signal.aborted || isNotFound(err)) return;
+        const failure = classify(err);
+        if (failure === Failure.LeadershipLost || failure === Failure.NotFound || this.signal.aborted) return;
         // Retried on the next tick: the decision is recomputed and compared with the cache again.
         this.deps.log.warn({ model: key, err: loggable(err) }, 'autoscaler write failed');
       }

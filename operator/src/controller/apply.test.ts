@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { ANNOTATION_APPLIED_HASH } from '../api/v1alpha1/index.js';
 import { Applier } from './apply.js';
-import type { KubeWriter } from './writer.js';
+import type { KubeWriter } from '../kube/writer.js';
 
 function fakeWriter() {
   const applied: KubernetesObject[] = [];

@@ -1,7 +1,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { ANNOTATION_APPLIED_HASH } from '../api/v1alpha1/index.js';
 import { stableHash } from './resources/hash.js';
-import type { KubeWriter } from './writer.js';
+import type { KubeWriter } from '../kube/writer.js';
 
 export type ApplyOutcome = 'created' | 'updated' | 'unchanged';
 

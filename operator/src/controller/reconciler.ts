@@ -4,8 +4,6 @@ import {
   ConditionType, LABEL_MODEL, type RolloutChoice, type SentimentModel, type SentimentModelStatus,
 } from '../api/v1alpha1/index.js';
 import { Applier, type ApplyOutcome } from './apply.js';
-import { errorMessage, isConflict, isNotFound } from './errors.js';
-import type { EventRecorder } from './events.js';
 import type { Caches } from './informers.js';
 import { templateHashOf } from './resources/deployment.js';
 import { desiredObjects, type DesiredObjects } from './resources/desired.js';
@@ -14,7 +12,9 @@ import { childNames, endpoint, modelSummary } from './resources/names.js';
 import { revisionOf } from './revisions.js';
 import { computeStatus, ownedStatusHash, Reason } from './status.js';
 import { decideAuto, standingChoice } from './strategy.js';
-import { LeadershipLostError, type KubeWriter } from './writer.js';
+import { classify, errorMessage, Failure } from '../kube/errors.js';
+import type { EventRecorder } from '../kube/events.js';
+import type { KubeWriter } from '../kube/writer.js';
 import type { OperatorMetrics } from '../metrics.js';
 
 export interface ReconcilerDeps {
@@ -138,7 +138,8 @@ export class Reconciler {
       return await this.applier.apply(key, desired, live);
     } catch (err) {
       // A conflict is retried quietly; anything else the user may have to fix (quota, admission), so it is shown.
-      if (!isConflict(err) && !(err instanceof LeadershipLostError)) {
+      const failure = classify(err);
+      if (failure !== Failure.Conflict && failure !== Failure.LeadershipLost) {
         await this.deps.events.warning(model, 'ApplyFailed', `applying ${desired.kind} ${desired.metadata?.name}: ${errorMessage(err)}`);
       }
       throw err;
@@ -168,7 +169,7 @@ export class Reconciler {
     try {
       await writer.applyStatus(model, status);
     } catch (err) {
-      if (isNotFound(err)) return undefined; // deleted meanwhile
+      if (classify(err) === Failure.NotFound) return undefined; // deleted meanwhile
       throw err;
     }
     this.written.set(key, { uid, status });

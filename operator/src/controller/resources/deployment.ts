@@ -1,6 +1,6 @@
 import type { V1Container, V1Deployment, V1PodTemplateSpec, V1ResourceRequirements, V1RollingUpdateDeployment, V1Toleration } from '@kubernetes/client-node';
 import {
-  ANNOTATION_MODEL_SOURCE, ANNOTATION_QUANTIZATION, ANNOTATION_RUNTIME_IMAGE, ANNOTATION_TEMPLATE_HASH, type SentimentModel, type SentimentModelSpec,
+  ANNOTATION_MODEL_SOURCE, ANNOTATION_QUANTIZATION, ANNOTATION_RUNTIME_IMAGE, ANNOTATION_TEMPLATE_HASH, RUNTIME_HTTP_PORT, type SentimentModel, type SentimentModelSpec,
 } from '../../api/v1alpha1/index.js';
 import { drainTiming } from './drain.js';
 import type { ClusterFacts } from './facts.js';
@@ -11,7 +11,6 @@ import {
   CONFIG_DIR,
   CONFIG_FILE,
   CONTAINER_SECURITY_CONTEXT,
-  HTTP_PORT,
   HTTP_PORT_NAME,
   POD_SECURITY_CONTEXT,
   RUNTIME_ENTRYPOINT,
@@ -97,7 +96,7 @@ function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTempl
     imagePullPolicy: spec.runtime.imagePullPolicy,
     workingDir: RUNTIME_WORKDIR,
     command: [...RUNTIME_ENTRYPOINT, 'serve', '--config', `${CONFIG_DIR}/${CONFIG_FILE}`],
-    ports: [{ name: HTTP_PORT_NAME, containerPort: HTTP_PORT, protocol: 'TCP' }],
+    ports: [{ name: HTTP_PORT_NAME, containerPort: RUNTIME_HTTP_PORT, protocol: 'TCP' }],
     resources: containerResources(spec.resources, true),
     // Startup allows 10 minutes for loading and warming a model; afterwards readiness reacts in ~10 s.
     startupProbe: { ...probe('/readyz'), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 120 },
