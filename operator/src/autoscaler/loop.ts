@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { LABEL_MODEL, type AutoscalerState, type SentimentModel, type SentimentModelStatus } from '../api/v1alpha1/index.js';
+import { LABEL_MODEL, metaTime, type AutoscalerState, type SentimentModel, type SentimentModelStatus } from '../api/v1alpha1/index.js';
 import { classify, Failure, loggable } from '../kube/errors.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { OperatorMetrics } from '../metrics.js';
@@ -157,7 +157,7 @@ export class AutoscalerLoop {
     if (d.desiredReplicas === current) return;
     await this.deps.writer.scale(model, d.desiredReplicas, AUTOSCALER_FIELD_MANAGER);
     memory.scaled = { generation, replicas: d.desiredReplicas };
-    memory.lastScaleTime = new Date(now).toISOString().replace(/\.\d+Z$/, 'Z');
+    memory.lastScaleTime = metaTime(now);
     const { metric, target } = model.spec.autoscaling;
     const observed = d.observed ? `${metric} ${round(d.observed.stable)} (panic window ${round(d.observed.panic)})` : `no ${metric} samples`;
     const message = `${current} -> ${d.desiredReplicas} replicas (${d.reason}): observed ${observed}, target ${target} per replica`;

@@ -38,7 +38,7 @@ export class Controller {
     this.queue = new WorkQueue(opts.backoff);
     const writer = new KubeWriter(opts.client, opts.metrics, term);
     const events = new EventRecorder(writer, opts.identity, opts.log);
-    this.reconciler = new Reconciler({ caches: opts.caches, writer, events, metrics: opts.metrics, cluster: opts.cluster, log: opts.log });
+    this.reconciler = new Reconciler({ caches: opts.caches, writer, events, metrics: opts.metrics, cluster: opts.cluster, log: opts.log, clock: Date.now });
     opts.metrics.setQueueDepthSource(() => this.queue.length);
     term.addEventListener('abort', () => this.queue.shutDown(), { once: true });
   }

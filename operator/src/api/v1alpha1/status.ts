@@ -85,6 +85,9 @@ export const SentimentModelStatus = Type.Object({
   ),
 });
 
+/** A metav1.Time as status carries it: RFC 3339 to the second. */
+export const metaTime = (epochMs: number): string => new Date(epochMs).toISOString().replace(/\.\d+Z$/, 'Z');
+
 export type Condition = Static<typeof Condition>;
 export type SentimentModelStatus = Static<typeof SentimentModelStatus>;
 export type Revision = Static<typeof Revision>;
