@@ -41,6 +41,7 @@ export async function run(signal: AbortSignal, access: KubeAccess, cfg: Operator
   const collector = new Collector({ address: opts.podAddress ?? podAddress, timeoutMs: cfg.autoscaler.scrapeTimeoutMs });
   const caches = makeCaches(client, cfg.namespaces, log, (kind, obj, deleted) => controller?.onChange(kind, obj, deleted));
   const watched = Object.values(caches);
+  metrics.setCacheSizeSource(() => Object.fromEntries(Object.entries(caches).map(([cache, w]) => [cache, w.list().length])));
   const http = await startHttpServer(cfg.http.host, cfg.http.port, { live: () => true, ready: () => watched.every((w) => w.isSynced) }, metrics.registry);
   for (const w of watched) w.start();
   const synced = Promise.all(watched.map((w) => w.synced));

@@ -21,7 +21,7 @@ export const Condition = Type.Object({
 // tuples, which a CRD structural schema cannot describe; times are epoch milliseconds.
 
 /** One second of observations: their sum and count, so several ticks in the same second average. */
-export const Bucket = Type.Object({ at: Type.Number(), sum: Type.Number(), n: Type.Integer({ minimum: 1 }) });
+const Bucket = Type.Object({ at: Type.Number(), sum: Type.Number(), n: Type.Integer({ minimum: 1 }) });
 export const MetricWindow = Type.Array(Bucket);
 /** Values with the time they were recorded, kept only while they can still be the maximum of the window. */
 export const MaxWindow = Type.Array(Type.Object({ at: Type.Number(), value: Type.Number() }));
