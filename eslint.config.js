@@ -1,6 +1,16 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/** The operator's layers point one way: api/ <- kube/ <- controller/ and autoscaler/, wired together by run.ts. */
+const operatorLayer = (folder, mayNotImport) => ({
+  files: [`operator/src/${folder}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': ['error', {
+      patterns: mayNotImport.map((other) => ({ regex: `(^|/)${other}/`, message: `operator/src/${folder}/ may not import ${other}/: the layers point one way (api <- kube <- controller, autoscaler).` })),
+    }],
+  },
+});
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'charts/**', 'models/**'] },
   js.configs.recommended,
@@ -11,4 +21,8 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  operatorLayer('api', ['kube', 'controller', 'autoscaler']),
+  operatorLayer('kube', ['controller', 'autoscaler']),
+  operatorLayer('autoscaler', ['controller']),
+  operatorLayer('controller', ['autoscaler']),
 );

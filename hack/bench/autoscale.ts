@@ -6,7 +6,8 @@ import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Value } from 'typebox/value';
 import { Autoscaling } from '../../operator/src/api/v1alpha1/spec.js';
-import { type AutoscalerState, type AutoscalingSettings, decide, initialState } from '../../operator/src/autoscaler/decide.js';
+import type { AutoscalerState } from '../../operator/src/api/v1alpha1/index.js';
+import { type AutoscalingSettings, decide, initialState } from '../../operator/src/autoscaler/decide.js';
 
 const USAGE = `usage: npm run bench:autoscale -- [--tick S] [--ready-delay S] [--step X] [--noisy X ...] [--noise F] [--seed N]
   [--set key=value ...]  spec.autoscaling field, e.g. --set scaleDownDelaySeconds=300 (defaults: the CRD's, with maxReplicas=100)`;

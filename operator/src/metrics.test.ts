@@ -29,3 +29,14 @@ describe('OperatorMetrics: model conditions', () => {
     expect(await conditionSeries(m)).toEqual([]);
   });
 });
+
+describe('OperatorMetrics: cache sizes', () => {
+  it('reads the caches when scraped, not when set', async () => {
+    const m = new OperatorMetrics();
+    let models = 1;
+    m.setCacheSizeSource(() => ({ models, pods: 4 }));
+    models = 2;
+    const series = (await m.registry.metrics()).split('\n').filter((l) => l.startsWith('sentiment_operator_cached_objects{'));
+    expect(series).toEqual(['sentiment_operator_cached_objects{cache="models"} 2', 'sentiment_operator_cached_objects{cache="pods"} 4']);
+  });
+});

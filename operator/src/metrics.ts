@@ -43,6 +43,15 @@ export class OperatorMetrics {
     },
   });
 
+  private cacheSizes: () => Record<string, number> = () => ({});
+  /** Every instance exports it, leader or not: a follower shows its caches are warm, and tests fence on what an instance has seen. */
+  readonly cachedObjects: Gauge = new Gauge({
+    name: `${PREFIX}cached_objects`, help: 'Objects in the informer caches, by cache (models, pods, ...).', labelNames: ['cache'], registers: [this.registry],
+    collect: () => {
+      for (const [cache, n] of Object.entries(this.cacheSizes())) this.cachedObjects.set({ cache }, n);
+    },
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
   }
@@ -61,6 +70,10 @@ export class OperatorMetrics {
   clearModelConditions(): void {
     this.modelCondition.reset();
     this.conditionSeries.clear();
+  }
+
+  setCacheSizeSource(source: () => Record<string, number>): void {
+    this.cacheSizes = source;
   }
 
   /** The queue is rebuilt on every leadership term; the gauge reads whichever is current. */

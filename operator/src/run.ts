@@ -4,13 +4,13 @@ import { Collector, podAddress, type PodAddress } from './autoscaler/collector.j
 import { AutoscalerLoop } from './autoscaler/loop.js';
 import type { OperatorConfig } from './config.js';
 import { Controller } from './controller/controller.js';
-import { EventRecorder } from './controller/events.js';
 import { makeCaches } from './controller/informers.js';
-import { KubeWriter } from './controller/writer.js';
 import { startHttpServer } from './http.js';
 import { KubeClient } from './kube/client.js';
 import type { KubeAccess } from './kube/config.js';
-import { LeaderElector } from './leaderelection.js';
+import { EventRecorder } from './kube/events.js';
+import { LeaderElector } from './kube/leaderelection.js';
+import { KubeWriter } from './kube/writer.js';
 import { OperatorMetrics } from './metrics.js';
 
 export interface Operator {
@@ -41,6 +41,7 @@ export async function run(signal: AbortSignal, access: KubeAccess, cfg: Operator
   const collector = new Collector({ address: opts.podAddress ?? podAddress, timeoutMs: cfg.autoscaler.scrapeTimeoutMs });
   const caches = makeCaches(client, cfg.namespaces, log, (kind, obj, deleted) => controller?.onChange(kind, obj, deleted));
   const watched = Object.values(caches);
+  metrics.setCacheSizeSource(() => Object.fromEntries(Object.entries(caches).map(([cache, w]) => [cache, w.list().length])));
   const http = await startHttpServer(cfg.http.host, cfg.http.port, { live: () => true, ready: () => watched.every((w) => w.isSynced) }, metrics.registry);
   for (const w of watched) w.start();
   const synced = Promise.all(watched.map((w) => w.synced));

@@ -29,7 +29,8 @@ describe('operator: deleting a SentimentModel', () => {
   beforeAll(async () => {
     cp = await startControlPlane({ scheduler: true, controllerManager: true, nodes: [cpuNode('cpu-1')] });
     await createNamespace(cp.kubeConfig, ns);
-    op = await startOperator(cp.kubeConfig);
+    // A resync every second keeps the queue moving, so the test can wait for reconciles to have happened.
+    op = await startOperator(cp.kubeConfig, { resyncSeconds: 1 });
     await applyModel(cp.kubeConfig, ns, 'doomed', { replicas: 2 });
     await applyModel(cp.kubeConfig, ns, 'kept');
     await Promise.all(['doomed', 'kept'].map((name) => waitForModel(cp.kubeConfig, ns, name, isReady)));
@@ -52,7 +53,18 @@ describe('operator: deleting a SentimentModel', () => {
   });
 
   it('recreates nothing and leaves the other model alone', async () => {
-    await new Promise((r) => setTimeout(r, 1000));
+    // Fences instead of a pause: the operator's caches have seen every child of the deleted model
+    // go (each deletion queued the model's key), and it has reconciled three keys since.
+    const cached = (cache: string) => op.metric('sentiment_operator_cached_objects', { cache });
+    const caches = ['models', 'configMaps', 'deployments', 'services', 'pdbs', 'pods'];
+    let counts: number[] = [];
+    await waitFor(async () => {
+      counts = await Promise.all(caches.map(cached));
+      return counts.every((n) => n === 1);
+    }, 10_000, () => `the operator's caches still hold the deleted model's objects: ${caches.map((c, i) => `${c} ${counts[i]}`).join(', ')}`);
+    const reconciles = () => op.metric('sentiment_operator_reconcile_total');
+    const since = await reconciles();
+    await waitFor(async () => (await reconciles()) >= since + 3, 10_000, 'the operator stopped reconciling');
     const all = await owned();
     expect(all.filter((n) => n.includes('doomed'))).toEqual([]);
     expect(all.filter((n) => n.includes('kept'))).toHaveLength(6);

@@ -77,7 +77,9 @@ describe('operator: leader election', () => {
     const writes = await second.writes();
 
     await applyModel(cp.kubeConfig, ns, 'three');
-    await new Promise((r) => setTimeout(r, 1500));
+    // The fence: the deposed instance's caches hold the new model, whose key a controller still
+    // running would have queued in the same step.
+    await waitFor(async () => (await second.metric('sentiment_operator_cached_objects', { cache: 'models' })) === 3, 10_000, 'the deposed operator never saw the new model');
     expect(await second.writes()).toBe(writes);
     expect((await readModel(cp.kubeConfig, ns, 'three'))?.status).toBeUndefined();
 

@@ -1,6 +1,5 @@
 import type { V1Pod } from '@kubernetes/client-node';
-import type { SentimentModelSpec } from '../api/v1alpha1/index.js';
-import { HTTP_PORT } from '../controller/resources/pod-defaults.js';
+import { RUNTIME_HTTP_PORT, type SentimentModelSpec } from '../api/v1alpha1/index.js';
 
 /**
  * Scraping, kept apart from the decision (decide.ts) and the writes (loop.ts), as Knative keeps
@@ -21,7 +20,7 @@ export type PodAddress = (pod: V1Pod) => string | undefined;
 export const podAddress: PodAddress = (pod) => {
   const ip = pod.status?.podIP;
   if (!ip) return undefined;
-  return `http://${ip.includes(':') ? `[${ip}]` : ip}:${HTTP_PORT}`;
+  return `http://${ip.includes(':') ? `[${ip}]` : ip}:${RUNTIME_HTTP_PORT}`;
 };
 
 /** Only Ready pods take traffic from the Service, so only they count as capacity and only they are scraped. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type AutoscalerState, type AutoscalingSettings, type Decision, decide, initialState, parseState, Reason } from './decide.js';
+import type { AutoscalerState } from '../api/v1alpha1/index.js';
+import { type AutoscalingSettings, type Decision, decide, initialState, parseState, Reason } from './decide.js';
 
 const T0 = 1_700_000_000_000;
 const TARGET = 10;

@@ -1,7 +1,6 @@
-import Type, { type Static } from 'typebox';
 import { Value } from 'typebox/value';
-import type { SentimentModelSpec } from '../api/v1alpha1/index.js';
-import { average, MaxWindow, MetricWindow, record, recordMax } from './window.js';
+import { AutoscalerState, type SentimentModelSpec } from '../api/v1alpha1/index.js';
+import { average, record, recordMax } from './window.js';
 
 /**
  * The scaling decision of Knative's KPA as a pure function: the caller scrapes, passes the
@@ -11,18 +10,6 @@ import { average, MaxWindow, MetricWindow, record, recordMax } from './window.js
 
 /** spec.autoscaling, less the fields that only tell the caller whether and what to scrape. */
 export type AutoscalingSettings = Omit<SentimentModelSpec['autoscaling'], 'enabled' | 'engine' | 'metric'>;
-
-export const AutoscalerState = Type.Object({
-  /** Per-second totals of the metric across pods, over the stable window. */
-  metric: MetricWindow,
-  /** Recommendations that can still be the maximum within the scale-down delay. */
-  recommendations: MaxWindow,
-  /** Last time the panic window demand was over the threshold; present only while panicking. */
-  overThresholdAt: Type.Optional(Type.Number()),
-  /** The last decision, so a restart neither forgets a scale-up nor reports it again. */
-  desired: Type.Optional(Type.Integer({ minimum: 0 })),
-});
-export type AutoscalerState = Static<typeof AutoscalerState>;
 
 export const initialState = (): AutoscalerState => ({ metric: [], recommendations: [] });
 

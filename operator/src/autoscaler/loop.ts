@@ -1,13 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { LABEL_MODEL, type SentimentModel, type SentimentModelStatus } from '../api/v1alpha1/index.js';
-import { isNotFound, loggable } from '../controller/errors.js';
-import type { EventRecorder } from '../controller/events.js';
-import { LeadershipLostError } from '../controller/writer.js';
+import { LABEL_MODEL, metaTime, type AutoscalerState, type SentimentModel, type SentimentModelStatus } from '../api/v1alpha1/index.js';
+import { classify, Failure, loggable } from '../kube/errors.js';
+import type { EventRecorder } from '../kube/events.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { isReadyPod, type MetricName } from './collector.js';
-import { type AutoscalerState, type Decision, decide, parseState, Reason } from './decide.js';
+import { type Decision, decide, parseState, Reason } from './decide.js';
 
 /** Its own field manager, so the reconciler's status applies and ours never remove each other's fields. */
 export const AUTOSCALER_FIELD_MANAGER = 'sentiment-autoscaler';
@@ -101,7 +100,8 @@ export class AutoscalerLoop {
         await this.step(key, model, now);
       } catch (err) {
         // A lost term stops the loop anyway; a model deleted since the cache listed it needs nothing more.
-        if (err instanceof LeadershipLostError || this.signal.aborted || isNotFound(err)) return;
+        const failure = classify(err);
+        if (failure === Failure.LeadershipLost || failure === Failure.NotFound || this.signal.aborted) return;
         // Retried on the next tick: the decision is recomputed and compared with the cache again.
         this.deps.log.warn({ model: key, err: loggable(err) }, 'autoscaler write failed');
       }
@@ -157,7 +157,7 @@ export class AutoscalerLoop {
     if (d.desiredReplicas === current) return;
     await this.deps.writer.scale(model, d.desiredReplicas, AUTOSCALER_FIELD_MANAGER);
     memory.scaled = { generation, replicas: d.desiredReplicas };
-    memory.lastScaleTime = new Date(now).toISOString().replace(/\.\d+Z$/, 'Z');
+    memory.lastScaleTime = metaTime(now);
     const { metric, target } = model.spec.autoscaling;
     const observed = d.observed ? `${metric} ${round(d.observed.stable)} (panic window ${round(d.observed.panic)})` : `no ${metric} samples`;
     const message = `${current} -> ${d.desiredReplicas} replicas (${d.reason}): observed ${observed}, target ${target} per replica`;

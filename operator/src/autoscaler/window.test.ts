@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { average, type MaxWindow, type MetricWindow, record, recordMax } from './window.js';
+import type { MaxWindow, MetricWindow } from '../api/v1alpha1/index.js';
+import { average, record, recordMax } from './window.js';
 
 const T0 = 1_700_000_000_000;
 const at = (seconds: number) => T0 + seconds * 1000;

@@ -1,18 +1,13 @@
-import Type, { type Static } from 'typebox';
+import type { MaxWindow, MetricWindow } from '../api/v1alpha1/index.js';
 
 /**
- * Windows over time as plain data, so the autoscaler state they live in can be persisted in
- * the SentimentModel status and a restarted (or newly elected) operator resumes where it was.
- * Time is always passed in as epoch milliseconds; nothing here reads a clock.
- * Objects rather than tuples: a CRD structural schema cannot describe tuples.
+ * Windows over time as plain data (their schema is in api/v1alpha1/status.ts), so the autoscaler
+ * state they live in can be persisted in the SentimentModel status and a restarted (or newly
+ * elected) operator resumes where it was. Time is always passed in as epoch milliseconds;
+ * nothing here reads a clock.
  */
 
 const BUCKET_MS = 1000;
-
-/** One second of observations: their sum and count, so several ticks in the same second average. */
-export const Bucket = Type.Object({ at: Type.Number(), sum: Type.Number(), n: Type.Integer({ minimum: 1 }) });
-export const MetricWindow = Type.Array(Bucket);
-export type MetricWindow = Static<typeof MetricWindow>;
 
 /**
  * Adds an observation at `now` and drops buckets older than `keepSeconds`.
@@ -47,14 +42,11 @@ export function average(window: MetricWindow, now: number, seconds: number): num
 }
 
 /**
- * Values with the time they were recorded, kept only while they can still be the maximum of
- * the window: a newer value at least as large makes older ones irrelevant. So the list is
- * strictly decreasing in value and stays a handful of entries however long the window.
+ * Records `value` at `now` and returns the window and its maximum over the last `seconds`. The
+ * window keeps a value only while it can still be the maximum: a newer value at least as large
+ * makes older ones irrelevant, so the list is strictly decreasing in value and stays a handful of
+ * entries however long the window.
  */
-export const MaxWindow = Type.Array(Type.Object({ at: Type.Number(), value: Type.Number() }));
-export type MaxWindow = Static<typeof MaxWindow>;
-
-/** Records `value` at `now` and returns the window and its maximum over the last `seconds`. */
 export function recordMax(window: MaxWindow, now: number, value: number, seconds: number): { window: MaxWindow; max: number } {
   const cutoff = now - seconds * 1000;
   const kept = window.filter((e) => e.at > cutoff && e.value > value);

@@ -1,7 +1,8 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { ANNOTATION_APPLIED_HASH } from '../api/v1alpha1/index.js';
+import type { KubeWriter } from '../kube/writer.js';
+import { childKey } from './memory.js';
 import { stableHash } from './resources/hash.js';
-import type { KubeWriter } from './writer.js';
 
 export type ApplyOutcome = 'created' | 'updated' | 'unchanged';
 
@@ -14,35 +15,16 @@ export type ApplyOutcome = 'created' | 'updated' | 'unchanged';
  * which is when server-side apply (force) takes the field back.
  */
 export class Applier {
-  /**
-   * Hashes applied in this leadership term, per model key and child: the informer cache shows
-   * our own write only after its watch event arrives, and a reconcile in between must not apply
-   * (or announce) the same object again. Like client-go's controller expectations, an entry
-   * holds until the cache shows the child deleted.
-   */
-  private readonly applied = new Map<string, Map<string, string>>();
-
   constructor(private readonly writer: KubeWriter) {}
 
-  async apply(modelKey: string, desired: KubernetesObject, live: KubernetesObject | undefined): Promise<ApplyOutcome> {
+  /** `applied`: the hashes applied to the model's children this term (memory.ts), which the cache shows a watch event late. */
+  async apply(applied: Map<string, string>, desired: KubernetesObject, live: KubernetesObject | undefined): Promise<ApplyOutcome> {
     const hash = stableHash(desired);
-    const child = `${desired.kind}/${desired.metadata?.name}`;
-    const mine = this.applied.get(modelKey);
-    if (mine?.get(child) === hash || live?.metadata?.annotations?.[ANNOTATION_APPLIED_HASH] === hash) return 'unchanged';
+    const child = childKey(desired.kind, desired.metadata?.name);
+    if (applied.get(child) === hash || live?.metadata?.annotations?.[ANNOTATION_APPLIED_HASH] === hash) return 'unchanged';
     const metadata = { ...desired.metadata, annotations: { ...desired.metadata?.annotations, [ANNOTATION_APPLIED_HASH]: hash } };
     await this.writer.apply({ ...desired, metadata });
-    if (mine) mine.set(child, hash);
-    else this.applied.set(modelKey, new Map([[child, hash]]));
+    applied.set(child, hash);
     return live ? 'updated' : 'created';
-  }
-
-  /** The cache saw the child deleted: the next reconcile must apply it again. */
-  childDeleted(modelKey: string, kind: string, name: string): void {
-    this.applied.get(modelKey)?.delete(`${kind}/${name}`);
-  }
-
-  /** Drops what we remember about a model that is gone. */
-  forget(modelKey: string): void {
-    this.applied.delete(modelKey);
   }
 }

@@ -2,13 +2,13 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { KIND } from '../api/v1alpha1/index.js';
 import type { KubeClient } from '../kube/client.js';
+import { classify, Failure, loggable } from '../kube/errors.js';
+import { EventRecorder } from '../kube/events.js';
+import { KubeWriter } from '../kube/writer.js';
 import type { OperatorMetrics } from '../metrics.js';
-import { EventRecorder } from './events.js';
 import { ownerKey, type Caches } from './informers.js';
-import { isConflict, loggable } from './errors.js';
 import { Reconciler, type ReconcilerDeps } from './reconciler.js';
 import { WorkQueue, type WorkQueueOptions } from './workqueue.js';
-import { KubeWriter, LeadershipLostError } from './writer.js';
 
 export interface ControllerOptions {
   client: KubeClient;
@@ -38,7 +38,7 @@ export class Controller {
     this.queue = new WorkQueue(opts.backoff);
     const writer = new KubeWriter(opts.client, opts.metrics, term);
     const events = new EventRecorder(writer, opts.identity, opts.log);
-    this.reconciler = new Reconciler({ caches: opts.caches, writer, events, metrics: opts.metrics, cluster: opts.cluster, log: opts.log });
+    this.reconciler = new Reconciler({ caches: opts.caches, writer, events, metrics: opts.metrics, cluster: opts.cluster, log: opts.log, clock: Date.now });
     opts.metrics.setQueueDepthSource(() => this.queue.length);
     term.addEventListener('abort', () => this.queue.shutDown(), { once: true });
   }
@@ -78,9 +78,10 @@ export class Controller {
         if (lookAgainMs !== undefined) this.queue.addAfter(key, lookAgainMs);
         metrics.reconciles.inc({ result: 'success' });
       } catch (err) {
-        if (err instanceof LeadershipLostError || this.term.aborted) {
+        const failure = classify(err);
+        if (failure === Failure.LeadershipLost || this.term.aborted) {
           metrics.reconciles.inc({ result: 'aborted' });
-        } else if (isConflict(err)) {
+        } else if (failure === Failure.Conflict) {
           metrics.reconciles.inc({ result: 'conflict' });
           this.queue.addRateLimited(key);
         } else {

@@ -2,9 +2,9 @@ import type { KubernetesObject, V1Deployment, V1Node, V1Pod } from '@kubernetes/
 import type { Logger } from 'pino';
 import { API_VERSION, KIND, LABEL_MODEL, PLURAL, type SentimentModel } from '../api/v1alpha1/index.js';
 import { resourcePath, type KubeClient } from '../kube/client.js';
+import { loggable } from '../kube/errors.js';
 import { Informer } from '../kube/informer.js';
 import { nodeForCapacity, podForCapacity } from './capacity.js';
-import { loggable } from './errors.js';
 import { deploymentForCache } from './resources/deployment.js';
 import { MANAGED_BY } from './resources/names.js';
 

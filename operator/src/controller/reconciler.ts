@@ -1,100 +1,95 @@
-import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import {
-  ConditionType, LABEL_MODEL, type RolloutChoice, type SentimentModel, type SentimentModelStatus,
-} from '../api/v1alpha1/index.js';
-import { Applier, type ApplyOutcome } from './apply.js';
-import { errorMessage, isConflict, isNotFound } from './errors.js';
-import type { EventRecorder } from './events.js';
-import type { Caches } from './informers.js';
-import { templateHashOf } from './resources/deployment.js';
-import { desiredObjects, type DesiredObjects } from './resources/desired.js';
-import type { ClusterFacts } from './resources/facts.js';
-import { childNames, endpoint, modelSummary } from './resources/names.js';
-import { revisionOf } from './revisions.js';
-import { computeStatus, ownedStatusHash, Reason } from './status.js';
-import { decideAuto, standingChoice } from './strategy.js';
-import { LeadershipLostError, type KubeWriter } from './writer.js';
+import { ConditionType, LABEL_MODEL, type SentimentModel, type SentimentModelStatus } from '../api/v1alpha1/index.js';
+import { classify, errorMessage, Failure } from '../kube/errors.js';
+import type { EventRecorder } from '../kube/events.js';
+import type { KubeWriter } from '../kube/writer.js';
 import type { OperatorMetrics } from '../metrics.js';
+import { Applier, type ApplyOutcome } from './apply.js';
+import type { Caches } from './informers.js';
+import { Memory, type ModelMemory } from './memory.js';
+import { plan, type Observed, type Plan } from './plan.js';
+import { templateHashOf } from './resources/deployment.js';
+import type { DesiredObjects } from './resources/desired.js';
+import type { ClusterFacts } from './resources/facts.js';
+import { childNames, modelSummary } from './resources/names.js';
+import { ownedStatusHash, Reason } from './status.js';
 
 export interface ReconcilerDeps {
   caches: Caches;
   writer: KubeWriter;
   events: EventRecorder;
   metrics: Pick<OperatorMetrics, 'setModelConditions'>;
-  cluster: Omit<ClusterFacts, 'rolloutStrategy'>;
+  cluster: ClusterFacts;
   log: Logger;
+  /** Epoch milliseconds: the one clock the plans see. */
+  clock(): number;
 }
-
-/**
- * How long after the model's pods last released resources (terminated) the scheduler may still
- * take to retry the pods that waited for them: its per-pod backoff reaches 10 s.
- */
-const SCHEDULER_SETTLE_MS = 12_000;
 
 /** The ConfigMap goes first because the pods mount it; the Deployment last, so its pods find everything in place. */
 const CHILD_ORDER = ['configMap', 'service', 'pdb', 'deployment'] as const satisfies readonly (keyof DesiredObjects)[];
 
 /**
  * Level-triggered: reconcile(key) reads the model and its children from the informer caches,
- * whatever event brought the key here, builds the desired children, applies those that differ,
- * and writes the status when our part of it changed. Run twice on an unchanged cluster, the
- * second run writes nothing.
+ * whatever event brought the key here, has plan() decide, applies the children that differ, and
+ * writes the status when our part of it changed. Run twice on an unchanged cluster, the second
+ * run writes nothing.
  */
 export class Reconciler {
   private readonly applier: Applier;
-  /** The status last written per model in this term; the cache lags it by a watch event. */
-  private readonly written = new Map<string, { uid: string; status: SentimentModelStatus }>();
-  /** When each model's own pods were last seen terminating; see SCHEDULER_SETTLE_MS. */
-  private readonly releasedAt = new Map<string, number>();
-  /** The model's pods that held a node at the last look: one gone since released its GPU too. */
-  private readonly boundPods = new Map<string, Set<string>>();
-  /**
-   * This term's rollout decision per model, from the moment it is made: a reconcile that applies
-   * the Deployment and then fails before its status write (a conflict on a later child, say) must
-   * not take the retry for a lost status write and report the choice as kept from the Deployment.
-   */
-  private readonly decided = new Map<string, { uid: string; rollout: RolloutChoice }>();
+  private readonly memory = new Memory();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.applier = new Applier(deps.writer);
   }
 
   childDeleted(modelKey: string, kind: string, name: string): void {
-    this.applier.childDeleted(modelKey, kind, name);
+    this.memory.childDeleted(modelKey, kind, name);
   }
 
   /** Returns, when the status depends on time passing, how many ms later to reconcile again. */
   async reconcile(key: string): Promise<number | undefined> {
-    const { caches, events } = this.deps;
+    const { caches, cluster } = this.deps;
     const [namespace = '', name = ''] = key.split('/');
     const model = caches.models.get(name, namespace);
     if (!model || model.metadata.deletionTimestamp) {
       // Children carry owner references, so the garbage collector removes them; nothing to do.
-      this.applier.forget(key);
-      this.written.delete(key);
-      this.releasedAt.delete(key);
-      this.decided.delete(key);
-      this.boundPods.delete(key);
+      this.memory.forget(key);
       this.deps.metrics.setModelConditions(namespace, name);
       return undefined;
     }
-    const previous = this.previousStatus(key, model);
-    const liveDeployment = caches.deployments.get(childNames(model).deployment, namespace);
-    const memo = this.decided.get(key);
-    const { desired, rollout } = this.plan(model, memo?.uid === model.metadata.uid ? memo.rollout : previous?.rollout, liveDeployment);
-    this.decided.set(key, { uid: model.metadata.uid ?? '', rollout });
+    const memory = this.memory.of(key, model.metadata.uid);
+    const previous = memory.status ?? model.status;
+    const observed: Observed = {
+      ...cluster,
+      deployment: caches.deployments.get(childNames(model).deployment, namespace),
+      pods: caches.pods.list(namespace).filter((p) => p.metadata?.labels?.[LABEL_MODEL] === name),
+      nodes: caches.nodes,
+      scheduledPods: caches.scheduledPods,
+    };
+    const next = plan(model, observed, { status: previous, rollout: memory.rollout ?? previous?.rollout, settle: memory.settle }, this.deps.clock());
+    if (next.rollout.templateHash !== memory.rollout?.templateHash) this.deps.log.debug({ model: key, rollout: next.rollout }, 'rollout strategy for a new pod template');
+    memory.rollout = next.rollout;
+    await this.applyChildren(key, model, memory, next, observed.deployment);
+    memory.settle = next.settle;
+    const deleted = await this.writeStatus(key, model, memory, previous, next);
+    return deleted ? undefined : next.recheckAfterMs;
+  }
+
+  private async applyChildren(key: string, model: SentimentModel, memory: ModelMemory, next: Plan, liveDeployment: V1Deployment | undefined): Promise<void> {
+    const { caches, events } = this.deps;
+    const { desired, rollout } = next;
+    const { namespace } = model.metadata;
     const live = {
       configMap: caches.configMaps.get(desired.configMap.metadata?.name ?? '', namespace),
       service: caches.services.get(desired.service.metadata?.name ?? '', namespace),
       pdb: caches.pdbs.get(desired.pdb.metadata?.name ?? '', namespace),
       deployment: liveDeployment,
     };
-    const desiredHash = templateHashOf(desired.deployment);
     const done: Record<ApplyOutcome, string[]> = { created: [], updated: [], unchanged: [] };
     try {
       for (const child of CHILD_ORDER) {
-        const outcome = await this.applyChild(key, model, desired[child], live[child]);
+        const outcome = await this.applyChild(model, memory, desired[child], live[child]);
         done[outcome].push(`${desired[child].kind} ${desired[child].metadata?.name}`);
       }
     } finally {
@@ -104,96 +99,41 @@ export class Reconciler {
       if (done.updated.length > 0) await events.normal(model, 'Updated', `updated ${done.updated.join(', ')}`);
       if (done.created.length + done.updated.length > 0) this.deps.log.info({ model: key, created: done.created, updated: done.updated }, 'applied children');
     }
-    if (live.deployment && templateHashOf(live.deployment) !== desiredHash && done.updated.some((c) => c.startsWith('Deployment '))) {
+    const desiredHash = templateHashOf(desired.deployment);
+    if (liveDeployment && templateHashOf(liveDeployment) !== desiredHash && done.updated.some((c) => c.startsWith('Deployment '))) {
       await events.normal(model, 'RolloutStarted', `rolling out pod template ${desiredHash.slice(0, 12)}: runtime ${model.spec.runtime.image}, model ${modelSummary(model.spec.model)}; ${rollout.strategy}: ${rollout.message}`);
     }
-    return this.updateStatus(key, model, previous, live.deployment, desired.deployment, rollout);
   }
 
-  /**
-   * The children to apply and the rollout strategy they carry. The strategy stays out of the
-   * pod-template hash, so the objects are built with the standing strategy first and rebuilt
-   * only when a new template's rollout gets another one. Capacity is read only then.
-   */
-  private plan(model: SentimentModel, previous: RolloutChoice | undefined, live: V1Deployment | undefined): { desired: DesiredObjects; rollout: RolloutChoice } {
-    const { cluster, caches } = this.deps;
-    const assumed = previous?.strategy ?? 'Surge';
-    const draft = desiredObjects(model, { ...cluster, rolloutStrategy: assumed });
-    let rollout = standingChoice(model, draft.deployment, previous, live);
-    if (!rollout) {
-      rollout = decideAuto(model, draft.deployment, caches.nodes, caches.scheduledPods);
-      this.deps.log.debug({ model: `${model.metadata.namespace}/${model.metadata.name}`, rollout }, 'chose a rollout strategy');
-    }
-    return { desired: rollout.strategy === assumed ? draft : desiredObjects(model, { ...cluster, rolloutStrategy: rollout.strategy }), rollout };
-  }
-
-  /** This term's last write for the model when there is one, since the cached model lags it; else the cached status. */
-  private previousStatus(key: string, model: SentimentModel): SentimentModelStatus | undefined {
-    const memo = this.written.get(key);
-    return memo?.uid === model.metadata.uid ? memo.status : model.status;
-  }
-
-  private async applyChild(key: string, model: SentimentModel, desired: KubernetesObject, live: KubernetesObject | undefined): Promise<ApplyOutcome> {
+  private async applyChild(model: SentimentModel, memory: ModelMemory, desired: KubernetesObject, live: KubernetesObject | undefined): Promise<ApplyOutcome> {
     try {
-      return await this.applier.apply(key, desired, live);
+      return await this.applier.apply(memory.applied, desired, live);
     } catch (err) {
       // A conflict is retried quietly; anything else the user may have to fix (quota, admission), so it is shown.
-      if (!isConflict(err) && !(err instanceof LeadershipLostError)) {
+      const failure = classify(err);
+      if (failure !== Failure.Conflict && failure !== Failure.LeadershipLost) {
         await this.deps.events.warning(model, 'ApplyFailed', `applying ${desired.kind} ${desired.metadata?.name}: ${errorMessage(err)}`);
       }
       throw err;
     }
   }
 
-  private async updateStatus(
-    key: string, model: SentimentModel, previous: SentimentModelStatus | undefined, deployment: V1Deployment | undefined, desired: V1Deployment, rollout: RolloutChoice,
-  ): Promise<number | undefined> {
-    const { caches, writer, cluster } = this.deps;
-    const { namespace, name, uid } = model.metadata;
-    const pods = caches.pods.list(namespace).filter((p) => p.metadata?.labels?.[LABEL_MODEL] === name);
-    const settleMs = this.schedulerSettleMs(key, pods);
-    const status = computeStatus({
-      model,
-      previous,
-      deployment,
-      desired: revisionOf(desired.spec?.template.metadata) ?? { templateHash: '' },
-      rollout,
-      pods,
-      schedulerSettling: settleMs !== undefined,
-      endpoint: endpoint(model, cluster.clusterDomain),
-      now: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    });
-    this.deps.metrics.setModelConditions(namespace ?? '', name, status.conditions);
-    if (ownedStatusHash(status) === ownedStatusHash(previous)) return settleMs;
+  /** Returns true when the model turned out to be deleted meanwhile. */
+  private async writeStatus(key: string, model: SentimentModel, memory: ModelMemory, previous: SentimentModelStatus | undefined, next: Plan): Promise<boolean> {
+    const { namespace, name } = model.metadata;
+    const { status, rollout } = next;
+    this.deps.metrics.setModelConditions(namespace, name, status.conditions);
+    if (ownedStatusHash(status) === ownedStatusHash(previous)) return false;
     try {
-      await writer.applyStatus(model, status);
+      await this.deps.writer.applyStatus(model, status);
     } catch (err) {
-      if (isNotFound(err)) return undefined; // deleted meanwhile
+      if (classify(err) === Failure.NotFound) return true;
       throw err;
     }
-    this.written.set(key, { uid, status });
+    memory.status = status;
     this.deps.log.debug({ model: key, conditions: status.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}`), rollout: `${rollout.strategy}/${rollout.reason}` }, 'wrote status');
     await this.announce(model, previous, status);
-    return settleMs;
-  }
-
-  /**
-   * While the model's pods terminate, and for SCHEDULER_SETTLE_MS after, the time left, in which
-   * a new pod still marked unschedulable may only be waiting for the scheduler to retry it; the
-   * model is looked at again when it is up, since nothing else may change by then. A pod that
-   * terminated and vanished between two looks counts too: a kubelet (or kwok) that removes pods
-   * at once leaves no terminating pod in the cache to see.
-   */
-  private schedulerSettleMs(key: string, pods: readonly V1Pod[]): number | undefined {
-    const now = Date.now();
-    const bound = new Set(pods.flatMap((p) => (p.spec?.nodeName && p.metadata?.uid ? [p.metadata.uid] : [])));
-    const vanished = [...(this.boundPods.get(key) ?? [])].some((uid) => !bound.has(uid));
-    this.boundPods.set(key, bound);
-    if (vanished || pods.some((p) => p.metadata?.deletionTimestamp && p.spec?.nodeName)) this.releasedAt.set(key, now);
-    const left = (this.releasedAt.get(key) ?? 0) + SCHEDULER_SETTLE_MS - now;
-    if (left > 0) return left;
-    this.releasedAt.delete(key);
-    return undefined;
+    return false;
   }
 
   /** Events for transitions only, so a steady state records nothing. */

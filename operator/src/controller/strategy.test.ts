@@ -1,35 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import type { V1Deployment, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { RolloutChoice, SentimentModel } from '../api/v1alpha1/index.js';
-import { sentimentModel } from '../testing/fixtures.js';
-import { desiredObjects } from './resources/desired.js';
+import { cache, gpuNode, gpuPods, sentimentModel } from '../testing/fixtures.js';
+import { makeDeployment, podTemplateHash } from './resources/deployment.js';
+import { desiredDraft } from './resources/desired.js';
 import { decideAuto, standingChoice } from './strategy.js';
-
-const GPU = 'nvidia.com/gpu';
 
 const gpuModel = (replicas: number, over: Parameters<typeof sentimentModel>[0] = {}) =>
   sentimentModel({ replicas, runtime: { executionProvider: 'cuda' }, quantization: 'fp16', resources: { gpu: { count: 1 } }, ...over }, 'sst2');
-const desiredOf = (model: SentimentModel, rolloutStrategy: RolloutChoice['strategy'] = 'Surge') =>
-  desiredObjects(model, { imageVolumes: false, clusterDomain: 'cluster.local', rolloutStrategy }).deployment;
-const hashOf = (d: V1Deployment) => d.spec?.template.metadata?.annotations?.['serving.sentiment.dev/template-hash'] ?? '';
+const desiredOf = (model: SentimentModel) => desiredDraft(model, { imageVolumes: false, clusterDomain: 'cluster.local' }).podTemplate;
+const liveWith = (model: SentimentModel, strategy: RolloutChoice['strategy']) => makeDeployment(model, desiredOf(model), strategy);
 
-function gpuNode(name: string, gpus: number, product = 'NVIDIA-H100-80GB-HBM3'): V1Node {
-  return {
-    metadata: { name, labels: { 'nvidia.com/gpu.product': product } },
-    spec: { taints: [{ key: GPU, value: 'present', effect: 'NoSchedule' }] },
-    status: { allocatable: { [GPU]: String(gpus) }, conditions: [{ type: 'Ready', status: 'True' }] },
-  };
-}
-const cache = <T>(items: T[]) => ({ list: () => items });
-const gpuPods = (nodeName: string, n: number): V1Pod[] =>
-  Array.from({ length: n }, (_, i) => ({ metadata: { name: `p${i}` }, spec: { nodeName, containers: [{ name: 'c', resources: { requests: { [GPU]: '1' } } }] }, status: { phase: 'Running' } }));
 
 describe('decideAuto', () => {
   it('surges when a node the pods may use has a spare GPU', () => {
     const model = gpuModel(2);
     const choice = decideAuto(model, desiredOf(model), cache([gpuNode('a', 3)]), cache(gpuPods('a', 2)));
     expect(choice).toEqual({
-      strategy: 'Surge', reason: 'SpareGPU', templateHash: hashOf(desiredOf(model)),
+      strategy: 'Surge', reason: 'SpareGPU', templateHash: podTemplateHash(desiredOf(model)),
       message: 'node a has 1 nvidia.com/gpu free for a surge pod needing 1 (1 nvidia.com/gpu free on 1 node(s) the pods may use)',
     });
   });
@@ -77,18 +64,18 @@ describe('decideAuto', () => {
 describe('standingChoice', () => {
   const model = gpuModel(2);
   const desired = desiredOf(model);
-  const hash = hashOf(desired);
+  const hash = podTemplateHash(desired);
   const replace: RolloutChoice = { strategy: 'Replace', reason: 'NoSpareGPU', message: 'm', templateHash: hash };
 
   it('applies the user\'s strategy whatever was chosen before', () => {
     const user = gpuModel(2, { rollout: { strategy: 'Surge' } });
-    expect(standingChoice(user, desiredOf(user), replace, undefined)).toEqual({ strategy: 'Surge', reason: 'UserSpecified', message: 'spec.rollout.strategy is Surge', templateHash: hashOf(desiredOf(user)) });
+    expect(standingChoice(user, desiredOf(user), replace, undefined)).toEqual({ strategy: 'Surge', reason: 'UserSpecified', message: 'spec.rollout.strategy is Surge', templateHash: podTemplateHash(desiredOf(user)) });
   });
 
   it('keeps the choice made for this pod template until the template changes', () => {
     expect(standingChoice(model, desired, replace, undefined)).toBe(replace);
     const newImage = gpuModel(2, { model: { image: { reference: 'ghcr.io/example/sst2-model:2.0.0' } } });
-    expect(standingChoice(newImage, desiredOf(newImage), replace, desired)).toBeUndefined();
+    expect(standingChoice(newImage, desiredOf(newImage), replace, liveWith(model, 'Replace'))).toBeUndefined();
   });
 
   it('does not take a former user strategy for an Auto choice', () => {
@@ -97,7 +84,7 @@ describe('standingChoice', () => {
   });
 
   it('keeps what the Deployment already does with this template when the choice was never recorded', () => {
-    expect(standingChoice(model, desired, undefined, desiredOf(model, 'Replace'))).toMatchObject({ strategy: 'Replace', reason: 'KeptFromDeployment', templateHash: hash });
-    expect(standingChoice(model, desired, undefined, desiredOf(model, 'Surge'))).toMatchObject({ strategy: 'Surge', reason: 'KeptFromDeployment' });
+    expect(standingChoice(model, desired, undefined, liveWith(model, 'Replace'))).toMatchObject({ strategy: 'Replace', reason: 'KeptFromDeployment', templateHash: hash });
+    expect(standingChoice(model, desired, undefined, liveWith(model, 'Surge'))).toMatchObject({ strategy: 'Surge', reason: 'KeptFromDeployment' });
   });
 });

@@ -1,6 +1,6 @@
-import type { ObjectCache, V1Deployment, V1Node, V1Pod, V1PodSpec } from '@kubernetes/client-node';
+import type { ObjectCache, V1Deployment, V1Node, V1Pod, V1PodSpec, V1PodTemplateSpec } from '@kubernetes/client-node';
 import type { RolloutChoice, SentimentModel } from '../api/v1alpha1/index.js';
-import { templateHashOf } from './resources/deployment.js';
+import { podTemplateHash, templateHashOf } from './resources/deployment.js';
 import { freeCapacity, passedOver, podRequest } from './capacity.js';
 
 /** Nodes named in a rollout message at most; the rest are counted. */
@@ -22,8 +22,8 @@ export const RolloutReason = {
  * rollout's own pods use up and free the spare capacity, and re-deciding on that would flip the
  * Deployment's strategy mid-rollout. A user's strategy needs no memory and always applies.
  */
-export function standingChoice(model: SentimentModel, desired: V1Deployment, previous: RolloutChoice | undefined, live: V1Deployment | undefined): RolloutChoice | undefined {
-  const templateHash = templateHashOf(desired);
+export function standingChoice(model: SentimentModel, desired: V1PodTemplateSpec, previous: RolloutChoice | undefined, live: V1Deployment | undefined): RolloutChoice | undefined {
+  const templateHash = podTemplateHash(desired);
   const { strategy } = model.spec.rollout;
   if (strategy !== 'Auto') return { strategy, reason: RolloutReason.UserSpecified, message: `spec.rollout.strategy is ${strategy}`, templateHash };
   if (previous?.templateHash === templateHash && previous.reason !== RolloutReason.UserSpecified) return previous;
@@ -46,13 +46,13 @@ export function standingChoice(model: SentimentModel, desired: V1Deployment, pre
  * until a GPU frees up, and the old pod serves meanwhile. The caches are listed only for GPU
  * models, as listing every bound pod of the cluster is not free.
  */
-export function decideAuto(model: SentimentModel, desired: V1Deployment, nodes: Pick<ObjectCache<V1Node>, 'list'>, pods: Pick<ObjectCache<V1Pod>, 'list'>): RolloutChoice {
-  const templateHash = templateHashOf(desired);
+export function decideAuto(model: SentimentModel, desired: V1PodTemplateSpec, nodes: Pick<ObjectCache<V1Node>, 'list'>, pods: Pick<ObjectCache<V1Pod>, 'list'>): RolloutChoice {
+  const templateHash = podTemplateHash(desired);
   const { gpu } = model.spec.resources;
   const choice = (strategy: RolloutChoice['strategy'], reason: string, message: string) => ({ strategy, reason, message, templateHash });
   if (gpu.count === 0) return choice('Surge', RolloutReason.NoGPU, 'CPU-only pods: a surge pod needs no spare GPU');
 
-  const podSpec = desired.spec?.template.spec;
+  const podSpec = desired.spec;
   const resource = gpu.resourceName;
   const need = podRequest(podSpec, resource);
   const clusterNodes = nodes.list();

@@ -1,3 +1,19 @@
+/** The queue's view of time; tests pass a fake one and move it by hand. */
+export interface Timers {
+  now(): number;
+  /** Calls fn once, ms from now; the returned function cancels the call. */
+  after(ms: number, fn: () => void): () => void;
+}
+
+export const realTimers: Timers = {
+  now: () => performance.now(),
+  after: (ms, fn) => {
+    const timer = setTimeout(fn, ms);
+    timer.unref();
+    return () => clearTimeout(timer);
+  },
+};
+
 export interface WorkQueueOptions {
   /** First retry delay after a failure; doubles with each further failure of the same key. */
   baseDelayMs: number;
@@ -18,11 +34,12 @@ export class WorkQueue {
   /** Added while processing: requeued by done(). */
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Keys waiting for a delay, with when it ends. */
+  private readonly delayed = new Map<string, { at: number; cancel: () => void }>();
   private readonly waiters: ((key: string | undefined) => void)[] = [];
   private closed = false;
 
-  constructor(private readonly opts: WorkQueueOptions) {}
+  constructor(private readonly opts: WorkQueueOptions, private readonly timers: Timers = realTimers) {}
 
   /** Keys waiting to be processed, for the depth metric. */
   get length(): number {
@@ -46,17 +63,22 @@ export class WorkQueue {
     this.queue.push(key);
   }
 
-  /** Adds key after delayMs; an earlier pending delayed add of the same key wins. */
+  /**
+   * Adds key after delayMs. As in client-go's delaying queue, a key waits once, for the sooner of
+   * its delays: a quick retry is not held back by a long look-again already pending.
+   */
   addAfter(key: string, delayMs: number): void {
     if (this.closed) return;
     if (delayMs <= 0) return this.add(key);
-    if (this.timers.has(key)) return;
-    const timer = setTimeout(() => {
-      this.timers.delete(key);
+    const at = this.timers.now() + delayMs;
+    const pending = this.delayed.get(key);
+    if (pending && pending.at <= at) return;
+    pending?.cancel();
+    const cancel = this.timers.after(delayMs, () => {
+      this.delayed.delete(key);
       this.add(key);
-    }, delayMs);
-    timer.unref();
-    this.timers.set(key, timer);
+    });
+    this.delayed.set(key, { at, cancel });
   }
 
   /** Requeues a key that failed, after its backoff; returns the delay chosen. */
@@ -71,10 +93,6 @@ export class WorkQueue {
   /** Clears a key's failure count after it succeeded. */
   forget(key: string): void {
     this.failures.delete(key);
-  }
-
-  numFailures(key: string): number {
-    return this.failures.get(key) ?? 0;
   }
 
   /** The next key, marked as processing; waits while the queue is empty; undefined once shut down. */
@@ -98,8 +116,8 @@ export class WorkQueue {
   /** Stops handing out keys: waiting get() calls resolve undefined; keys in flight may still call done(). */
   shutDown(): void {
     this.closed = true;
-    for (const timer of this.timers.values()) clearTimeout(timer);
-    this.timers.clear();
+    for (const { cancel } of this.delayed.values()) cancel();
+    this.delayed.clear();
     this.queue.length = 0;
     this.queued.clear();
     this.dirty.clear();

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ApiError, isConflict, isGone, isNotFound, KubeClient, resourcePath, type WatchEvent } from './client.js';
+import { KubeClient, resourcePath, type WatchEvent } from './client.js';
+import { ApiError, classify, Failure } from './errors.js';
 
 interface Seen {
   method: string;
@@ -95,9 +96,9 @@ describe('KubeClient', () => {
     const conflict = await client.request('PUT', '/x').catch((e: unknown) => e);
     expect(conflict).toBeInstanceOf(ApiError);
     expect(conflict).toMatchObject({ code: 409, message: 'HTTP 409: the object has been modified', status: { reason: 'Conflict' } });
-    expect(isConflict(conflict)).toBe(true);
+    expect(classify(conflict)).toBe(Failure.Conflict);
     const missing = await client.request('GET', '/x').catch((e: unknown) => e);
-    expect([isNotFound(missing), isConflict(missing)]).toEqual([true, false]);
+    expect(classify(missing)).toBe(Failure.NotFound);
     await expect(client.request('GET', '/x')).rejects.toMatchObject({ code: 502, message: 'HTTP 502: <html>bad gateway</html>', status: undefined });
   });
 
@@ -156,7 +157,7 @@ describe('KubeClient', () => {
     const { client } = await serve((_req, res) => answers.shift()!(res));
     const signal = new AbortController().signal;
     const gone = await client.watch('/api/v1/pods', { timeoutSeconds: 300 }, () => undefined, { signal }).catch((e: unknown) => e);
-    expect(isGone(gone)).toBe(true);
+    expect(classify(gone)).toBe(Failure.Gone);
     expect(gone).toMatchObject({ message: 'HTTP 410: too old resource version: 1 (5)' });
     await expect(client.watch('/api/v1/pods', { timeoutSeconds: 300 }, () => undefined, { signal })).rejects.toMatchObject({ code: 403 });
   });

@@ -3,27 +3,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type 
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { finished } from 'node:stream/promises';
 import type { KubeAccess } from './config.js';
-
-/** metav1.Status, the body of every failed call and of a watch's ERROR event. */
-export interface Status {
-  code?: number;
-  reason?: string;
-  message?: string;
-}
-
-/** The apiserver said no; `code` is the HTTP status (a watch's ERROR event carries one too). */
-export class ApiError extends Error {
-  override name = 'ApiError';
-
-  constructor(readonly code: number, readonly status: Status | undefined, detail: string) {
-    super(`HTTP ${code}: ${detail}`);
-  }
-}
-
-export const isConflict = (err: unknown): boolean => err instanceof ApiError && err.code === 409;
-export const isNotFound = (err: unknown): boolean => err instanceof ApiError && err.code === 404;
-/** The resourceVersion asked for is older than the apiserver keeps: list again. */
-export const isGone = (err: unknown): boolean => err instanceof ApiError && err.code === 410;
+import { ApiError, type Status } from './errors.js';
 
 export type Query = Record<string, string | number | boolean | undefined>;
 

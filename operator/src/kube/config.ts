@@ -99,7 +99,12 @@ function merge(files: Source[]) {
   return { clusters, users, contexts, current };
 }
 
-/** Plugins and proxies would need code the operator does not carry; failing at start-up beats failing every request. */
+/**
+ * The thin client does not run exec or auth-provider kubeconfig plugins (gcloud, aws, kubelogin)
+ * and is not meant to: in a cluster the operator uses its service account, and off-cluster a
+ * kubeconfig with a token or client certificate. Plugins and proxies would need code the operator
+ * does not carry; failing at start-up beats failing every request.
+ */
 const UNSUPPORTED_USER = ['exec', 'auth-provider', 'username', 'password', 'as'];
 const UNSUPPORTED_CLUSTER = ['proxy-url'];
 

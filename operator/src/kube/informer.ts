@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { isGone, PARTIAL_METADATA, PARTIAL_METADATA_LIST, type KubeClient, type WatchEvent } from './client.js';
+import { PARTIAL_METADATA, PARTIAL_METADATA_LIST, type KubeClient, type WatchEvent } from './client.js';
+import { classify, Failure } from './errors.js';
 
 /** A list is read in pages of this many objects, so a large one never sits in memory as one string. */
 const PAGE_SIZE = 500;
@@ -77,7 +78,7 @@ export class Informer<T extends KubernetesObject> {
         delayMs = firstMs;
       } catch (err) {
         if (signal.aborted) return;
-        if (isGone(err)) {
+        if (classify(err) === Failure.Gone) {
           this.resourceVersion = undefined;
           continue;
         }

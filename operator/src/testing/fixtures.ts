@@ -1,3 +1,4 @@
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { Value } from 'typebox/value';
 import { API_VERSION, KIND, SentimentModelSpec, type SentimentModel } from '../api/v1alpha1/index.js';
 
@@ -27,3 +28,21 @@ export function sentimentModel(spec: DeepPartial<SentimentModelSpec> = {}, name 
     spec: defaulted,
   };
 }
+
+const GPU = 'nvidia.com/gpu';
+
+/** A Ready GPU node as the NVIDIA GPU operator labels and taints it. */
+export function gpuNode(name: string, gpus: number, product = 'NVIDIA-H100-80GB-HBM3'): V1Node {
+  return {
+    metadata: { name, labels: { 'nvidia.com/gpu.product': product } },
+    spec: { taints: [{ key: GPU, value: 'present', effect: 'NoSchedule' }] },
+    status: { allocatable: { [GPU]: String(gpus) }, conditions: [{ type: 'Ready', status: 'True' }] },
+  };
+}
+
+/** n running pods on the node, one GPU each. */
+export const gpuPods = (nodeName: string, n: number): V1Pod[] =>
+  Array.from({ length: n }, (_, i) => ({ metadata: { name: `p${i}` }, spec: { nodeName, containers: [{ name: 'c', resources: { requests: { [GPU]: '1' } } }] }, status: { phase: 'Running' } }));
+
+/** An informer cache, as far as listing goes. */
+export const cache = <T>(items: T[]) => ({ list: () => items });

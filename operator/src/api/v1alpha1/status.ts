@@ -1,5 +1,4 @@
 import Type, { type Static } from 'typebox';
-import { AutoscalerState } from '../../autoscaler/decide.js';
 import { StringEnum } from '#contract/string-enum.js';
 
 export const ConditionType = { Ready: 'Ready', Progressing: 'Progressing', Degraded: 'Degraded' } as const;
@@ -15,6 +14,27 @@ export const Condition = Type.Object({
   lastTransitionTime: Type.String({ format: 'date-time' }),
   reason: Type.String({ minLength: 1, maxLength: 1024, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$' }),
   message: Type.String({ maxLength: 32_768 }),
+});
+
+// The builtin autoscaler's state (autoscaler/decide.ts, window.ts) as plain data, persisted in
+// status so a restarted or newly elected operator resumes its decisions. Objects rather than
+// tuples, which a CRD structural schema cannot describe; times are epoch milliseconds.
+
+/** One second of observations: their sum and count, so several ticks in the same second average. */
+const Bucket = Type.Object({ at: Type.Number(), sum: Type.Number(), n: Type.Integer({ minimum: 1 }) });
+export const MetricWindow = Type.Array(Bucket);
+/** Values with the time they were recorded, kept only while they can still be the maximum of the window. */
+export const MaxWindow = Type.Array(Type.Object({ at: Type.Number(), value: Type.Number() }));
+
+export const AutoscalerState = Type.Object({
+  /** Per-second totals of the metric across pods, over the stable window. */
+  metric: MetricWindow,
+  /** Recommendations that can still be the maximum within the scale-down delay. */
+  recommendations: MaxWindow,
+  /** Last time the panic window demand was over the threshold; present only while panicking. */
+  overThresholdAt: Type.Optional(Type.Number()),
+  /** The last decision, so a restart neither forgets a scale-up nor reports it again. */
+  desired: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 
 const count = () => Type.Optional(Type.Integer({ minimum: 0, format: 'int32' }));
@@ -65,7 +85,13 @@ export const SentimentModelStatus = Type.Object({
   ),
 });
 
+/** A metav1.Time as status carries it: RFC 3339 to the second. */
+export const metaTime = (epochMs: number): string => new Date(epochMs).toISOString().replace(/\.\d+Z$/, 'Z');
+
 export type Condition = Static<typeof Condition>;
 export type SentimentModelStatus = Static<typeof SentimentModelStatus>;
 export type Revision = Static<typeof Revision>;
 export type RolloutChoice = Static<typeof RolloutChoice>;
+export type MetricWindow = Static<typeof MetricWindow>;
+export type MaxWindow = Static<typeof MaxWindow>;
+export type AutoscalerState = Static<typeof AutoscalerState>;

@@ -10,6 +10,9 @@ export const PLURAL = 'sentimentmodels';
 export const SINGULAR = 'sentimentmodel';
 export const SHORT_NAME = 'sentm';
 
+/** Where the runtime listens in every pod the operator makes: its probes, its Service and the autoscaler's scrapes go there. */
+export const RUNTIME_HTTP_PORT = 8080;
+
 export const LABEL_MODEL = `${GROUP}/model`;
 export const ANNOTATION_TEMPLATE_HASH = `${GROUP}/template-hash`;
 /** On each child: hash of the object the operator last applied, so an unchanged child is not re-applied. */

@@ -2,10 +2,10 @@ import type { V1ConfigMap } from '@kubernetes/client-node';
 import { Value } from 'typebox/value';
 import { stringify } from 'yaml';
 import { RuntimeConfig } from '#contract/runtime-config.js';
-import type { ModelSource, SentimentModel } from '../../api/v1alpha1/index.js';
+import { RUNTIME_HTTP_PORT, type ModelSource, type SentimentModel } from '../../api/v1alpha1/index.js';
 import { drainTiming } from './drain.js';
 import { childMeta, childNames } from './names.js';
-import { CONFIG_FILE, HTTP_PORT } from './pod-defaults.js';
+import { CONFIG_FILE } from './pod-defaults.js';
 
 /**
  * The runtime config for a model. Only what the spec decides is set here; the runtime's own
@@ -31,7 +31,7 @@ export function runtimeConfig(model: SentimentModel, modelPath: string): Runtime
     cache: { ...spec.cache },
     server: {
       host: '0.0.0.0',
-      port: HTTP_PORT,
+      port: RUNTIME_HTTP_PORT,
       processes: spec.runtime.processes,
       requestTimeoutMs: spec.server.requestTimeoutMs,
       drainDelayMs: timing.runtimeDrainDelayMs,

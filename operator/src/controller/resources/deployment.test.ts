@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { V1Container, V1Deployment } from '@kubernetes/client-node';
 import { RUNTIME_IMAGE, sentimentModel } from '../../testing/fixtures.js';
-import type { SentimentModel } from '../../api/v1alpha1/index.js';
-import { desiredObjects } from './desired.js';
+import type { RolloutChoice, SentimentModel } from '../../api/v1alpha1/index.js';
+import { desiredDraft, withStrategy } from './desired.js';
 import type { ClusterFacts } from './facts.js';
 import { deploymentForCache, rollingUpdate, templateHashOf } from './deployment.js';
 
-const facts: ClusterFacts = { imageVolumes: false, clusterDomain: 'cluster.local', rolloutStrategy: 'Surge' };
-const deploymentOf = (model: SentimentModel, f: Partial<ClusterFacts> = {}): V1Deployment => desiredObjects(model, { ...facts, ...f }).deployment;
+const facts: ClusterFacts = { imageVolumes: false, clusterDomain: 'cluster.local' };
+const deploymentOf = (model: SentimentModel, f: Partial<ClusterFacts> = {}, strategy: RolloutChoice['strategy'] = 'Surge'): V1Deployment =>
+  withStrategy(model, desiredDraft(model, { ...facts, ...f }), strategy).deployment;
 const podSpec = (d: V1Deployment) => d.spec!.template.spec!;
 const runtimeOf = (d: V1Deployment) => podSpec(d).containers[0]!;
 const GPU = { runtime: { executionProvider: 'cuda' as const }, resources: { gpu: { count: 1 } } };
@@ -174,7 +175,7 @@ describe('makeDeployment: shutdown and rollout', () => {
   });
 
   it('applies the chosen strategy to the Deployment', () => {
-    const d = deploymentOf(sentimentModel({ rollout: { strategy: 'Auto' } }), { rolloutStrategy: 'Replace' });
+    const d = deploymentOf(sentimentModel({ rollout: { strategy: 'Auto' } }), {}, 'Replace');
     expect(d.spec?.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } });
   });
 
@@ -192,7 +193,7 @@ describe('makeDeployment: shutdown and rollout', () => {
 
 describe('deploymentForCache', () => {
   it('keeps what the controller reads and drops the pod template', () => {
-    const desired = deploymentOf(sentimentModel(), { rolloutStrategy: 'Replace' });
+    const desired = deploymentOf(sentimentModel(), {}, 'Replace');
     const status = { observedGeneration: 1, replicas: 1, readyReplicas: 1, conditions: [{ type: 'Available', status: 'True' }] };
     const cached = deploymentForCache({ ...desired, status });
     expect(templateHashOf(cached)).toBe(templateHashOf(desired));

@@ -1,9 +1,8 @@
 import type { V1Container, V1Deployment, V1PodTemplateSpec, V1ResourceRequirements, V1RollingUpdateDeployment, V1Toleration } from '@kubernetes/client-node';
 import {
-  ANNOTATION_MODEL_SOURCE, ANNOTATION_QUANTIZATION, ANNOTATION_RUNTIME_IMAGE, ANNOTATION_TEMPLATE_HASH, type SentimentModel, type SentimentModelSpec,
+  ANNOTATION_MODEL_SOURCE, ANNOTATION_QUANTIZATION, ANNOTATION_RUNTIME_IMAGE, ANNOTATION_TEMPLATE_HASH, RUNTIME_HTTP_PORT, type RolloutChoice, type SentimentModel, type SentimentModelSpec,
 } from '../../api/v1alpha1/index.js';
 import { drainTiming } from './drain.js';
-import type { ClusterFacts } from './facts.js';
 import { stableHash } from './hash.js';
 import type { ModelDelivery } from './model-delivery.js';
 import { childMeta, childNames, labels, modelSummary, selectorLabels } from './names.js';
@@ -11,7 +10,6 @@ import {
   CONFIG_DIR,
   CONFIG_FILE,
   CONTAINER_SECURITY_CONTEXT,
-  HTTP_PORT,
   HTTP_PORT_NAME,
   POD_SECURITY_CONTEXT,
   RUNTIME_ENTRYPOINT,
@@ -26,15 +24,22 @@ const GPU_TOLERATION: V1Toleration = { key: 'nvidia.com/gpu', operator: 'Exists'
 /** Old ReplicaSets kept per model; the default of 10 adds up to thousands of objects across many models. */
 const REVISION_HISTORY_LIMIT = 3;
 
-export function makeDeployment(model: SentimentModel, facts: ClusterFacts, delivery: ModelDelivery, configYaml: string): V1Deployment {
-  const { spec } = model;
+/**
+ * The pod template, carrying its hash. The rollout strategy stays outside it: strategy.ts decides
+ * that from this template, and choosing another strategy must not make a new revision.
+ */
+export function makePodTemplate(model: SentimentModel, delivery: ModelDelivery, configYaml: string): V1PodTemplateSpec {
   const unhashed = podTemplate(model, delivery);
   // The ConfigMap is read only at start, so its content joins the hash: a config change rolls the pods.
   const hash = stableHash({ template: unhashed, configYaml });
   // The revision annotations follow from hashed content (the model source and runtime image are in the
   // template, the quantization in the config), so they stay out of the hash.
-  const annotations = { [ANNOTATION_TEMPLATE_HASH]: hash, ...revisionAnnotations(spec) };
-  const template = { ...unhashed, metadata: { ...unhashed.metadata, annotations } };
+  const annotations = { [ANNOTATION_TEMPLATE_HASH]: hash, ...revisionAnnotations(model.spec) };
+  return { ...unhashed, metadata: { ...unhashed.metadata, annotations } };
+}
+
+export function makeDeployment(model: SentimentModel, template: V1PodTemplateSpec, strategy: RolloutChoice['strategy']): V1Deployment {
+  const { spec } = model;
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -44,16 +49,20 @@ export function makeDeployment(model: SentimentModel, facts: ClusterFacts, deliv
       revisionHistoryLimit: REVISION_HISTORY_LIMIT,
       progressDeadlineSeconds: spec.rollout.progressDeadlineSeconds,
       selector: { matchLabels: selectorLabels(model) },
-      strategy: { type: 'RollingUpdate', rollingUpdate: rollingUpdate(spec.rollout, facts.rolloutStrategy) },
+      strategy: { type: 'RollingUpdate', rollingUpdate: rollingUpdate(spec.rollout, strategy) },
       template,
     },
   };
 }
 
-/** Surge needs room for an extra pod (a spare GPU); Replace frees a pod's resources before its successor starts. */
+/** The hash a pod template carries; '' when it has none (not ours). */
+export function podTemplateHash(template: V1PodTemplateSpec | undefined): string {
+  return template?.metadata?.annotations?.[ANNOTATION_TEMPLATE_HASH] ?? '';
+}
+
 /** The pod-template hash a Deployment carries; '' when it has none (not ours, or not yet applied). */
 export function templateHashOf(deployment: V1Deployment | undefined): string {
-  return deployment?.spec?.template?.metadata?.annotations?.[ANNOTATION_TEMPLATE_HASH] ?? '';
+  return podTemplateHash(deployment?.spec?.template);
 }
 
 /**
@@ -70,7 +79,8 @@ export function deploymentForCache(d: V1Deployment): V1Deployment {
   };
 }
 
-export function rollingUpdate(rollout: SentimentModelSpec['rollout'], strategy: ClusterFacts['rolloutStrategy']): V1RollingUpdateDeployment {
+/** Surge needs room for an extra pod (a spare GPU); Replace frees a pod's resources before its successor starts. */
+export function rollingUpdate(rollout: SentimentModelSpec['rollout'], strategy: RolloutChoice['strategy']): V1RollingUpdateDeployment {
   return strategy === 'Surge' ? { maxSurge: rollout.maxSurge, maxUnavailable: 0 } : { maxSurge: 0, maxUnavailable: rollout.maxUnavailable };
 }
 
@@ -97,7 +107,7 @@ function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTempl
     imagePullPolicy: spec.runtime.imagePullPolicy,
     workingDir: RUNTIME_WORKDIR,
     command: [...RUNTIME_ENTRYPOINT, 'serve', '--config', `${CONFIG_DIR}/${CONFIG_FILE}`],
-    ports: [{ name: HTTP_PORT_NAME, containerPort: HTTP_PORT, protocol: 'TCP' }],
+    ports: [{ name: HTTP_PORT_NAME, containerPort: RUNTIME_HTTP_PORT, protocol: 'TCP' }],
     resources: containerResources(spec.resources, true),
     // Startup allows 10 minutes for loading and warming a model; afterwards readiness reacts in ~10 s.
     startupProbe: { ...probe('/readyz'), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 120 },

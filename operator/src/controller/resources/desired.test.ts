@@ -2,22 +2,21 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ANNOTATION_TEMPLATE_HASH, type SentimentModel } from '../../api/v1alpha1/index.js';
 import { sentimentModel } from '../../testing/fixtures.js';
-import { desiredObjects } from './desired.js';
+import { templateHashOf } from './deployment.js';
+import { desiredDraft, withStrategy } from './desired.js';
 import type { ClusterFacts } from './facts.js';
 
-const facts: ClusterFacts = { imageVolumes: true, clusterDomain: 'cluster.local', rolloutStrategy: 'Surge' };
-const hashOf = (model: SentimentModel, f: ClusterFacts = facts) =>
-  desiredObjects(model, f).deployment.spec?.template.metadata?.annotations?.[ANNOTATION_TEMPLATE_HASH];
+const facts: ClusterFacts = { imageVolumes: true, clusterDomain: 'cluster.local' };
+const hashOf = (model: SentimentModel, f: ClusterFacts = facts) => desiredDraft(model, f).podTemplate.metadata?.annotations?.[ANNOTATION_TEMPLATE_HASH];
 
-describe('desiredObjects', () => {
-  it('builds the four children, with the config pointing at the delivered model', () => {
-    const objects = desiredObjects(sentimentModel({ model: { image: { reference: 'm:1', path: '/onnx/sst2' } } }), facts);
+describe('desiredDraft and withStrategy', () => {
+  it('build the four children, with the config pointing at the delivered model and the Deployment at the template', () => {
+    const model = sentimentModel({ model: { image: { reference: 'm:1', path: '/onnx/sst2' } } });
+    const draft = desiredDraft(model, facts);
+    const objects = withStrategy(model, draft, 'Surge');
     expect(Object.keys(objects)).toEqual(['configMap', 'deployment', 'service', 'pdb']);
     expect(parse(objects.configMap.data?.['config.yaml'] ?? '').model.path).toBe('/models/onnx/sst2');
-  });
-
-  it('is deterministic', () => {
-    expect(desiredObjects(sentimentModel(), facts)).toEqual(desiredObjects(sentimentModel(), facts));
+    expect(objects.deployment.spec?.template).toBe(draft.podTemplate);
   });
 
   describe('pod-template hash', () => {
@@ -50,7 +49,10 @@ describe('desiredObjects', () => {
     });
 
     it('stays when the chosen rollout strategy changes, which the reconciler decides from this hash', () => {
-      expect(hashOf(sentimentModel(), { ...facts, rolloutStrategy: 'Replace' })).toBe(base);
+      const model = sentimentModel();
+      const draft = desiredDraft(model, facts);
+      expect(templateHashOf(withStrategy(model, draft, 'Replace').deployment)).toBe(base);
+      expect(templateHashOf(withStrategy(model, draft, 'Surge').deployment)).toBe(base);
     });
 
     it('changes when the model delivery changes with the cluster', () => {

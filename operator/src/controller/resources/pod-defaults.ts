@@ -3,7 +3,6 @@ import type { V1PodSecurityContext, V1SecurityContext, V1Volume, V1VolumeMount }
 /** The runtime image's layout: the compiled runtime lives under /app. */
 export const RUNTIME_WORKDIR = '/app';
 export const RUNTIME_ENTRYPOINT = ['node', 'dist/runtime/src/main.js'];
-export const HTTP_PORT = 8080;
 export const HTTP_PORT_NAME = 'http';
 export const CONFIG_DIR = '/etc/sentiment-runtime';
 export const CONFIG_FILE = 'config.yaml';

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { isConflict, isNotFound, loggable } from './controller/errors.js';
-import { resourcePath, type KubeClient } from './kube/client.js';
+import { resourcePath, type KubeClient } from './client.js';
+import { classify, Failure, loggable } from './errors.js';
 
 export interface LeaderElectionConfig {
   namespace: string;
@@ -109,12 +109,12 @@ export class LeaderElector {
     try {
       lease = await this.client.request<Lease>('GET', this.lease);
     } catch (err) {
-      if (!isNotFound(err)) return this.failed(err);
+      if (classify(err) !== Failure.NotFound) return this.failed(err);
       try {
         await this.client.send('POST', this.leases, { body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec: this.spec(now, now, 0) } });
         return 'ok';
       } catch (createErr) {
-        return isConflict(createErr) ? 'held' : this.failed(createErr);
+        return classify(createErr) === Failure.Conflict ? 'held' : this.failed(createErr);
       }
     }
     const spec = lease.spec ?? {};

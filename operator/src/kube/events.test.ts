@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { CoreV1Event } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { ApiError } from '../kube/client.js';
 import { sentimentModel } from '../testing/fixtures.js';
+import { ApiError, LeadershipLostError } from './errors.js';
 import { EventRecorder } from './events.js';
-import { LeadershipLostError, type KubeWriter } from './writer.js';
+import type { KubeWriter } from './writer.js';
 
 function fakeWriter(opts: { patchFails?: number; createFails?: Error } = {}) {
   const calls: string[] = [];

@@ -1,6 +1,7 @@
 import type { CoreV1Event, KubernetesObject } from '@kubernetes/client-node';
 import { API_VERSION, PLURAL, type SentimentModel, type SentimentModelStatus } from '../api/v1alpha1/index.js';
-import { resourcePath, type KubeClient } from '../kube/client.js';
+import { resourcePath, type KubeClient } from './client.js';
+import { LeadershipLostError } from './errors.js';
 import type { OperatorMetrics } from '../metrics.js';
 
 export const FIELD_MANAGER = 'sentiment-operator';
@@ -13,11 +14,6 @@ const MERGE_PATCH = 'application/merge-patch+json';
 const PLURALS: Record<string, string> = {
   ConfigMap: 'configmaps', Deployment: 'deployments', Service: 'services', PodDisruptionBudget: 'poddisruptionbudgets',
 };
-
-/** Thrown instead of writing once this instance is no longer the leader. */
-export class LeadershipLostError extends Error {
-  override name = 'LeadershipLostError';
-}
 
 /**
  * Every write the controller makes goes through here: one place counts them

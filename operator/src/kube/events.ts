@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { CoreV1Event } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { SentimentModel } from '../api/v1alpha1/index.js';
-import { isNotFound, loggable } from './errors.js';
-import { FIELD_MANAGER, LeadershipLostError, type KubeWriter } from './writer.js';
+import { classify, Failure, loggable } from './errors.js';
+import { FIELD_MANAGER, type KubeWriter } from './writer.js';
 
 /** Remembered events for aggregation; old entries go first, so memory stays bounded with many models. */
 const MAX_REMEMBERED = 4096;
@@ -40,7 +40,7 @@ export class EventRecorder {
           return;
         } catch (err) {
           // Events expire (an hour by default); start a new one.
-          if (!isNotFound(err)) throw err;
+          if (classify(err) !== Failure.NotFound) throw err;
         }
       }
       const event: CoreV1Event = {
@@ -55,7 +55,7 @@ export class EventRecorder {
       await this.writer.createEvent(event);
       this.remember(key, { name: event.metadata.name ?? '', count: 1 });
     } catch (err) {
-      if (err instanceof LeadershipLostError) throw err;
+      if (classify(err) === Failure.LeadershipLost) throw err;
       this.log.warn({ err: loggable(err), model: `${namespace}/${name}`, reason }, 'could not record event');
     }
   }

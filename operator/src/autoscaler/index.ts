@@ -1,1 +1,0 @@
-export { AutoscalerState, type AutoscalingSettings, type DecideInput, type Decision, decide, initialState, parseState, Reason } from './decide.js';
