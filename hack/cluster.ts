@@ -1,9 +1,10 @@
-// `hack/dev npm run cluster -- up|down|status|load IMAGE...`: a real one-node Kubernetes cluster on
-// this Linux machine without Docker (test/support/node.ts), the way kind gives one with Docker.
-// `up` starts it in a background process of its own and returns once the node is Ready, printing
-// the KUBECONFIG to use; `down` stops it and removes everything it made; `load` pushes images built
-// with hack/images/build.sh to the cluster's registry under their own names (ghcr.io/... resolves
-// to that registry inside the cluster). Needs root. Run from the repository root (npm run does).
+// `hack/dev npm run cluster -- up|down [SLOT]|status|load IMAGE...`: a real one-node Kubernetes
+// cluster on this Linux machine without Docker (test/support/node.ts), the way kind gives one with
+// Docker. `up` starts it in a background process of its own and returns once the node is Ready,
+// printing the KUBECONFIG to use; `down` stops it and removes everything it made (`down SLOT`: what
+// a killed test run left in that slot); `load` pushes images built with hack/images/build.sh to the
+// cluster's registry under their own names (ghcr.io/... resolves to that registry inside the
+// cluster). Needs root. Run from the repository root (npm run does).
 import { spawn, execFileSync } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -76,7 +77,14 @@ async function serve(): Promise<void> {
   setInterval(() => {}, 1 << 30);
 }
 
-async function down(): Promise<void> {
+async function down(slot?: string): Promise<void> {
+  if (slot !== undefined) {
+    // A slot left behind by a test run that was killed: its processes, cgroups, netns and state dirs.
+    if (!/^\d+$/.test(slot)) throw new Error(`usage: npm run cluster -- down [SLOT], not ${slot}`);
+    removeNode(Number(slot));
+    console.log(`slot ${slot} removed`);
+    return;
+  }
   const s = readState();
   if (!s) { console.log('no cluster is up'); return; }
   if (alive(s.pid)) {
@@ -106,10 +114,10 @@ const [command, ...args] = process.argv.slice(2);
 switch (command) {
   case 'up': await up(); break;
   case 'serve': await serve(); break;
-  case 'down': await down(); break;
+  case 'down': await down(args[0]); break;
   case 'status': { const s = readState(); console.log(s && alive(s.pid) ? describe(s) : 'no cluster is up'); break; }
   case 'load': load(args); break;
   default:
-    console.error('usage: hack/dev npm run cluster -- up | down | status | load IMAGE...');
+    console.error('usage: hack/dev npm run cluster -- up | down [SLOT] | status | load IMAGE...');
     process.exit(2);
 }

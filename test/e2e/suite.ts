@@ -16,7 +16,7 @@ import { applyObject, createNamespace, listPods, waitFor, waitForDeploymentAvail
 import { condition, isReady, readModel, recordStatuses, waitForModel } from '../support/operator.js';
 import { repoRoot, type Json } from '../support/runtime.js';
 
-export const RELEASE = 'sentiment';
+export const RELEASE = 'sentiment-operator';
 export const RELEASE_NAMESPACE = 'sentiment-system';
 const SAMPLE = join(repoRoot, 'config', 'samples', 'english-cpu-int8.yaml');
 const ns = 'demo';
@@ -183,7 +183,8 @@ export function defineE2eSuite(title: string, start: () => Promise<E2eCluster>, 
 
     it('runs the operator from the chart: both replicas available, one of them leading', async () => {
       // helm --wait accepts a Deployment at replicas - maxUnavailable ready.
-      const deployment = await waitForDeploymentAvailable(kc(), RELEASE_NAMESPACE, 'sentiment-operator', 2, 180_000);
+      // The release named as the chart, as the README installs it: the Deployment is sentiment-operator.
+      const deployment = await waitForDeploymentAvailable(kc(), RELEASE_NAMESPACE, RELEASE, 2, 180_000);
       expect(deployment?.spec?.template.spec?.containers[0]?.image).toBe(cluster.images.operator);
       const lease = await waitFor(() => kc().makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'sentiment-operator', namespace: RELEASE_NAMESPACE })
         .then((l) => l.spec?.holderIdentity ? l : undefined), 60_000, 'no operator holds the lease');
@@ -335,6 +336,37 @@ export function defineE2eSuite(title: string, start: () => Promise<E2eCluster>, 
     (opts.corruptModel ? it.fails : it.skip)('KNOWN GAP: the ModelLoadFailed message carries the runtime\'s one-line reason from the termination message', () => {
       expect(loadFailure).toMatch(/container runtime: exit code 1 \(Error: onnx\/model_quantized\.onnx: failed to load the model: .+\)$/);
     });
+
+    it('the builtin autoscaler moves real pods: up under in-cluster load, down once idle', async () => {
+      const model = sampleModel(cluster, cluster.images.model(V2));
+      model.spec.replicas = 1;
+      model.spec.autoscaling = {
+        enabled: true, engine: 'builtin', metric: 'inflight', target: 2, minReplicas: 1, maxReplicas: 3,
+        stableWindowSeconds: 6, panicWindowSeconds: 2, panicThreshold: 2, scaleDownDelaySeconds: 10, maxScaleUpRate: 1000, maxScaleDownRate: 2,
+      };
+      // Each request waits out the batch delay, so in-flight requests follow the clients' concurrency;
+      // without the response cache, which answers the client's repeated texts at once, never in flight.
+      model.spec.batching = { ...model.spec.batching, maxBatchDelayMs: 200 };
+      model.spec.cache = { ...model.spec.cache, enabled: false };
+      await applyObject(kc(), model, 'e2e');
+      await waitForModel(kc(), ns, name, (m) => isReady(m) && m.status?.readyReplicas === 1 && m.spec.replicas === 1, 300_000, 'one ready replica');
+      // Eight closed-loop workers: 8 in flight is 4 replicas' worth at target 2, capped at 3.
+      await applyObject(kc(), clientPod(cluster, 'client-autoscale', await serviceUrl(), { untilRevision: 'none', deadlineS: 40, workers: 8 }), 'e2e');
+      const loaded = Date.now();
+      const up = await waitForModel(kc(), ns, name, (m) => m.spec.replicas === 3 && m.status?.readyReplicas === 3, 180_000, '3 ready replicas under load');
+      cluster.report('builtin autoscaler: load start -> 3 ready pods', `${((Date.now() - loaded) / 1000).toFixed(1)} s`);
+      expect(up.status?.autoscaling?.lastScaleTime).toMatch(/Z$/);
+      const pods = (await listPods(kc(), ns, `serving.sentiment.dev/model=${name}`)).filter((p) => !p.metadata?.deletionTimestamp);
+      expect(pods.filter((p) => p.status?.containerStatuses?.[0]?.ready)).toHaveLength(3);
+      const client = await finished('client-autoscale', 180_000);
+      const summary = await summaryOf('client-autoscale');
+      cluster.report('requests during autoscaling', `${summary.ok + summary.failed} sent, ${summary.failed} failed`);
+      expect(client.status?.phase, JSON.stringify(summary)).toBe('Succeeded');
+      expect(summary).toMatchObject({ failed: 0, wrongLabels: 0 });
+      const idle = Date.now();
+      await waitForModel(kc(), ns, name, (m) => m.spec.replicas === 1 && m.status?.readyReplicas === 1, 180_000, 'back to one replica once idle');
+      cluster.report('builtin autoscaler: load end -> 1 replica', `${((Date.now() - idle) / 1000).toFixed(1)} s`);
+    }, STEP_TIMEOUT_MS);
 
     it('deletes everything the model owned when it is deleted', async () => {
       await kubectl('delete', '--namespace', ns, `sentimentmodel/${name}`, '--wait=true', '--timeout=120s');
