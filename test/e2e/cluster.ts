@@ -10,18 +10,13 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { k8sBinDir } from '../support/controlplane.js';
 import { repoRoot } from '../support/runtime.js';
 import { importImages } from './images.js';
+import type { E2eCluster } from './suite.js';
 
 // rancher/k3s:v1.35.5-k3s1, pinned by digest.
 export const K3S_IMAGE = 'rancher/k3s:v1.35.5-k3s1@sha256:2074403abe1bded11ef3dde09d457e13be8e0b64c218b1c4f8269b4565cfbc65';
 
-export interface Cluster {
-  k3s: StartedK3sContainer;
-  kubeConfig: KubeConfig;
-  kubeconfigPath: string;
-  /** helm from the control-plane binaries (npm run envtest:setup), against this cluster. */
-  helm(...args: string[]): Promise<string>;
-  stop(): Promise<void>;
-}
+/** helm is the control-plane binaries' (npm run envtest:setup), against this cluster. */
+export type Cluster = Pick<E2eCluster, 'kubeConfig' | 'kubeconfigPath' | 'helm' | 'stop'> & { k3s: StartedK3sContainer };
 
 export async function startCluster(images: string[]): Promise<Cluster> {
   const helmBin = join(k8sBinDir(), 'helm');

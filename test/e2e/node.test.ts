@@ -69,6 +69,7 @@ async function start(): Promise<E2eCluster> {
     images: { operator: operator!, runtime: runtime!, model: (version) => (version === V1 ? model1! : model2), corruptModel },
     pullPolicy: 'IfNotPresent',
     hostReachesServices: true,
+    containerProcesses: cluster.containerProcesses,
     // The chart's own image names and defaults: the images were pushed under those names.
     chartValues: [],
     report,

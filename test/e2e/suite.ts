@@ -39,6 +39,8 @@ export interface E2eCluster {
   pullPolicy: 'Never' | 'IfNotPresent';
   /** Whether this process can reach Service ClusterIPs (routed to the node). */
   hostReachesServices: boolean;
+  /** The containers' processes as the node's kernel runs them, where the test shares the node's /proc. */
+  containerProcesses?: () => { uids: number[]; rootReadOnly: boolean; cmdline: string[] }[];
   /** helm install flags beyond the release, chart and namespace. */
   chartValues: string[];
   /** Figures the suite measured, for the run's log. */
@@ -213,6 +215,22 @@ export function defineE2eSuite(title: string, start: () => Promise<E2eCluster>, 
         expect(pod.spec?.initContainers?.map((c) => c.image)).toEqual([cluster.images.model(V1)]);
         expect(pod.status?.containerStatuses?.[0]?.ready).toBe(true);
         expect(pod.status?.containerStatuses?.[0]?.imageID).toMatch(/sha256:/);
+      }
+    }, STEP_TIMEOUT_MS);
+
+    it('runs the operator and the runtime as uid 65532 on read-only root filesystems, as the kernel sees them', async () => {
+      if (!cluster.containerProcesses) {
+        console.log('containerProcesses: this cluster\'s node processes are not visible from the test (k3s in a container); Pod Security admission alone checked');
+        return;
+      }
+      const processes = cluster.containerProcesses();
+      const running = (entry: string) => processes.filter((p) => p.cmdline.some((arg) => arg.endsWith(entry)));
+      expect(running('dist/operator/src/main.js')).toHaveLength(2);
+      // Two replicas, each one process or more (server.processes).
+      expect(running('dist/runtime/src/main.js').length).toBeGreaterThanOrEqual(2);
+      for (const p of [...running('dist/operator/src/main.js'), ...running('dist/runtime/src/main.js')]) {
+        expect(p.uids).toEqual([65532, 65532, 65532, 65532]);
+        expect(p.rootReadOnly).toBe(true);
       }
     }, STEP_TIMEOUT_MS);
 

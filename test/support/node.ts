@@ -62,6 +62,17 @@ export interface RealCluster extends ControlPlane {
   registry: string;
   /** Reads the RSS (kB) of the node's own processes: kubelet, kube-proxy, containerd and its shims. */
   nodeRssKb(): number;
+  /** The processes of the pods' containers, as the host's /proc shows them. */
+  containerProcesses(): ContainerProcess[];
+}
+
+export interface ContainerProcess {
+  pid: number;
+  /** Real, effective, saved and filesystem uids. */
+  uids: number[];
+  /** Whether the process's root filesystem is mounted read-only. */
+  rootReadOnly: boolean;
+  cmdline: string[];
 }
 
 export interface RealClusterOptions {
@@ -166,7 +177,20 @@ export async function startRealCluster(opts: RealClusterOptions = {}): Promise<R
         try { return sum + Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0); } catch { return sum; }
       }, 0);
     };
-    return { ...plane, layout: l, registry, nodeRssKb };
+    const containerProcesses = () => walk(`/sys/fs/cgroup/pids/${l.cgroup}/kubepods`)
+      .flatMap((d) => readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number))
+      .flatMap((pid): ContainerProcess[] => {
+        try {
+          const uids = (/^Uid:\s+(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '').split(/\s+/).map(Number);
+          // mountinfo: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ...; the last mount at / is the visible one.
+          const root = readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').map((line) => line.split(' ')).filter((f) => f[4] === '/').at(-1);
+          const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+          return [{ pid, uids, rootReadOnly: (root?.[5] ?? '').split(',').includes('ro'), cmdline }];
+        } catch {
+          return []; // exited meanwhile
+        }
+      });
+    return { ...plane, layout: l, registry, nodeRssKb, containerProcesses };
   } catch (err) {
     await plane.stop();
     throw err;
