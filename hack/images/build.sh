@@ -71,7 +71,7 @@ base_recipe=2
 name_bases() {
   node_dir=$(bash "$root/hack/ensure-node.sh" --registry)
   node_version=$("$node_dir/node" --version | tr -d v)
-  npm_version=$(npm --version)
+  npm_version=11.19.1 # Node 24 ships npm 11
   debian_base=localhost/sentiment-base/debian:bookworm-r$base_recipe
   node_base=localhost/sentiment-base/node:$node_version-bookworm-r$base_recipe
   distroless_base=localhost/sentiment-base/distroless-nodejs:$node_version-r$base_recipe

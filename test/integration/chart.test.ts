@@ -15,6 +15,8 @@ import { repoRoot, startRuntime } from '../support/runtime.js';
 const chart = join(repoRoot, 'charts', 'sentiment-operator');
 const bin = k8sBinDir();
 const RELEASE_NAMESPACE = 'sentiment-system';
+const MONITORING_API = 'monitoring.coreos.com/v1';
+const MONITORING_KINDS = ['PodMonitor', 'PrometheusRule', 'ServiceMonitor'];
 
 type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; [key: string]: unknown };
 
@@ -22,8 +24,14 @@ function helm(...args: string[]): string {
   return execFileSync(join(bin, 'helm'), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+/** Renders as `helm install` would on a cluster; `monitoring` says whether it serves the Prometheus Operator's API. */
 function render(valuesFile: string, ...set: string[]): Manifest[] {
-  const out = helm('template', 'sentiment-operator', chart, '--namespace', RELEASE_NAMESPACE, '--values', join(chart, 'ci', valuesFile), ...set.flatMap((s) => ['--set', s]));
+  return renderFor({ monitoring: true }, valuesFile, ...set);
+}
+
+function renderFor(cluster: { monitoring: boolean }, valuesFile: string, ...set: string[]): Manifest[] {
+  const apiVersions = cluster.monitoring ? ['--api-versions', MONITORING_API] : [];
+  const out = helm('template', 'sentiment-operator', chart, '--namespace', RELEASE_NAMESPACE, '--values', join(chart, 'ci', valuesFile), ...apiVersions, ...set.flatMap((s) => ['--set', s]));
   return parseAllDocuments(out).map((doc) => doc.toJS() as Manifest).filter(Boolean);
 }
 
@@ -57,6 +65,13 @@ describe('Helm chart: lint, values schema, rendered objects', () => {
     const namespaced = render('namespaced-values.yaml');
     expect(namespaced.filter((o) => o.kind === 'Role').map((o) => o.metadata.namespace).sort()).toEqual(['sentiment-system', 'team-a', 'team-b']);
     expect(namespaced.filter((o) => o.kind === 'ClusterRole').map((o) => o.metadata.name)).toEqual(['sentiment-operator-capacity']);
+  });
+
+  it('renders monitors and rules only on a cluster that serves their API, and only when enabled', () => {
+    const kinds = (objects: Manifest[]) => objects.map((o) => o.kind).filter((kind) => MONITORING_KINDS.includes(kind)).sort();
+    expect(kinds(renderFor({ monitoring: true }, 'all-features-values.yaml'))).toEqual(MONITORING_KINDS);
+    expect(kinds(renderFor({ monitoring: false }, 'all-features-values.yaml'))).toEqual([]);
+    expect(kinds(renderFor({ monitoring: true }, 'default-values.yaml'))).toEqual([]);
   });
 
   it('runs the operator restricted, with leader election, on a pinned image', () => {
@@ -132,7 +147,6 @@ describe('chart installed on a real control plane', () => {
 
   beforeAll(async () => {
     cp = await startControlPlane({ scheduler: true, controllerManager: true, nodes: [cpuNode('cpu-1'), cpuNode('cpu-2')] });
-    await installCrds(cp.kubeconfigPath, cp.binDir, join(cp.binDir, '..', 'monitoring-crds'));
     // Pod Security "restricted" enforced where the chart's pods and the operator's pods run.
     const restricted = { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' };
     await createNamespace(cp.kubeConfig, RELEASE_NAMESPACE, restricted);
@@ -141,6 +155,21 @@ describe('chart installed on a real control plane', () => {
   afterAll(async () => {
     await operator?.stop();
     await cp?.stop();
+  });
+
+  it('helm install asks the cluster: no monitors and rules without the Prometheus Operator CRDs (the notes say so), all of them with', async () => {
+    const install = (valuesFile: string) => helm('install', 'sentiment-operator', chart, '--dry-run=server', '--kubeconfig', cp.kubeconfigPath, '--namespace', RELEASE_NAMESPACE, '--values', join(chart, 'ci', valuesFile));
+    const monitoringKinds = (out: string) => [...out.matchAll(/^kind: (\w+)$/gm)].map((m) => m[1]!).filter((kind) => MONITORING_KINDS.includes(kind)).sort();
+    const without = install('all-features-values.yaml');
+    expect(without).toContain('kind: Deployment');
+    expect(monitoringKinds(without)).toEqual([]);
+    expect(without).toContain('Not installed: the ServiceMonitor, PodMonitor and PrometheusRule need');
+    expect(install('default-values.yaml')).not.toContain('Not installed');
+
+    expect(await installCrds(cp.kubeconfigPath, cp.binDir, join(cp.binDir, '..', 'monitoring-crds'))).not.toEqual([]);
+    const withCrds = install('all-features-values.yaml');
+    expect(monitoringKinds(withCrds)).toEqual(MONITORING_KINDS);
+    expect(withCrds).not.toContain('Not installed');
   });
 
   it('applies with server-side dry-run and for real; the operator pods pass Pod Security restricted', async () => {

@@ -44,3 +44,9 @@ app.kubernetes.io/component: operator
 {{- define "sentiment-operator.runtimeSelector" -}}
 app.kubernetes.io/managed-by: sentiment-operator
 {{- end -}}
+
+{{/* "true" when the cluster serves the Prometheus Operator's API: monitors and alerts are
+rendered only then, so a plain `helm install` works on a cluster without its CRDs. */}}
+{{- define "sentiment-operator.hasMonitoringApi" -}}
+{{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" }}true{{ end -}}
+{{- end -}}
