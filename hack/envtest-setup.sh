@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds (or reuses) the real Kubernetes control plane the integration tests run against:
-# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok,
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok, plus the
+# kubelet and kube-proxy of the real node (hack/node-setup.sh adds the rest of the node),
 # compiled from the Go module proxy into a cache outside the repository.
 # Prints the bin directory on its last line.
 set -euo pipefail
@@ -39,6 +40,8 @@ build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
 build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager
 build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler
 build kubectl k8s.io/kubernetes/cmd/kubectl
+build kubelet k8s.io/kubernetes/cmd/kubelet
+build kube-proxy k8s.io/kubernetes/cmd/kube-proxy
 
 install_tool() {
   local name=$1 module=$2 extra_ldflags=${3:-}

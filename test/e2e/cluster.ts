@@ -1,5 +1,5 @@
 // A real single-node Kubernetes (k3s in a container, via testcontainers) with the project's images
-// imported and the operator installed from the Helm chart, as a user would install it.
+// imported; suite.ts installs the operator from the Helm chart, as a user would.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,21 +9,14 @@ import { K3sContainer, type StartedK3sContainer } from '@testcontainers/k3s';
 import { KubeConfig } from '@kubernetes/client-node';
 import { k8sBinDir } from '../support/controlplane.js';
 import { repoRoot } from '../support/runtime.js';
-import { importImages, IMAGES } from './images.js';
+import { importImages } from './images.js';
+import type { E2eCluster } from './suite.js';
 
 // rancher/k3s:v1.35.5-k3s1, pinned by digest.
 export const K3S_IMAGE = 'rancher/k3s:v1.35.5-k3s1@sha256:2074403abe1bded11ef3dde09d457e13be8e0b64c218b1c4f8269b4565cfbc65';
-export const RELEASE = 'sentiment';
-export const RELEASE_NAMESPACE = 'sentiment-system';
 
-export interface Cluster {
-  k3s: StartedK3sContainer;
-  kubeConfig: KubeConfig;
-  kubeconfigPath: string;
-  /** helm from the control-plane binaries (npm run envtest:setup), against this cluster. */
-  helm(...args: string[]): Promise<string>;
-  stop(): Promise<void>;
-}
+/** helm is the control-plane binaries' (npm run envtest:setup), against this cluster. */
+export type Cluster = Pick<E2eCluster, 'kubeConfig' | 'kubeconfigPath' | 'helm' | 'stop'> & { k3s: StartedK3sContainer };
 
 export async function startCluster(images: string[]): Promise<Cluster> {
   const helmBin = join(k8sBinDir(), 'helm');
@@ -49,18 +42,4 @@ export async function startCluster(images: string[]): Promise<Cluster> {
     await stop();
     throw err;
   }
-}
-
-/**
- * helm install from charts/sentiment-operator (CRDs included) with the e2e operator image, which
- * the cluster must already hold (pullPolicy Never), and waits for the operator Deployment.
- */
-export async function installChart(cluster: Cluster): Promise<string> {
-  const [repository, tag] = IMAGES.operator.split(/:(?=[^:/]+$)/) as [string, string];
-  return cluster.helm(
-    'install', RELEASE, join(repoRoot, 'charts', 'sentiment-operator'),
-    '--namespace', RELEASE_NAMESPACE, '--create-namespace',
-    '--set', `image.repository=${repository}`, '--set', `image.tag=${tag}`, '--set', 'image.pullPolicy=Never',
-    '--wait', '--timeout', '5m',
-  );
 }

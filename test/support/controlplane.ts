@@ -4,7 +4,7 @@
 // to a file in the temp dir; stop() kills them all and removes the dir, also after a failed start
 // (set SENTIMENT_ENVTEST_KEEP=1 to keep the dir and its logs).
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, closeSync, readFileSync, writeFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:net';
 import { request } from 'node:https';
@@ -34,6 +34,12 @@ export interface ControlPlaneOptions {
   crdsDir?: string;
   /** Fake nodes to create; they get the label type=kwok. */
   nodes?: NodeSpec[];
+  /** The address kube-apiserver binds to and advertises (default 127.0.0.1); a real node reaches it there. */
+  address?: string;
+  /** --service-cluster-ip-range (default 10.96.0.0/16); its first address, the `kubernetes` Service's, is in the serving certificate. */
+  serviceCidr?: string;
+  /** More kube-apiserver flags, given the dir of the CA and admin cert; a flag here wins over its default. */
+  apiserverArgs?: (pkiDir: string) => string[];
 }
 
 export interface ControlPlane {
@@ -49,6 +55,14 @@ export interface ControlPlane {
   addNode(spec: NodeSpec): Promise<void>;
   /** A KubeConfig authenticating as an existing ServiceAccount (TokenRequest, 1 h), so RBAC applies to it. */
   serviceAccountKubeConfig(namespace: string, name: string): Promise<KubeConfig>;
+  /** Writes <dir>/<name>.kubeconfig for a client certificate the cluster CA signs, subject e.g. /O=system:nodes/CN=system:node:n1. */
+  clientKubeconfig(name: string, subject: string): Promise<string>;
+  /** Starts a process as the control plane's own: its own process group, <dir>/<name>.log, stopped by stop(). */
+  startProcess(name: string, bin: string, args: string[]): void;
+  /** Polls probe until true; fails early, with the process's log tail, if it exits, or when time runs out. */
+  waitForProcess(name: string, probe: () => Promise<boolean>, timeoutMs: number, what?: string): Promise<void>;
+  /** Runs after stop() has stopped every process (also when this process exits without stop()); must be synchronous. */
+  onStop(cleanup: () => void): void;
   stop(): Promise<void>;
 }
 
@@ -97,20 +111,23 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`, `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
       `--initial-cluster=default=http://127.0.0.1:${etcdPeerPort}`, '--quota-backend-bytes=1073741824',
     ]);
-    await writeCerts(dir);
+    const address = opts.address ?? '127.0.0.1';
+    const serviceCidr = opts.serviceCidr ?? '10.96.0.0/16';
+    await writeCerts(dir, [address, firstAddress(serviceCidr)]);
     const pki = (f: string) => join(dir, 'pki', f);
     await procs.waitUntil(etcd, () => httpOk(`${etcdUrl}/health`), 20_000);
 
-    const server = `https://127.0.0.1:${apiPort}`;
+    const server = `https://${address}:${apiPort}`;
     const apiserver = procs.start('kube-apiserver', join(binDir, 'kube-apiserver'), [
-      `--etcd-servers=${etcdUrl}`, '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${apiPort}`,
+      `--etcd-servers=${etcdUrl}`, `--bind-address=${address}`, `--advertise-address=${address}`, `--secure-port=${apiPort}`,
       `--tls-cert-file=${pki('serving.crt')}`, `--tls-private-key-file=${pki('serving.key')}`, `--client-ca-file=${pki('ca.crt')}`,
       '--authorization-mode=Node,RBAC', '--allow-privileged=true', '--enable-priority-and-fairness=false', '--profiling=false',
       // PodSecurity is among the default admission plugins; NodeRestriction is not.
       '--enable-admission-plugins=NodeRestriction,PodSecurity',
-      '--service-cluster-ip-range=10.96.0.0/16', '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+      `--service-cluster-ip-range=${serviceCidr}`, '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
       `--service-account-key-file=${pki('sa.pub')}`, `--service-account-signing-key-file=${pki('sa.key')}`,
       '--api-audiences=https://kubernetes.default.svc.cluster.local', '--endpoint-reconciler-type=none', '--v=1',
+      ...opts.apiserverArgs?.(join(dir, 'pki')) ?? [],
     ]);
     const tls = { ca: readFileSync(pki('ca.crt')), cert: readFileSync(pki('admin.crt')), key: readFileSync(pki('admin.key')) };
     await procs.waitUntil(apiserver, () => httpOk(`${server}/readyz`, tls), 60_000);
@@ -173,7 +190,19 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       });
       return kc;
     };
-    return { server, kubeconfigPath, kubeConfig, binDir, dir, addNode, serviceAccountKubeConfig, stop };
+    const clientKubeconfig = async (name: string, subject: string) => {
+      await runOpenssl(join(dir, 'pki'), `leaf ${name} ${subject} -addext extendedKeyUsage=clientAuth`);
+      const path = join(dir, `${name}.kubeconfig`);
+      writeFileSync(path, kubeconfigYaml(server, { ca: tls.ca, cert: readFileSync(pki(`${name}.crt`)), key: readFileSync(pki(`${name}.key`)) }), { mode: 0o600 });
+      return path;
+    };
+    return {
+      server, kubeconfigPath, kubeConfig, binDir, dir, addNode, serviceAccountKubeConfig, clientKubeconfig,
+      startProcess: (name, bin, args) => { procs.start(name, bin, args); },
+      waitForProcess: (name, probe, timeoutMs, what) => procs.waitUntil(procs.get(name), probe, timeoutMs, what),
+      onStop: (cleanup) => { procs.cleanups.unshift(cleanup); },
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;
@@ -262,7 +291,12 @@ interface Proc { name: string; child: ChildProcess; log: string; exited: Promise
 /** Child processes, each the leader of its own process group, stderr+stdout in <dir>/<name>.log. */
 class Procs {
   private readonly list: Proc[] = [];
-  private readonly onExit = () => { for (const p of this.list) killGroup(p, 'SIGKILL'); };
+  /** Run in order after the processes have stopped. */
+  readonly cleanups: (() => void)[] = [];
+  private readonly onExit = () => {
+    for (const p of this.list) killGroup(p, 'SIGKILL');
+    this.runCleanups();
+  };
   constructor(private readonly dir: string) { process.on('exit', this.onExit); }
 
   start(name: string, bin: string, args: string[]): Proc {
@@ -307,6 +341,13 @@ class Procs {
       }));
     }
     process.off('exit', this.onExit);
+    this.runCleanups();
+  }
+
+  private runCleanups(): void {
+    for (const cleanup of this.cleanups.splice(0)) {
+      try { cleanup(); } catch (err) { console.error(`cleanup failed: ${(err as Error).message}`); }
+    }
   }
 }
 
@@ -339,28 +380,45 @@ function httpOk(url: string, tls?: { ca: Buffer; cert: Buffer; key: Buffer }): P
   });
 }
 
-/** CA, apiserver serving cert, admin client cert (O=system:masters) and the service-account key pair. */
-async function writeCerts(dir: string): Promise<void> {
+/**
+ * CA, apiserver serving cert (for localhost, the given IPs and the `kubernetes` Service's names),
+ * admin client cert (O=system:masters) and the service-account key pair.
+ */
+async function writeCerts(dir: string, ips: string[]): Promise<void> {
   const pki = join(dir, 'pki');
   const sa = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const sans = [...new Set(['127.0.0.1', ...ips])].map((ip) => `IP:${ip}`).join(',');
+  mkdirSync(pki, { recursive: true });
+  await runOpenssl(pki, `openssl req -x509 $ec -keyout ca.key -out ca.crt -subj /CN=sentiment-envtest-ca \\
+  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign,digitalSignature
+leaf serving /CN=kube-apiserver -addext extendedKeyUsage=serverAuth -addext \\
+  subjectAltName=${sans},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc
+leaf admin /O=system:masters/CN=envtest-admin -addext extendedKeyUsage=clientAuth`);
+  writeFileSync(join(pki, 'sa.key'), sa.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  writeFileSync(join(pki, 'sa.pub'), sa.publicKey.export({ type: 'spki', format: 'pem' }));
+}
+
+/** Runs commands in the pki dir with `leaf NAME SUBJECT [-addext ...]` defined: an EC cert the CA there signs. */
+async function runOpenssl(pki: string, commands: string): Promise<void> {
   const script = `set -e
-mkdir -p "${pki}" && cd "${pki}"
+cd "${pki}"
 printf '[req]\\ndistinguished_name = dn\\n[dn]\\n' > openssl.cnf
 export OPENSSL_CONF="$PWD/openssl.cnf"
 ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 7"
-openssl req -x509 $ec -keyout ca.key -out ca.crt -subj /CN=sentiment-envtest-ca \\
-  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign,digitalSignature
 leaf() { name=$1 subj=$2; shift 2; openssl req -x509 $ec -CA ca.crt -CAkey ca.key -keyout "$name.key" -out "$name.crt" \\
   -subj "$subj" -addext basicConstraints=critical,CA:FALSE -addext keyUsage=critical,digitalSignature,keyEncipherment "$@"; }
-leaf serving /CN=kube-apiserver -addext extendedKeyUsage=serverAuth -addext \\
-  subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc
-leaf admin /O=system:masters/CN=envtest-admin -addext extendedKeyUsage=clientAuth
+${commands}
 `;
   await promisify(execFile)('bash', ['-c', script]).catch((e: Error & { stderr?: string }) => {
     throw new Error(`generating certificates with openssl failed: ${e.stderr ?? e.message}`);
   });
-  writeFileSync(join(pki, 'sa.key'), sa.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-  writeFileSync(join(pki, 'sa.pub'), sa.publicKey.export({ type: 'spki', format: 'pem' }));
+}
+
+/** The first host address of an IPv4 CIDR: 10.96.0.0/16 -> 10.96.0.1. */
+function firstAddress(cidr: string): string {
+  const octets = (cidr.split('/')[0] ?? '').split('.').map(Number);
+  const n = octets.reduce((acc, o) => acc * 256 + o, 0) + 1;
+  return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
 }
 
 function kubeconfigYaml(server: string, tls: { ca: Buffer; cert: Buffer; key: Buffer }): string {

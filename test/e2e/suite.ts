@@ -1,0 +1,402 @@
+// The end-to-end test body, shared by every real cluster it runs on (a real node on this machine:
+// node.test.ts; k3s in Docker: sentiment.e2e.ts): the operator installed by its Helm chart, the
+// English CPU sample brought to Ready in real pods, answers through its Service's ClusterIP from
+// another namespace's pod (and from the host where the host routes to Services), a GitOps-style
+// version bump under steady in-cluster load, kubectl scale, leader failover, deletion.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppsV1Api, CoordinationV1Api, CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import type { SentimentModel } from '../../operator/src/api/v1alpha1/index.js';
+import { applyObject, createNamespace, listPods, waitFor, waitForDeploymentAvailable } from '../support/kube.js';
+import { condition, isReady, readModel, recordStatuses, waitForModel } from '../support/operator.js';
+import { repoRoot, type Json } from '../support/runtime.js';
+
+export const RELEASE = 'sentiment-operator';
+export const RELEASE_NAMESPACE = 'sentiment-system';
+const SAMPLE = join(repoRoot, 'config', 'samples', 'english-cpu-int8.yaml');
+const ns = 'demo';
+const clientNs = 'clients';
+const RESTRICTED = { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' };
+/** Per test: real pods pull, start and roll out on a shared 2-core machine. */
+const STEP_TIMEOUT_MS = 15 * 60_000;
+export const V1 = '1.0.0';
+export const V2 = '1.0.1';
+
+export interface E2eCluster {
+  kubeConfig: KubeConfig;
+  kubeconfigPath: string;
+  kubectl: string;
+  /** helm against this cluster, run in the repository root. */
+  helm(...args: string[]): Promise<string>;
+  /** corruptModel: a model image whose ONNX file is garbage (where the cluster's harness builds one). */
+  images: { operator: string; runtime: string; model(version: string): string; corruptModel?: string };
+  /** Never where the images were imported into the node, IfNotPresent where a registry serves them. */
+  pullPolicy: 'Never' | 'IfNotPresent';
+  /** Whether this process can reach Service ClusterIPs (routed to the node). */
+  hostReachesServices: boolean;
+  /** The containers' processes as the node's kernel runs them, where the test shares the node's /proc. */
+  containerProcesses?: () => { uids: number[]; rootReadOnly: boolean; cmdline: string[] }[];
+  /** helm install flags beyond the release, chart and namespace. */
+  chartValues: string[];
+  /** Figures the suite measured, for the run's log. */
+  report(name: string, value: string): void;
+  stop(): Promise<void>;
+}
+
+const tagOf = (image: string) => image.slice(image.lastIndexOf(':') + 1);
+
+/** The sample as published, in namespace demo, with its model at `modelImage`. */
+function sampleModel(cluster: E2eCluster, modelImage: string): SentimentModel {
+  const model = parse(readFileSync(SAMPLE, 'utf8')) as SentimentModel;
+  model.metadata.namespace = ns;
+  model.spec.model.image = { ...model.spec.model.image!, reference: modelImage };
+  model.spec.runtime = { ...model.spec.runtime, image: cluster.images.runtime, imagePullPolicy: cluster.pullPolicy };
+  // The test machine may have two cores in all: request less than the sample's whole core per replica.
+  model.spec.resources = { ...model.spec.resources, requests: { cpu: '250m', memory: '256Mi' } };
+  return model;
+}
+
+const TEXTS = ['A gorgeous, witty, seductive movie.', 'The plot is tedious and the acting is wooden.'];
+
+/**
+ * A load generator run in its own pod (the runtime image has node): WORKERS loops POST two texts to
+ * the Service over fresh connections (so kube-proxy spreads them over the endpoints) until at least
+ * MIN_REQUESTS were sent and UNTIL_REVISION alone has answered for HOLD_MS, or DEADLINE_S passes.
+ * Logs {"started":true} after its first answer and a JSON summary as its last line.
+ */
+const CLIENT = String.raw`
+import http from 'node:http';
+const { SERVICE_URL, UNTIL_REVISION, HOLD_MS, DEADLINE_S, MIN_REQUESTS, WORKERS } = process.env;
+const texts = JSON.parse(process.env.TEXTS);
+const agent = new http.Agent({ keepAlive: false });
+const call = (method, path, body) => new Promise((resolve, reject) => {
+  const req = http.request(SERVICE_URL + path, { method, agent, timeout: 10000, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
+    let data = '';
+    res.setEncoding('utf8');
+    res.on('data', (chunk) => (data += chunk));
+    res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(data)) : reject(new Error(method + ' ' + path + ': HTTP ' + res.statusCode + ' ' + data))));
+  });
+  req.on('timeout', () => req.destroy(new Error(method + ' ' + path + ': timed out')));
+  req.on('error', reject);
+  req.end(body ? JSON.stringify(body) : undefined);
+});
+const s = { ok: 0, failed: 0, wrongLabels: 0, errors: [], revisions: {}, firstAt: {}, lastAt: {}, first: undefined, model: undefined, startedAt: Date.now(), endedAt: 0 };
+const deadline = Date.now() + Number(DEADLINE_S) * 1000;
+let otherAt = Date.now();
+const done = () => Date.now() > deadline || (s.ok + s.failed >= Number(MIN_REQUESTS) && s.revisions[UNTIL_REVISION] && Date.now() - otherAt >= Number(HOLD_MS));
+async function worker() {
+  while (!done()) {
+    try {
+      const answer = await call('POST', '/v1/sentiment', { texts });
+      const now = Date.now();
+      s.ok++;
+      s.revisions[answer.revision] = (s.revisions[answer.revision] ?? 0) + 1;
+      s.firstAt[answer.revision] ??= now;
+      s.lastAt[answer.revision] = now;
+      if (answer.revision !== UNTIL_REVISION) otherAt = now;
+      if (answer.results.map((r) => r.label).join() !== 'positive,negative') s.wrongLabels++;
+      if (!s.first) {
+        s.first = answer;
+        s.model = await call('GET', '/v1/model');
+        console.log(JSON.stringify({ started: true }));
+      }
+    } catch (err) {
+      s.failed++;
+      otherAt = Date.now();
+      if (s.errors.length < 10) s.errors.push(String(err));
+    }
+  }
+}
+await Promise.all(Array.from({ length: Number(WORKERS) }, worker));
+s.endedAt = Date.now();
+console.log(JSON.stringify(s));
+`;
+
+interface ClientOptions { untilRevision: string; holdMs?: number; deadlineS?: number; minRequests?: number; workers?: number }
+
+function clientPod(cluster: E2eCluster, name: string, serviceUrl: string, o: ClientOptions): V1Pod {
+  const env = {
+    SERVICE_URL: serviceUrl, UNTIL_REVISION: o.untilRevision, HOLD_MS: String(o.holdMs ?? 0), DEADLINE_S: String(o.deadlineS ?? 120),
+    MIN_REQUESTS: String(o.minRequests ?? 1), WORKERS: String(o.workers ?? 1), TEXTS: JSON.stringify(TEXTS),
+  };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: clientNs, labels: { app: 'sentiment-e2e-client' } },
+    spec: {
+      restartPolicy: 'Never',
+      // Pod Security "restricted", which the namespace enforces.
+      securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [{
+        name: 'client',
+        image: cluster.images.runtime,
+        imagePullPolicy: cluster.pullPolicy,
+        command: ['node', '--input-type=module', '-e', CLIENT],
+        env: Object.entries(env).map(([k, value]) => ({ name: k, value })),
+        resources: { requests: { cpu: '100m', memory: '64Mi' } },
+        securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+      }],
+    },
+  };
+}
+
+async function predictFromHost(serviceUrl: string): Promise<Json> {
+  const res = await fetch(`${serviceUrl}/v1/sentiment`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ texts: TEXTS }), signal: AbortSignal.timeout(5_000),
+  });
+  if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+  return res.json();
+}
+
+export function defineE2eSuite(title: string, start: () => Promise<E2eCluster>, opts: { corruptModel?: boolean } = {}): void {
+  describe(title, () => {
+    let cluster: E2eCluster;
+    const kc = () => cluster.kubeConfig;
+    const core = () => kc().makeApiClient(CoreV1Api);
+    const name = 'sst2-en';
+    const logs = (pod: string) => core().readNamespacedPodLog({ name: pod, namespace: clientNs });
+    const finished = (pod: string, timeoutMs: number) => waitFor(async () => {
+      const p = await core().readNamespacedPod({ name: pod, namespace: clientNs });
+      return p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed' ? p : undefined;
+    }, timeoutMs, `client pod ${pod} did not finish`, 1000);
+    const summaryOf = async (pod: string): Promise<Json> => JSON.parse((await logs(pod)).trim().split('\n').at(-1) ?? '{}');
+    const serviceUrl = async () => {
+      const svc = await core().readNamespacedService({ name, namespace: ns });
+      return `http://${svc.spec?.clusterIP}:${svc.spec?.ports?.[0]?.port ?? 80}`;
+    };
+    const kubectl = (...args: string[]) => promisify(execFile)(cluster.kubectl, ['--kubeconfig', cluster.kubeconfigPath, ...args]).then((r) => r.stdout);
+
+    beforeAll(async () => {
+      cluster = await start();
+      await createNamespace(kc(), RELEASE_NAMESPACE, RESTRICTED);
+      await cluster.helm('install', RELEASE, join(repoRoot, 'charts', 'sentiment-operator'), '--namespace', RELEASE_NAMESPACE,
+        ...cluster.chartValues, '--wait', '--timeout', '5m');
+      await createNamespace(kc(), ns, RESTRICTED);
+      await createNamespace(kc(), clientNs, RESTRICTED);
+    }, 60 * 60_000);
+    afterAll(async () => {
+      await cluster?.stop();
+    }, 120_000);
+
+    it('runs the operator from the chart: both replicas available, one of them leading', async () => {
+      // helm --wait accepts a Deployment at replicas - maxUnavailable ready.
+      // The release named as the chart, as the README installs it: the Deployment is sentiment-operator.
+      const deployment = await waitForDeploymentAvailable(kc(), RELEASE_NAMESPACE, RELEASE, 2, 180_000);
+      expect(deployment?.spec?.template.spec?.containers[0]?.image).toBe(cluster.images.operator);
+      const lease = await waitFor(() => kc().makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'sentiment-operator', namespace: RELEASE_NAMESPACE })
+        .then((l) => l.spec?.holderIdentity ? l : undefined), 60_000, 'no operator holds the lease');
+      const pods = (await listPods(kc(), RELEASE_NAMESPACE)).map((p) => p.metadata?.name);
+      expect(pods).toContain(lease.spec?.holderIdentity);
+    }, STEP_TIMEOUT_MS);
+
+    it('brings the English CPU sample to Ready in real pods and answers through its ClusterIP', async () => {
+      const manifest = sampleModel(cluster, cluster.images.model(V1));
+      const applied = Date.now();
+      await applyObject(kc(), manifest, 'e2e');
+      if (cluster.hostReachesServices) {
+        // Cold start as a user sees it: from kubectl apply to the first correct answer through the Service.
+        const url = await waitFor(() => serviceUrl().catch(() => undefined), 60_000, 'no Service');
+        const answer = await waitFor(() => predictFromHost(url).catch(() => undefined), 300_000, `${url} never answered`, 250);
+        cluster.report('apply -> first correct answer through the ClusterIP (from the host)', `${((Date.now() - applied) / 1000).toFixed(1)} s`);
+        expect(answer.results.map((r: Json) => r.label)).toEqual(['positive', 'negative']);
+        expect(answer.revision).toBe(tagOf(cluster.images.model(V1)));
+      }
+      const model = await waitForModel(kc(), ns, name, (m) => isReady(m) && m.status?.readyReplicas === manifest.spec.replicas, 300_000, 'Ready');
+      cluster.report('apply -> SentimentModel Ready (both replicas)', `${((Date.now() - applied) / 1000).toFixed(1)} s`);
+      expect(model.status?.endpoint).toBe(`http://${name}.${ns}.svc.cluster.local`);
+      const pods = await listPods(kc(), ns, `serving.sentiment.dev/model=${name}`);
+      expect(pods).toHaveLength(manifest.spec.replicas ?? 0);
+      for (const pod of pods) {
+        expect(pod.spec?.initContainers?.map((c) => c.image)).toEqual([cluster.images.model(V1)]);
+        expect(pod.status?.containerStatuses?.[0]?.ready).toBe(true);
+        expect(pod.status?.containerStatuses?.[0]?.imageID).toMatch(/sha256:/);
+      }
+    }, STEP_TIMEOUT_MS);
+
+    it('runs the operator and the runtime as uid 65532 on read-only root filesystems, as the kernel sees them', async () => {
+      if (!cluster.containerProcesses) {
+        console.log('containerProcesses: this cluster\'s node processes are not visible from the test (k3s in a container); Pod Security admission alone checked');
+        return;
+      }
+      const processes = cluster.containerProcesses();
+      const running = (entry: string) => processes.filter((p) => p.cmdline.some((arg) => arg.endsWith(entry)));
+      expect(running('dist/operator/src/main.js')).toHaveLength(2);
+      // Two replicas, each one process or more (server.processes).
+      expect(running('dist/runtime/src/main.js').length).toBeGreaterThanOrEqual(2);
+      for (const p of [...running('dist/operator/src/main.js'), ...running('dist/runtime/src/main.js')]) {
+        expect(p.uids).toEqual([65532, 65532, 65532, 65532]);
+        expect(p.rootReadOnly).toBe(true);
+      }
+    }, STEP_TIMEOUT_MS);
+
+    it('answers a client pod in another namespace through the ClusterIP', async () => {
+      const url = await serviceUrl();
+      await applyObject(kc(), clientPod(cluster, 'client-once', url, { untilRevision: tagOf(cluster.images.model(V1)) }), 'e2e');
+      const pod = await finished('client-once', 180_000);
+      const summary = await summaryOf('client-once');
+      expect(pod.status?.phase, JSON.stringify(summary)).toBe('Succeeded');
+      expect(summary).toMatchObject({ failed: 0, wrongLabels: 0 });
+      expect(summary.first.results.map((r: Json) => r.label)).toEqual(['positive', 'negative']);
+      expect(summary.first.results[0].score).toBeGreaterThan(0.9);
+      expect(summary.model).toMatchObject({ name, revision: tagOf(cluster.images.model(V1)), quantization: 'int8' });
+    }, STEP_TIMEOUT_MS);
+
+    it('rolls out a bumped model version (kubectl apply) under steady load without a failed request', async () => {
+      const [r1, r2] = [V1, V2].map((v) => tagOf(cluster.images.model(v)));
+      const url = await serviceUrl();
+      // Four workers call through the whole rollout; at least 5,000 requests, then 5 s of the new revision alone.
+      await applyObject(kc(), clientPod(cluster, 'client-rollout', url, { untilRevision: r2!, holdMs: 5000, deadlineS: 600, minRequests: 5000, workers: 4 }), 'e2e');
+      await waitFor(async () => (await logs('client-rollout')).includes('{"started":true}'), 120_000, 'client-rollout never got an answer', 500);
+
+      const recorder = await recordStatuses(kc(), ns, name);
+      const bumped = sampleModel(cluster, cluster.images.model(V2));
+      // GitOps style: the changed manifest, applied as a file by kubectl (client-side apply).
+      const dir = mkdtempSync(join(tmpdir(), 'sentiment-e2e-'));
+      const file = join(dir, 'model.yaml');
+      writeFileSync(file, JSON.stringify(bumped));
+      const applied = Date.now();
+      await kubectl('apply', '-f', file);
+      rmSync(dir, { recursive: true });
+      const model = await waitForModel(kc(), ns, name, (m) => (m.metadata.generation ?? 0) >= 2 && isReady(m)
+        && condition(m, 'Progressing')?.reason === 'RolloutComplete' && m.status?.updatedReplicas === bumped.spec.replicas, 300_000, 'rollout complete');
+      const completed = Date.now();
+      recorder.stop();
+      cluster.report('rollout (kubectl apply -> RolloutComplete)', `${((completed - applied) / 1000).toFixed(1)} s`);
+
+      expect(model.status?.revisions?.serving?.model).toBe(cluster.images.model(V2));
+      expect(model.status?.revisions?.rollingOutTo).toBeUndefined();
+      expect(recorder.seen.some((m) => m.status?.revisions?.rollingOutTo?.model === cluster.images.model(V2) && m.status.revisions.serving?.model === cluster.images.model(V1))).toBe(true);
+      const replicaSets = (await kc().makeApiClient(AppsV1Api).listNamespacedReplicaSet({ namespace: ns })).items;
+      expect(replicaSets.map((rs) => rs.spec?.replicas ?? 0).sort((a, b) => a - b)).toEqual([0, bumped.spec.replicas]);
+
+      const pod = await finished('client-rollout', 660_000);
+      const summary = await summaryOf('client-rollout');
+      cluster.report('requests during the bump', `${summary.ok + summary.failed} sent, ${summary.failed} failed, ${JSON.stringify(summary.revisions)} by revision, over ${((summary.endedAt - summary.startedAt) / 1000).toFixed(0)} s`);
+      expect(pod.status?.phase, JSON.stringify(summary)).toBe('Succeeded');
+      expect(summary).toMatchObject({ failed: 0, wrongLabels: 0, errors: [] });
+      expect(summary.ok).toBeGreaterThanOrEqual(5000);
+      expect(Object.keys(summary.revisions).sort()).toEqual([r1, r2]);
+      // After the switch only the new revision answered: the operator reports RolloutComplete once the
+      // old pods are going, and kube-proxy drops their endpoints within a moment (2 s here).
+      cluster.report('last old-revision answer relative to RolloutComplete', `${((summary.lastAt[r1!] - completed) / 1000).toFixed(1)} s`);
+      expect(summary.lastAt[r1!]).toBeLessThanOrEqual(completed + 2000);
+    }, STEP_TIMEOUT_MS);
+
+    it('kubectl scale moves real pods', async () => {
+      await kubectl('scale', '--namespace', ns, `sentimentmodel/${name}`, '--replicas=3');
+      await waitForModel(kc(), ns, name, (m) => isReady(m) && m.status?.readyReplicas === 3, 180_000, '3 ready replicas');
+      const pods = (await listPods(kc(), ns, `serving.sentiment.dev/model=${name}`)).filter((p) => !p.metadata?.deletionTimestamp);
+      expect(pods.filter((p) => p.status?.containerStatuses?.[0]?.ready)).toHaveLength(3);
+    }, STEP_TIMEOUT_MS);
+
+    it('survives deleting the leading operator pod: the other takes over, no duplicate children', async () => {
+      const leases = kc().makeApiClient(CoordinationV1Api);
+      const holder = async () => (await leases.readNamespacedLease({ name: 'sentiment-operator', namespace: RELEASE_NAMESPACE })).spec?.holderIdentity;
+      const leader = await holder();
+      expect(leader).toBeTruthy();
+      const deleted = Date.now();
+      await core().deleteNamespacedPod({ name: leader!, namespace: RELEASE_NAMESPACE });
+      const next = await waitFor(async () => { const h = await holder(); return h && h !== leader ? h : undefined; }, 120_000, 'no other operator took the lease');
+      cluster.report('leader pod deleted -> other replica holds the lease', `${((Date.now() - deleted) / 1000).toFixed(1)} s`);
+      expect((await listPods(kc(), RELEASE_NAMESPACE)).map((p) => p.metadata?.name)).toContain(next);
+      // The new leader reconciles: scale back to 2.
+      await kubectl('scale', '--namespace', ns, `sentimentmodel/${name}`, '--replicas=2');
+      await waitForModel(kc(), ns, name, (m) => isReady(m) && m.status?.readyReplicas === 2, 180_000, '2 ready replicas');
+      const apps = kc().makeApiClient(AppsV1Api);
+      expect((await apps.listNamespacedDeployment({ namespace: ns })).items.map((d) => d.metadata?.name)).toEqual([name]);
+      expect((await core().listNamespacedService({ namespace: ns })).items.map((s) => s.metadata?.name)).toEqual([name]);
+    }, STEP_TIMEOUT_MS);
+
+    it('reports ImagePullFailed for a model image that does not exist while the old revision keeps serving', async () => {
+      const serving = cluster.images.model(V2);
+      const missing = `${serving.slice(0, serving.lastIndexOf(':'))}:0.0.0-missing`;
+      const broken = sampleModel(cluster, missing);
+      broken.spec.rollout = { ...broken.spec.rollout, progressDeadlineSeconds: 60 };
+      const before = (await readModel(kc(), ns, name))?.metadata.generation ?? 0;
+      const applied = Date.now();
+      await applyObject(kc(), broken, 'e2e');
+      // Within one progress deadline (60 s).
+      const m = await waitForModel(kc(), ns, name, (x) => (x.metadata.generation ?? 0) > before && condition(x, 'Degraded')?.status === 'True', 60_000, 'Degraded');
+      cluster.report('missing image -> ImagePullFailed', `${((Date.now() - applied) / 1000).toFixed(1)} s`);
+      expect(condition(m, 'Degraded')).toMatchObject({ reason: 'ImagePullFailed' });
+      expect(condition(m, 'Degraded')?.message).toContain(missing);
+      expect(m.status?.revisions?.serving?.model).toBe(serving);
+      if (cluster.hostReachesServices) expect((await predictFromHost(await serviceUrl())).revision).toBe(tagOf(serving));
+      await applyObject(kc(), sampleModel(cluster, serving), 'e2e');
+      await waitForModel(kc(), ns, name, (x) => isReady(x) && condition(x, 'Progressing')?.reason === 'RolloutComplete' && condition(x, 'Degraded')?.status === 'False', 300_000, 'recovered');
+    }, STEP_TIMEOUT_MS);
+
+    // Where the harness builds the corrupt image (the real node's does; the k3s one does not).
+    let loadFailure: string | undefined;
+    it.runIf(opts.corruptModel)('reports ModelLoadFailed for a model image whose ONNX file is corrupt while the old revision keeps serving', async () => {
+      const corrupt = cluster.images.corruptModel!;
+      const applied = Date.now();
+      await applyObject(kc(), sampleModel(cluster, corrupt), 'e2e');
+      const m = await waitForModel(kc(), ns, name, (x) => condition(x, 'Degraded')?.reason === 'ModelLoadFailed', 300_000, 'ModelLoadFailed');
+      cluster.report('corrupt model image -> ModelLoadFailed', `${((Date.now() - applied) / 1000).toFixed(1)} s`);
+      loadFailure = condition(m, 'Degraded')?.message;
+      expect(loadFailure).toMatch(/container runtime: exit code 1 \(/);
+      expect(m.status?.revisions?.serving?.model).toBe(cluster.images.model(V2));
+      if (cluster.hostReachesServices) expect((await predictFromHost(await serviceUrl())).revision).toBe(tagOf(cluster.images.model(V2)));
+      await applyObject(kc(), sampleModel(cluster, cluster.images.model(V2)), 'e2e');
+      await waitForModel(kc(), ns, name, (x) => isReady(x) && condition(x, 'Progressing')?.reason === 'RolloutComplete' && condition(x, 'Degraded')?.status === 'False', 300_000, 'recovered');
+    }, STEP_TIMEOUT_MS);
+
+    // Known gap, seen on the real node (kwok's stages fake this message): the runtime prints its reason
+    // on stderr only, and the pod spec keeps the default terminationMessagePolicy, so the kubelet
+    // reports an empty termination message and the condition says just "(Error)". The fix is in the
+    // operator (FallbackToLogsOnError) or the runtime (write /dev/termination-log); this starts failing then.
+    (opts.corruptModel ? it.fails : it.skip)('KNOWN GAP: the ModelLoadFailed message carries the runtime\'s one-line reason from the termination message', () => {
+      expect(loadFailure).toMatch(/container runtime: exit code 1 \(Error: onnx\/model_quantized\.onnx: failed to load the model: .+\)$/);
+    });
+
+    it('the builtin autoscaler moves real pods: up under in-cluster load, down once idle', async () => {
+      const model = sampleModel(cluster, cluster.images.model(V2));
+      model.spec.replicas = 1;
+      model.spec.autoscaling = {
+        enabled: true, engine: 'builtin', metric: 'inflight', target: 2, minReplicas: 1, maxReplicas: 3,
+        stableWindowSeconds: 6, panicWindowSeconds: 2, panicThreshold: 2, scaleDownDelaySeconds: 10, maxScaleUpRate: 1000, maxScaleDownRate: 2,
+      };
+      // Each request waits out the batch delay, so in-flight requests follow the clients' concurrency;
+      // without the response cache, which answers the client's repeated texts at once, never in flight.
+      model.spec.batching = { ...model.spec.batching, maxBatchDelayMs: 200 };
+      model.spec.cache = { ...model.spec.cache, enabled: false };
+      await applyObject(kc(), model, 'e2e');
+      await waitForModel(kc(), ns, name, (m) => isReady(m) && m.status?.readyReplicas === 1 && m.spec.replicas === 1, 300_000, 'one ready replica');
+      // Eight closed-loop workers: 8 in flight is 4 replicas' worth at target 2, capped at 3.
+      await applyObject(kc(), clientPod(cluster, 'client-autoscale', await serviceUrl(), { untilRevision: 'none', deadlineS: 40, workers: 8 }), 'e2e');
+      const loaded = Date.now();
+      const up = await waitForModel(kc(), ns, name, (m) => m.spec.replicas === 3 && m.status?.readyReplicas === 3, 180_000, '3 ready replicas under load');
+      cluster.report('builtin autoscaler: load start -> 3 ready pods', `${((Date.now() - loaded) / 1000).toFixed(1)} s`);
+      expect(up.status?.autoscaling?.lastScaleTime).toMatch(/Z$/);
+      const pods = (await listPods(kc(), ns, `serving.sentiment.dev/model=${name}`)).filter((p) => !p.metadata?.deletionTimestamp);
+      expect(pods.filter((p) => p.status?.containerStatuses?.[0]?.ready)).toHaveLength(3);
+      const client = await finished('client-autoscale', 180_000);
+      const summary = await summaryOf('client-autoscale');
+      cluster.report('requests during autoscaling', `${summary.ok + summary.failed} sent, ${summary.failed} failed`);
+      expect(client.status?.phase, JSON.stringify(summary)).toBe('Succeeded');
+      expect(summary).toMatchObject({ failed: 0, wrongLabels: 0 });
+      const idle = Date.now();
+      await waitForModel(kc(), ns, name, (m) => m.spec.replicas === 1 && m.status?.readyReplicas === 1, 180_000, 'back to one replica once idle');
+      cluster.report('builtin autoscaler: load end -> 1 replica', `${((Date.now() - idle) / 1000).toFixed(1)} s`);
+    }, STEP_TIMEOUT_MS);
+
+    it('deletes everything the model owned when it is deleted', async () => {
+      await kubectl('delete', '--namespace', ns, `sentimentmodel/${name}`, '--wait=true', '--timeout=120s');
+      expect(await readModel(kc(), ns, name)).toBeUndefined();
+      const apps = kc().makeApiClient(AppsV1Api);
+      await waitFor(async () => {
+        const [d, s, c, p] = await Promise.all([
+          apps.listNamespacedDeployment({ namespace: ns }), core().listNamespacedService({ namespace: ns }),
+          core().listNamespacedConfigMap({ namespace: ns, labelSelector: `serving.sentiment.dev/model=${name}` }), listPods(kc(), ns),
+        ]);
+        return d.items.length + s.items.length + c.items.length + p.length === 0;
+      }, 180_000, 'children of the deleted model remain', 1000);
+    }, STEP_TIMEOUT_MS);
+  });
+}
