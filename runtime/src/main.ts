@@ -1,3 +1,4 @@
+import { existsSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '#contract/config-load.js';
 import { loadConfig } from './config/load.js';
@@ -8,11 +9,25 @@ import { superviseServingProcesses } from './processes/supervisor.js';
 import { startServer } from './server.js';
 
 const PROGRAM = 'sentiment-runtime';
+/**
+ * Kubernetes' default terminationMessagePath: what is written there becomes the container's
+ * termination message, which the operator shows in the model's Degraded condition.
+ */
+const TERMINATION_LOG = '/dev/termination-log';
 
 /** Expected failures are one line on stderr; anything else keeps its stack for a bug report. */
 function fail(error: unknown): never {
-  if (error instanceof ConfigError || error instanceof ModelLoadError) console.error(`${PROGRAM}: ${error.message}`);
+  const expected = error instanceof ConfigError || error instanceof ModelLoadError;
+  if (expected) console.error(`${PROGRAM}: ${error.message}`);
   else console.error(`${PROGRAM}: unexpected error:`, error);
+  if (existsSync(TERMINATION_LOG)) {
+    const line = expected ? error.message : `unexpected error: ${error instanceof Error ? error.message : String(error)}`;
+    try {
+      writeFileSync(TERMINATION_LOG, line);
+    } catch (writeError) {
+      console.error(`${PROGRAM}: could not write ${TERMINATION_LOG}: ${(writeError as Error).message}`);
+    }
+  }
   process.exit(1);
 }
 

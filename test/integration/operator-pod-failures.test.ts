@@ -41,7 +41,7 @@ describe('operator: pods that cannot start', () => {
   it('reports ModelLoadFailed with the runtime\'s last termination message when it crash-loops', async () => {
     const m = await waitForModel(cp.kubeConfig, ns, 'crashing', (x) => condition(x, 'Degraded')?.status === 'True', 30_000, 'Degraded');
     expect(condition(m, 'Degraded')).toMatchObject({ reason: 'ModelLoadFailed' });
-    expect(condition(m, 'Degraded')?.message).toMatch(/container runtime: exit code 1 \(Error: onnx\/model_quantized\.onnx: failed to load the model: protobuf parsing failed\)$/);
+    expect(condition(m, 'Degraded')?.message).toMatch(/container runtime: exit code 1 \(Error: model: onnx\/model_quantized\.onnx: failed to load the model: protobuf parsing failed\)$/);
     expect(condition(m, 'Ready')).toMatchObject({ status: 'False', reason: 'ModelLoadFailed' });
     expect(condition(m, 'Progressing')).toMatchObject({ status: 'True', reason: 'RolloutInProgress' });
   });

@@ -168,6 +168,13 @@ describe('computeStatus', () => {
     expect(s.conditions?.find((c) => c.type === 'Ready')?.message).toBe('pod p container runtime: exit code 1 (Error: model: /models/model/model.int8.onnx: no such file)');
   });
 
+  it('takes the last line of a termination message the kubelet read from the logs (FallbackToLogsOnError)', () => {
+    const logs = '{"level":30,"msg":"loading model"}\n{"level":30,"msg":"opening session"}\nsentiment-runtime: unexpected error: out of file descriptors\n';
+    const crashing = running([container('runtime', { waiting: { reason: 'CrashLoopBackOff' } }, { terminated: { exitCode: 1, reason: 'Error', message: logs } }, 2)]);
+    const s = status({ deployment: deployment({ replicas: 1, ready: 0, conditions: [available('False')] }), pods: [pod('p', crashing)] });
+    expect(s.conditions?.find((c) => c.type === 'Degraded')?.message).toBe('pod p container runtime: exit code 1 (Error: sentiment-runtime: unexpected error: out of file descriptors)');
+  });
+
   it('keeps ModelLoadFailed while a crashed runtime runs again short of its startup probe, and drops it once started', () => {
     const lastExit = { terminated: { exitCode: 1, reason: 'Error', message: 'model: no such file' } };
     const again = (started: boolean) => running([{ ...container('runtime', { running: { startedAt: new Date(T0) } }, lastExit, 2), started, ready: started }]);

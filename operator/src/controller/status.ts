@@ -177,7 +177,9 @@ function containerFailure(c: V1ContainerStatus): string | undefined {
   const retrying = c.state?.waiting?.reason === 'CrashLoopBackOff' || (c.state?.running !== undefined && c.started !== true && !c.ready);
   const terminated = c.state?.terminated ?? (retrying ? c.lastState?.terminated : undefined);
   if (terminated && terminated.exitCode !== 0) {
-    const why = [terminated.reason, terminated.message?.trim()].filter(Boolean).join(': ');
+    // A message taken from the logs (FallbackToLogsOnError) holds several lines; the last says why.
+    const lastLine = terminated.message?.trim().split('\n').at(-1)?.trim();
+    const why = [terminated.reason, lastLine].filter(Boolean).join(': ');
     return `exit code ${terminated.exitCode}${why ? ` (${why})` : ''}`;
   }
   if (c.state?.waiting?.reason === 'CrashLoopBackOff') return 'CrashLoopBackOff';

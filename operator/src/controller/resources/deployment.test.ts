@@ -52,6 +52,10 @@ describe('makeDeployment: security', () => {
     expect(spec.automountServiceAccountToken).toBe(false);
   });
 
+  it.each(containers.map((c) => [c.name, c] as const))('lets container %s report why it failed, from its logs if it wrote no termination message', (_name, c) => {
+    expect(c.terminationMessagePolicy).toBe('FallbackToLogsOnError');
+  });
+
   it.each(containers.map((c) => [c.name, c] as const))('restricts container %s', (_name, c) => {
     expect(c.securityContext).toEqual({
       runAsNonRoot: true,

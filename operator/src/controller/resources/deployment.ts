@@ -92,6 +92,12 @@ function revisionAnnotations(spec: SentimentModelSpec): Record<string, string> {
   };
 }
 
+/**
+ * The runtime writes its one-line reason to the termination log; a container that dies before it
+ * can (or the model-copy init container, which is not ours) still leaves its last log lines.
+ */
+const TERMINATION_MESSAGE_POLICY = 'FallbackToLogsOnError';
+
 function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTemplateSpec {
   const { spec } = model;
   const timing = drainTiming(spec.server);
@@ -116,6 +122,7 @@ function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTempl
     ...(timing.preStopSleepSeconds > 0 ? { lifecycle: { preStop: { sleep: { seconds: timing.preStopSleepSeconds } } } } : {}),
     volumeMounts: [{ name: 'config', mountPath: CONFIG_DIR, readOnly: true }, TMP_MOUNT, delivery.mount],
     securityContext: CONTAINER_SECURITY_CONTEXT,
+    terminationMessagePolicy: TERMINATION_MESSAGE_POLICY,
   };
   // Init containers borrow the runtime's CPU and memory: the pod reserves the larger of init and
   // main containers anyway, and equal values keep a Guaranteed QoS class Guaranteed.
@@ -123,6 +130,7 @@ function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTempl
     ...c,
     resources: containerResources(spec.resources, false),
     securityContext: CONTAINER_SECURITY_CONTEXT,
+    terminationMessagePolicy: TERMINATION_MESSAGE_POLICY,
   }));
 
   return {
