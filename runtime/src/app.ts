@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { ServingContext } from './http/context.js';
 import { registerErrorHandling } from './http/errors.js';
+import { registerJsonParser } from './http/json.js';
 import { healthRoutes } from './http/routes/health.js';
 import { registerOpenApi } from './http/routes/openapi.js';
 import { playgroundRoutes } from './http/routes/playground.js';
@@ -22,6 +23,7 @@ export function buildApp(context: ServingContext): FastifyInstance {
   });
   app.decorate('serving', context);
   registerErrorHandling(app, context.metrics);
+  registerJsonParser(app);
 
   app.addHook('onSend', async (_request, reply) => {
     // While draining, ask keep-alive clients to reconnect, which lands them on a ready pod.
