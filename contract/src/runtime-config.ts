@@ -52,6 +52,13 @@ export const CacheConfig = Type.Object(
   {
     enabled: Type.Boolean({ default: true }),
     maxEntries: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 10_000 }),
+    maxBytes: Type.Optional(
+      Type.Integer({
+        minimum: 1_048_576,
+        maximum: 1_099_511_627_776,
+        description: 'Bound on the heap the cache holds (its entries estimated at ~300 bytes plus 16 per label), reached before or after maxEntries. Default: a sixteenth of the container memory limit (cgroup), or 64 MiB without one.',
+      }),
+    ),
     ttlSeconds: Type.Integer({ minimum: 1, maximum: 604_800, default: 600 }),
   },
   closed,
