@@ -86,6 +86,9 @@ describe('HTTP contract (app.inject over a fake model)', () => {
         expect((await post('/predict', { inputs })).json()).toMatchObject({ error_type: 'Validation', error: expect.stringContaining('pairs are not supported') });
       }
       expect((await post('/predict', { inputs: 7 })).statusCode).toBe(400);
+      for (const inputs of [[null], [5, 'a'], [{}]]) {
+        expect((await post('/predict', { inputs })).json()).toEqual({ error_type: 'Validation', error: '"inputs"[0] must be [string]' });
+      }
     });
   });
 
