@@ -6,7 +6,7 @@ import { RuntimeError } from '../core/errors.js';
  * deeper bodies are refused before parsing, because everything that walks a parsed tree
  * recursively (schema validation, Array.prototype.flat, serializers) would run out of stack.
  */
-export const MAX_JSON_DEPTH = 64;
+const MAX_JSON_DEPTH = 64;
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
