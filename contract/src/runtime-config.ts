@@ -52,6 +52,13 @@ export const CacheConfig = Type.Object(
   {
     enabled: Type.Boolean({ default: true }),
     maxEntries: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 10_000 }),
+    maxBytes: Type.Optional(
+      Type.Integer({
+        minimum: 1_048_576,
+        maximum: 1_099_511_627_776,
+        description: 'Bound on the heap the cache holds (its entries estimated at ~300 bytes plus 16 per label), reached before or after maxEntries. Default: a sixteenth of the container memory limit (cgroup), or 64 MiB without one.',
+      }),
+    ),
     ttlSeconds: Type.Integer({ minimum: 1, maximum: 604_800, default: 600 }),
   },
   closed,
@@ -71,6 +78,8 @@ export const ServerConfig = Type.Object(
     maxTextsPerRequest: Type.Integer({ minimum: 1, maximum: 100_000, default: 256 }),
     maxTextChars: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 100_000 }),
     requestTimeoutMs: Type.Integer({ minimum: 1, maximum: 3_600_000, default: 30_000, description: 'Deadline from arrival to answer; queued work past it is dropped.' }),
+    headersTimeoutMs: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 10_000, description: 'A connection whose request headers have not all arrived this long after its first byte is answered 408 and closed.' }),
+    bodyTimeoutMs: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 30_000, description: 'A connection whose whole request (headers and body) has not arrived this long after its first byte is answered 408 and closed: a Content-Length that promises more than is sent holds no connection longer.' }),
     drainDelayMs: Type.Integer({ minimum: 0, maximum: 600_000, default: 5_000, description: 'After SIGTERM: not ready at once, still accepting for this long so endpoints can update.' }),
     shutdownTimeoutMs: Type.Integer({ minimum: 1_000, maximum: 3_600_000, default: 30_000, description: 'Hard limit for the whole drain after SIGTERM.' }),
   },

@@ -86,6 +86,9 @@ describe('HTTP contract (app.inject over a fake model)', () => {
         expect((await post('/predict', { inputs })).json()).toMatchObject({ error_type: 'Validation', error: expect.stringContaining('pairs are not supported') });
       }
       expect((await post('/predict', { inputs: 7 })).statusCode).toBe(400);
+      for (const inputs of [[null], [5, 'a'], [{}]]) {
+        expect((await post('/predict', { inputs })).json()).toEqual({ error_type: 'Validation', error: '"inputs"[0] must be [string]' });
+      }
     });
   });
 
@@ -102,12 +105,13 @@ describe('HTTP contract (app.inject over a fake model)', () => {
       expect(response.headers['retry-after']).toBe(kind === 'Overloaded' ? '1' : undefined);
     });
 
-    it('answers an unexpected failure with 500 Backend, and keeps serving', async () => {
+    it('answers an unexpected failure with a generic 500 naming the request id, never its message, and keeps serving', async () => {
       start();
       model.answer = async () => {
-        throw new Error('session exploded');
+        throw new TypeError("Cannot read properties of null (reading 'secret')");
       };
-      expect((await post('/v1/sentiment', { text: 'good' })).json()).toEqual({ error: 'session exploded', error_type: 'Backend' });
+      const failed = await post('/v1/sentiment', { text: 'good' });
+      expect([failed.statusCode, failed.json()]).toEqual([500, { error: expect.stringMatching(/^internal error \(request id \S+\)$/), error_type: 'Backend' }]);
       model.answer = async (texts) => texts.map(() => ({ logits: [0, 1], probabilities: [0.25, 0.75], truncated: false, unknownRatio: 0 }));
       expect((await post('/v1/sentiment', { text: 'good' })).statusCode).toBe(200);
     });
@@ -180,16 +184,66 @@ describe('HTTP contract (app.inject over a fake model)', () => {
     });
 
     it.each([
-      ['a non-BYTES input', { inputs: [{ name: 'text', shape: [1], datatype: 'FP32', data: [1] }] }, 'datatype BYTES'],
+      ['a non-BYTES input', { inputs: [{ name: 'text', shape: [1], datatype: 'FP32', data: [1] }] }, '/inputs/0/datatype must be "BYTES"'],
       ['a shape that does not match the data', { inputs: [{ name: 'text', shape: [3], datatype: 'BYTES', data: ['a'] }] }, 'shape [3]'],
-      ['two inputs', { inputs: [{ name: 'a', shape: [1], datatype: 'BYTES', data: ['x'] }, { name: 'b', shape: [1], datatype: 'BYTES', data: ['y'] }] }, 'exactly 1 input'],
+      ['two inputs', { inputs: [{ name: 'a', shape: [1], datatype: 'BYTES', data: ['x'] }, { name: 'b', shape: [1], datatype: 'BYTES', data: ['y'] }] }, '/inputs must not have more than 1 items'],
       ['an unknown output', { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['x'] }], outputs: [{ name: 'embedding' }] }, 'unknown output'],
-      ['no inputs', { id: 'x' }, '"inputs"'],
+      ['no inputs', { id: 'x' }, '/inputs is required'],
     ])('rejects %s with a V2 error body', async (_name, body, message) => {
       start({ model: { name: 'sst2' } });
       const response = await infer(body);
       expect(response.statusCode).toBe(400);
       expect(response.json().error).toContain(message);
+    });
+
+    const text = { name: 'text', shape: [1], datatype: 'BYTES', data: ['good'] };
+    const binary = (header: unknown, tail: Buffer = Buffer.alloc(0)) => {
+      const json = Buffer.from(JSON.stringify(header));
+      return app.inject({ method: 'POST', url: '/v2/models/sst2/infer', payload: Buffer.concat([json, tail]), headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(json.length) } });
+    };
+    it.each([
+      ['a null input', { inputs: [null] }, '/inputs/0'],
+      ['a null output', { inputs: [text], outputs: [null] }, '/outputs/0'],
+      ['outputs that is not a list', { inputs: [text], outputs: 'label' }, '/outputs'],
+      ['an output without a name', { inputs: [text], outputs: [{}] }, '/outputs/0/name'],
+      ['a null in the data', { inputs: [{ ...text, data: [null] }] }, 'element 0 must be a string'],
+      ['a null among nested rows', { inputs: [{ ...text, shape: [2, 1], data: [['good'], [null]] }] }, 'element 1 must be a string'],
+      ['a null shape', { inputs: [{ ...text, shape: null }] }, '/inputs/0/shape'],
+      ['null parameters', { inputs: [{ ...text, parameters: null }] }, '/inputs/0/parameters'],
+      ['a numeric id', { id: 5, inputs: [text] }, '/id'],
+      ['a body that is a list', [text], 'must be object'],
+      ['a body that is null', null, 'must be object'],
+    ])('refuses %s with 400 naming the field, never a 500 or an internal message', async (_name, body, message) => {
+      start({ model: { name: 'sst2' } });
+      for (const response of [await infer(JSON.stringify(body)), await binary(body)]) {
+        expect(response.statusCode).toBe(400);
+        expect(response.json()).toEqual({ error: expect.stringContaining(message), error_type: 'Validation' });
+        expect(response.json().error).not.toMatch(/Cannot read|is not a function|undefined/);
+      }
+      expect(model.calls).toEqual([]);
+    });
+
+    it.each([
+      ['a non-numeric binary_data_size', { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', parameters: { binary_data_size: 'x' } }] }, 'binary_data_size'],
+      ['a binary_data_output that is not a boolean', { parameters: { binary_data_output: 'yes' }, inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', parameters: { binary_data_size: 8 } }] }, 'binary_data_output'],
+      ['an output binary_data that is not a boolean', { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', parameters: { binary_data_size: 8 } }], outputs: [{ name: 'label', parameters: { binary_data: 1 } }] }, 'binary_data'],
+    ])('refuses %s in a binary request with 400', async (_name, header, message) => {
+      start({ model: { name: 'sst2' } });
+      const tail = Buffer.concat([Buffer.from([4, 0, 0, 0]), Buffer.from('good')]);
+      const response = await binary(header, tail);
+      expect(response.statusCode).toBe(400);
+      expect(response.json().error).toContain(message);
+      expect(model.calls).toEqual([]);
+    });
+
+    it('refuses JSON nested deeper than the cap on every route with 400, before parsing it', async () => {
+      start({ model: { name: 'sst2' }, server: { bodyLimitBytes: 1_048_576 } });
+      const deep = `{"inputs": ${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
+      for (const url of ['/v2/models/sst2/infer', '/v1/sentiment', '/predict']) {
+        const response = await app.inject({ method: 'POST', url, payload: deep, headers: { 'content-type': 'application/json' } });
+        expect([url, response.statusCode, response.json().error]).toEqual([url, 400, expect.stringContaining('nested deeper than')]);
+      }
+      expect(model.calls).toEqual([]);
     });
   });
 });

@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { ServingContext } from './http/context.js';
 import { registerErrorHandling } from './http/errors.js';
+import { registerJsonParser } from './http/json.js';
 import { healthRoutes } from './http/routes/health.js';
 import { registerOpenApi } from './http/routes/openapi.js';
 import { playgroundRoutes } from './http/routes/playground.js';
@@ -15,13 +16,25 @@ export function buildApp(context: ServingContext): FastifyInstance {
     bodyLimit: context.config.server.bodyLimitBytes,
     // Types are part of the contract: "text": 5 is an error, not "5".
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+    // fastify's default (0) lets a client that stalls mid-body hold its connection forever.
+    requestTimeout: context.config.server.bodyTimeoutMs,
+    http: {
+      headersTimeout: context.config.server.headersTimeoutMs,
+      // Node checks the two timeouts above on this period (30 s by default), so it bounds their precision.
+      connectionsCheckingInterval: Math.min(1000, context.config.server.headersTimeoutMs / 2, context.config.server.bodyTimeoutMs / 2),
+    },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     // Per-request access logs would cost more than the inference on a small model; metrics cover it.
     logController: new LogController({ disableRequestLogging: true }),
   });
   app.decorate('serving', context);
+  // Beside fastify's own handler, which answers 408 and closes the socket.
+  app.server.on('clientError', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') context.metrics.timedOutRequests.inc();
+  });
   registerErrorHandling(app, context.metrics);
+  registerJsonParser(app);
 
   app.addHook('onSend', async (_request, reply) => {
     // While draining, ask keep-alive clients to reconnect, which lands them on a ready pod.

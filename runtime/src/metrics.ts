@@ -26,6 +26,7 @@ export class RuntimeMetrics implements BatchObserver, InferObserver {
   private readonly predictions = new Counter({ name: `${PREFIX}predictions_total`, help: 'Predicted labels (cache hits excluded).', labelNames: ['label'], registers: [this.registry] });
   private readonly cacheRequests = new Counter({ name: `${PREFIX}cache_requests_total`, help: 'Result cache lookups by result.', labelNames: ['result'], registers: [this.registry] });
   private readonly droppedTexts = new Counter({ name: `${PREFIX}dropped_texts_total`, help: 'Queued texts dropped before inference.', labelNames: ['reason'], registers: [this.registry] });
+  readonly timedOutRequests = new Counter({ name: `${PREFIX}timed_out_requests_total`, help: 'Connections closed because a request\'s headers or body did not arrive within server.headersTimeoutMs / server.bodyTimeoutMs.', registers: [this.registry] });
   readonly rejected = new Counter({ name: `${PREFIX}rejected_requests_total`, help: 'Requests refused by kind (Overloaded, Validation, ...).', labelNames: ['kind'], registers: [this.registry] });
   // With server.processes > 1 the primary sums series across workers; these two must not add up.
   readonly ready = new Gauge({ name: `${PREFIX}ready`, help: '1 when the model is loaded, warmed up and not draining (in every serving process).', aggregator: 'min', registers: [this.registry] });

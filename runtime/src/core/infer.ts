@@ -12,6 +12,9 @@ export interface Prediction {
   unknownRatio: number;
 }
 
+/** A prediction's numbers as the result cache counts them: 8 bytes each. */
+export const predictionBytes = (prediction: Prediction): number => 8 * (prediction.logits.length + prediction.probabilities.length);
+
 export interface ClassifyOptions {
   /** Aborted when the client disconnects: its queued texts are dropped before inference. */
   signal?: AbortSignal | undefined;

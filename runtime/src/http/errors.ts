@@ -32,8 +32,11 @@ export function sendError(reply: FastifyReply, error: RuntimeError): FastifyRepl
   return reply.code(STATUS[error.kind]).send({ error: error.message, error_type: error.kind } satisfies ErrorBody);
 }
 
-/** Maps fastify's own failures (parsing, schema validation, body limit) onto our kinds. */
-function fromFastify(error: FastifyError): RuntimeError {
+/**
+ * Maps fastify's own failures (parsing, schema validation, body limit) onto our kinds. Anything
+ * else is a bug: the client gets the request id to quote, never the exception's text.
+ */
+function fromFastify(error: FastifyError, requestId: string): RuntimeError {
   if (error instanceof RuntimeError) return error;
   if (error.validation) return new RuntimeError('Validation', `invalid request: ${error.message}`);
   switch (error.code) {
@@ -45,13 +48,13 @@ function fromFastify(error: FastifyError): RuntimeError {
       if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
         return new RuntimeError('Validation', error.message);
       }
-      return new RuntimeError('Backend', error.message);
+      return new RuntimeError('Backend', `internal error (request id ${requestId})`);
   }
 }
 
 export function registerErrorHandling(app: FastifyInstance, metrics: RuntimeMetrics): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const mapped = fromFastify(error);
+    const mapped = fromFastify(error, request.id);
     metrics.rejected.inc({ kind: mapped.kind });
     if (mapped.kind === 'Backend') request.log.error({ err: error }, 'request failed');
     return sendError(reply, mapped);

@@ -1,24 +1,32 @@
+import Type, { type Static, type TProperties } from 'typebox';
+import { Compile } from 'typebox/compile';
 import { RuntimeError } from '../core/errors.js';
+import { checkJsonDepth } from './json.js';
 
 /**
  * KServe Open Inference Protocol (V2) REST bodies, including Triton's binary tensor data
  * extension that real clients (tritonclient) use by default: a JSON header whose length is in
  * the Inference-Header-Content-Length header, followed by raw tensor bytes.
  */
-export interface V2Tensor {
-  name: string;
-  shape: number[];
-  datatype: string;
-  parameters?: Record<string, unknown>;
-  data?: unknown[];
-}
+const Parameters = <T extends TProperties>(known: T) => Type.Object(known, { description: 'Free-form; the keys named here are checked.' });
+const Tensor = Type.Object({
+  name: Type.String(),
+  shape: Type.Array(Type.Integer({ minimum: 0 }), { description: '[N] or [N, 1]' }),
+  datatype: Type.Literal('BYTES'),
+  parameters: Type.Optional(Parameters({ binary_data_size: Type.Optional(Type.Integer({ minimum: 0 })) })),
+  data: Type.Optional(Type.Array(Type.Unknown(), { description: 'The texts, flat or nested row-major; absent when sent as binary data.' })),
+});
 
-export interface V2Request {
-  id?: string;
-  parameters?: Record<string, unknown>;
-  inputs: V2Tensor[];
-  outputs?: { name: string; parameters?: Record<string, unknown> }[];
-}
+/** The whole structure of an infer request: the codec checks every body against it before reading a field. */
+export const InferRequest = Type.Object({
+  id: Type.Optional(Type.String()),
+  parameters: Type.Optional(Parameters({ binary_data_output: Type.Optional(Type.Boolean()) })),
+  inputs: Type.Array(Tensor, { minItems: 1, maxItems: 1, description: 'Exactly one tensor of texts.' }),
+  outputs: Type.Optional(Type.Array(Type.Object({ name: Type.String(), parameters: Type.Optional(Parameters({ binary_data: Type.Optional(Type.Boolean()) })) }))),
+});
+export type V2Request = Static<typeof InferRequest>;
+type V2Tensor = Static<typeof Tensor>;
+const inferRequest = Compile(InferRequest);
 
 export interface OutputTensor {
   name: string;
@@ -32,21 +40,37 @@ const invalid = (message: string): RuntimeError => new RuntimeError('Validation'
 export function decodeRequest(body: Buffer, headerLength: number | undefined): { request: V2Request; texts: string[] } {
   const jsonEnd = headerLength ?? body.length;
   if (!Number.isInteger(jsonEnd) || jsonEnd < 0 || jsonEnd > body.length) throw invalid('Inference-Header-Content-Length is out of range');
-  let request: V2Request;
+  const header = body.subarray(0, jsonEnd);
+  checkJsonDepth(header);
+  let parsed: unknown;
   try {
-    request = JSON.parse(body.subarray(0, jsonEnd).toString('utf8')) as V2Request;
+    parsed = JSON.parse(header.toString('utf8'));
   } catch (error) {
     throw invalid(`request header is not valid JSON: ${(error as Error).message}`);
   }
-  if (request === null || typeof request !== 'object' || !Array.isArray(request.inputs)) throw invalid('"inputs" must be a list of tensors');
-  if (request.inputs.length !== 1) throw invalid(`expected exactly 1 input tensor of texts, got ${request.inputs.length}`);
+  const request = checkStructure(parsed);
   const input = request.inputs[0]!;
-  if (input.datatype !== 'BYTES') throw invalid(`input "${input.name}" must have datatype BYTES, got ${String(input.datatype)}`);
   const count = elementCount(input.shape, input.name);
   const binarySize = input.parameters?.binary_data_size;
   const texts = binarySize === undefined ? jsonTexts(input) : binaryTexts(body.subarray(jsonEnd), binarySize, input.name);
   if (texts.length !== count) throw invalid(`input "${input.name}" has shape [${input.shape.join(', ')}] but ${texts.length} elements`);
   return { request, texts };
+}
+
+function checkStructure(value: unknown): V2Request {
+  if (inferRequest.Check(value)) return value;
+  const problems = inferRequest.Errors(value).map((error) => {
+    const where = error.instancePath === '' ? 'body' : error.instancePath;
+    switch (error.keyword) {
+      case 'required':
+        return (error.params.requiredProperties as string[]).map((name) => `${error.instancePath}/${name} is required`).join('; ');
+      case 'const':
+        return `${where} must be ${JSON.stringify(error.params.allowedValue)}`;
+      default:
+        return `${where} ${error.message}`;
+    }
+  });
+  throw invalid(`invalid request: ${[...new Set(problems)].join('; ')}`);
 }
 
 function elementCount(shape: unknown, name: string): number {

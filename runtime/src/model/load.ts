@@ -2,8 +2,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import { OnnxBackend } from '../backends/onnx.js';
 import type { RuntimeConfig } from '#contract/runtime-config.js';
 import { Batcher } from '../core/batcher.js';
-import { ResultCache } from '../core/cache.js';
-import { Classifier, type Prediction } from '../core/infer.js';
+import { defaultCacheBytes, ResultCache } from '../core/cache.js';
+import { Classifier, predictionBytes, type Prediction } from '../core/infer.js';
 import { BatchQueue } from '../core/queue.js';
 import { TextEncoder } from '../core/tokenizer.js';
 import type { RuntimeMetrics } from '../metrics.js';
@@ -22,7 +22,8 @@ export async function loadModel(config: RuntimeConfig, metrics: RuntimeMetrics, 
   );
   const queue = new BatchQueue(config.batching);
   const batcher = new Batcher(queue, backend, { ...config.batching, concurrentBatches: config.session.concurrentBatches, padTokenId: manifest.padTokenId }, metrics);
-  const cache = config.cache.enabled ? new ResultCache<Prediction>(config.model.revision, config.cache, metrics) : undefined;
+  const cacheBytes = config.cache.maxBytes ?? defaultCacheBytes();
+  const cache = config.cache.enabled ? new ResultCache<Prediction>(config.model.revision, { ...config.cache, maxBytes: cacheBytes }, metrics, predictionBytes) : undefined;
   // Warm-up bypasses the cache so it never stores an answer nobody asked for.
   const warmup = new Classifier(encoder, batcher, undefined, { tokenized: () => {}, predicted: () => {} });
   await warmup.classify([WARMUP_TEXT], { deadline: performance.now() + 60_000 });
@@ -38,7 +39,7 @@ export async function loadModel(config: RuntimeConfig, metrics: RuntimeMetrics, 
     labels: manifest.labels,
   });
   log.info(
-    { model: config.model.name, revision: config.model.revision, file: manifest.onnxFile, quantization: manifest.quantization, provider: backend.info.executionProvider, maxTokens, labels: manifest.labels },
+    { model: config.model.name, revision: config.model.revision, file: manifest.onnxFile, cacheBytes: config.cache.enabled ? cacheBytes : 0, quantization: manifest.quantization, provider: backend.info.executionProvider, maxTokens, labels: manifest.labels },
     'model loaded and warmed up',
   );
   const classifier = new Classifier(encoder, batcher, cache, metrics);

@@ -26,7 +26,7 @@ function parseInputs(inputs: unknown): { texts: unknown[]; batch: boolean } {
   if (!Array.isArray(inputs) || inputs.length === 0) {
     throw new RuntimeError('Validation', '"inputs" must be a string, a pair of strings or a batch [[string], ...]');
   }
-  if (!Array.isArray(inputs[0])) throw new RuntimeError('Validation', 'sentence pairs are not supported: this model classifies single texts');
+  if (typeof inputs[0] === 'string') throw new RuntimeError('Validation', 'sentence pairs are not supported: this model classifies single texts');
   const texts = inputs.map((sequence, i) => {
     if (!Array.isArray(sequence) || sequence.length === 0) throw new RuntimeError('Validation', `"inputs"[${i}] must be [string]`);
     if (sequence.length > 1) throw new RuntimeError('Validation', 'sentence pairs are not supported: this model classifies single texts');

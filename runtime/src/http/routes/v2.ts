@@ -5,7 +5,7 @@ import { argmax } from '../../core/scores.js';
 import { classifyForRequest, requireModel, type ServingContext } from '../context.js';
 import { errorResponses } from '../errors.js';
 import { checkTexts } from '../validate.js';
-import { decodeRequest, encodeResponse, type OutputTensor } from '../v2-codec.js';
+import { decodeRequest, encodeResponse, InferRequest, type OutputTensor } from '../v2-codec.js';
 
 const HEADER_LENGTH = 'inference-header-content-length';
 const PLATFORM = 'onnxruntime_onnx';
@@ -15,7 +15,6 @@ interface ModelParams {
   version?: string;
 }
 
-const Parameters = Type.Record(Type.String(), Type.Unknown());
 const TensorMetadata = Type.Object({ name: Type.String(), datatype: Type.String(), shape: Type.Array(Type.Integer()) });
 const ServerMetadata = Type.Object({ name: Type.String(), version: Type.String(), extensions: Type.Array(Type.String()) });
 const ModelMetadata = Type.Object({
@@ -27,21 +26,6 @@ const ModelMetadata = Type.Object({
 });
 const ModelReady = Type.Object({ name: Type.String(), ready: Type.Boolean() });
 const ServerReady = Type.Object({ ready: Type.Boolean() });
-const InferRequest = Type.Object({
-  id: Type.Optional(Type.String()),
-  parameters: Type.Optional(Parameters),
-  inputs: Type.Array(
-    Type.Object({
-      name: Type.String(),
-      shape: Type.Array(Type.Integer({ minimum: 0 }), { description: '[N] or [N, 1]' }),
-      datatype: Type.Literal('BYTES'),
-      parameters: Type.Optional(Parameters),
-      data: Type.Optional(Type.Array(Type.Unknown(), { description: 'The texts, flat or nested row-major; absent when sent as binary data.' })),
-    }),
-    { minItems: 1, maxItems: 1 },
-  ),
-  outputs: Type.Optional(Type.Array(Type.Object({ name: Type.String(), parameters: Type.Optional(Parameters) }))),
-});
 const InferResponse = Type.Object({
   model_name: Type.String(),
   model_version: Type.String(),
