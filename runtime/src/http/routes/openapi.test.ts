@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import type { RouteOptions } from 'fastify';
 import { describe, expect, it } from 'vitest';
+import { OPENAPI_FILE, renderOpenApi } from '../../../../hack/gen-openapi.js';
 import { buildFakeApp } from '../../../../test/support/fake-model.js';
 
 type Operation = { requestBody?: { content: Record<string, { schema: object }> }; responses: Record<string, { content?: Record<string, { schema: object }> }>; parameters?: { name: string; in: string }[] };
@@ -34,5 +36,9 @@ describe('GET /openapi.json', () => {
       if (route.method === 'post') expect(Object.keys(operation.responses), where).toEqual(expect.arrayContaining(['4XX', '5XX']));
     }
     await app.close();
+  });
+
+  it(`is committed as ${OPENAPI_FILE} for the default settings, as npm run generate writes it`, async () => {
+    expect(readFileSync(new URL(`../../../../${OPENAPI_FILE}`, import.meta.url), 'utf8')).toBe(await renderOpenApi());
   });
 });
