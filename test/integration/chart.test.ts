@@ -76,6 +76,11 @@ describe('Helm chart: lint, values schema, rendered objects', () => {
     expect(kinds(renderFor({ monitoring: true }, 'default-values.yaml'))).toEqual([]);
   });
 
+  it("keeps the operator's own namespace label when scraped (the stuck-rollout alert and the replicas panel group by it)", () => {
+    const monitor = render('all-features-values.yaml').find((o) => o.kind === 'ServiceMonitor') as unknown as { spec: { endpoints: { honorLabels?: boolean }[] } };
+    expect(monitor.spec.endpoints.map((e) => e.honorLabels)).toEqual([true]);
+  });
+
   it('runs the operator restricted, with leader election, on a pinned image', () => {
     const deployment = render('all-features-values.yaml').find((o) => o.kind === 'Deployment') as unknown as {
       spec: { replicas: number; template: { spec: { securityContext: Record<string, unknown>; containers: { image: string; securityContext: Record<string, unknown>; env: { name: string; value?: string }[] }[] } } };
