@@ -1,11 +1,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BatchObserver } from './core/batcher.js';
 import { argmax } from './core/scores.js';
-import type { InferObserver, Prediction } from './core/infer.js';
+import type { AnswerSource, InferObserver, Prediction } from './core/infer.js';
 import type { EncodedText } from './core/tokenizer.js';
 
 const PREFIX = 'sentiment_runtime_';
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const ANSWER_SOURCES: readonly AnswerSource[] = ['model', 'cache'];
 const SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
 /** Every Prometheus series the runtime exports; the autoscaler reads inflight and queue depth. */
@@ -23,7 +24,7 @@ export class RuntimeMetrics implements BatchObserver, InferObserver {
   private readonly tokenizationDuration = new Histogram({ name: `${PREFIX}tokenization_duration_seconds`, help: 'Time to tokenize the uncached texts of one request.', buckets: LATENCY_BUCKETS, registers: [this.registry] });
   private readonly truncated = new Counter({ name: `${PREFIX}truncated_inputs_total`, help: 'Texts cut to the token limit.', registers: [this.registry] });
   private readonly unknownRatio = new Histogram({ name: `${PREFIX}unknown_token_ratio`, help: 'Share of a text\'s tokens that are unknown or fragments of words split 3+ ways.', buckets: [0, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1], registers: [this.registry] });
-  private readonly predictions = new Counter({ name: `${PREFIX}predictions_total`, help: 'Predicted labels (cache hits excluded).', labelNames: ['label'], registers: [this.registry] });
+  private readonly predictions = new Counter({ name: `${PREFIX}predictions_total`, help: 'Answered texts by predicted label and source (model or cache).', labelNames: ['label', 'source'], registers: [this.registry] });
   private readonly cacheRequests = new Counter({ name: `${PREFIX}cache_requests_total`, help: 'Result cache lookups by result.', labelNames: ['result'], registers: [this.registry] });
   private readonly droppedTexts = new Counter({ name: `${PREFIX}dropped_texts_total`, help: 'Queued texts dropped before inference.', labelNames: ['reason'], registers: [this.registry] });
   readonly timedOutRequests = new Counter({ name: `${PREFIX}timed_out_requests_total`, help: 'Connections closed because a request\'s headers or body did not arrive within server.headersTimeoutMs / server.bodyTimeoutMs.', registers: [this.registry] });
@@ -40,7 +41,7 @@ export class RuntimeMetrics implements BatchObserver, InferObserver {
     this.labels = info.labels;
     this.modelInfo.reset();
     this.modelInfo.set({ model: info.model, revision: info.revision, quantization: info.quantization, execution_provider: info.executionProvider, requested_provider: info.requestedProvider }, 1);
-    for (const label of info.labels) this.predictions.inc({ label }, 0);
+    for (const label of info.labels) for (const source of ANSWER_SOURCES) this.predictions.inc({ label, source }, 0);
   }
 
   queueDepth(depth: number): void {
@@ -65,10 +66,10 @@ export class RuntimeMetrics implements BatchObserver, InferObserver {
     }
   }
 
-  predicted(predictions: Prediction[]): void {
+  answered(predictions: Prediction[], source: AnswerSource): void {
     for (const prediction of predictions) {
       const best = argmax(prediction.probabilities);
-      this.predictions.inc({ label: this.labels[best] ?? String(best) });
+      this.predictions.inc({ label: this.labels[best] ?? String(best), source });
     }
   }
 

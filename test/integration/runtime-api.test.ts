@@ -90,16 +90,27 @@ describe('runtime HTTP API', () => {
       expect(await (await fetch(url('/readyz'))).json()).toEqual({ status: 'ready' });
     });
 
-    it('serves a repeated text from the cache and counts it', async () => {
-      const metric = async (): Promise<number> => {
-        const text = await (await fetch(url('/metrics'))).text();
-        return Number(/sentiment_runtime_cache_requests_total\{result="hit"\} (\d+)/.exec(text)?.[1] ?? 0);
-      };
-      const before = await metric();
+    it('serves a repeated text from the cache and counts it, and its label, as an answer', async () => {
       const first = await post(url('/v1/sentiment'), { text: 'cache me if you can' });
+      const label = (first.json.results[0] as { label: string }).label;
+      const series = [
+        'sentiment_runtime_cache_requests_total{result="hit"}',
+        `sentiment_runtime_predictions_total{label="${label}",source="model"}`,
+        `sentiment_runtime_predictions_total{label="${label}",source="cache"}`,
+      ];
+      const values = async (): Promise<number[]> => {
+        const lines = (await (await fetch(url('/metrics'))).text()).split('\n');
+        return series.map((name) => {
+          const line = lines.find((l) => l.startsWith(`${name} `));
+          if (line === undefined) throw new Error(`/metrics has no ${name}`);
+          return Number(line.slice(name.length + 1));
+        });
+      };
+      const before = await values();
       const second = await post(url('/v1/sentiment'), { text: 'cache me if you can' });
       expect(second.json.results).toEqual(first.json.results);
-      expect(await metric()).toBe(before + 1);
+      const [hits, model, cache] = before;
+      expect(await values()).toEqual([hits! + 1, model, cache! + 1]);
     });
 
     it('exports the metrics the autoscaler and dashboards read', async () => {
@@ -116,7 +127,8 @@ describe('runtime HTTP API', () => {
         'sentiment_runtime_tokenization_duration_seconds_bucket',
         'sentiment_runtime_truncated_inputs_total',
         'sentiment_runtime_unknown_token_ratio_bucket',
-        'sentiment_runtime_predictions_total{label="negative"}',
+        'sentiment_runtime_predictions_total{label="negative",source="model"}',
+        'sentiment_runtime_predictions_total{label="negative",source="cache"}',
         'sentiment_runtime_model_info{model="sentiment",revision="rev-7",quantization="int8",execution_provider="cpu",requested_provider="cpu"} 1',
       ]) {
         expect(text).toContain(name);

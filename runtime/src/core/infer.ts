@@ -22,9 +22,13 @@ export interface ClassifyOptions {
   deadline: number;
 }
 
+/** Where an answer came from: the model now, or the result cache. */
+export type AnswerSource = 'model' | 'cache';
+
 export interface InferObserver {
   tokenized(seconds: number, encoded: EncodedText[]): void;
-  predicted(predictions: Prediction[]): void;
+  /** Every answered text, cached or not: label counts must not depend on whether the cache is on. */
+  answered(predictions: Prediction[], source: AnswerSource): void;
 }
 
 /**
@@ -45,28 +49,35 @@ export class Classifier {
 
   async classify(texts: string[], options: ClassifyOptions): Promise<Prediction[]> {
     const results: (Prediction | undefined)[] = texts.map((text) => this.cache?.get(text));
+    const hits = results.filter((result) => result !== undefined);
     const missing = texts.flatMap((text, index) => (results[index] ? [] : [{ text, index }]));
-    if (missing.length === 0) return results as Prediction[];
+    if (missing.length > 0) {
+      const fresh = await this.predict(missing.map((item) => item.text), options);
+      this.observer.answered(fresh, 'model');
+      fresh.forEach((prediction, i) => {
+        const { text, index } = missing[i]!;
+        results[index] = prediction;
+        this.cache?.set(text, prediction);
+      });
+    }
+    // Counted only once the request is answered: a failed request serves its cache hits to no one.
+    this.observer.answered(hits, 'cache');
+    return results as Prediction[];
+  }
 
+  private async predict(texts: string[], options: ClassifyOptions): Promise<Prediction[]> {
     // Refuse before spending tokenization on a request the queue cannot take.
-    this.batcher.ensureRoom(missing.length);
+    this.batcher.ensureRoom(texts.length);
     const started = performance.now();
-    const encoded = await this.encoder.encode(missing.map((item) => item.text));
+    const encoded = await this.encoder.encode(texts);
     this.observer.tokenized((performance.now() - started) / 1000, encoded);
     if (options.signal?.aborted) throw new RuntimeError('ClientGone', 'client disconnected before inference');
 
     const logits = await this.enqueue(encoded, options);
-    const fresh = logits.map((row, i): Prediction => {
+    return logits.map((row, i): Prediction => {
       const values = Array.from(row);
       return { logits: values, probabilities: softmax(values), truncated: encoded[i]!.truncated, unknownRatio: encoded[i]!.unknownRatio };
     });
-    this.observer.predicted(fresh);
-    fresh.forEach((prediction, i) => {
-      const { text, index } = missing[i]!;
-      results[index] = prediction;
-      this.cache?.set(text, prediction);
-    });
-    return results as Prediction[];
   }
 
   private enqueue(encoded: EncodedText[], options: ClassifyOptions): Promise<Float32Array[]> {

@@ -25,7 +25,7 @@ export async function loadModel(config: RuntimeConfig, metrics: RuntimeMetrics, 
   const cacheBytes = config.cache.maxBytes ?? defaultCacheBytes();
   const cache = config.cache.enabled ? new ResultCache<Prediction>(config.model.revision, { ...config.cache, maxBytes: cacheBytes }, metrics, predictionBytes) : undefined;
   // Warm-up bypasses the cache so it never stores an answer nobody asked for.
-  const warmup = new Classifier(encoder, batcher, undefined, { tokenized: () => {}, predicted: () => {} });
+  const warmup = new Classifier(encoder, batcher, undefined, { tokenized: () => {}, answered: () => {} });
   await warmup.classify([WARMUP_TEXT], { deadline: performance.now() + 60_000 });
   const warmupRows = Math.min(config.session.warmupTexts, config.batching.maxBatchSize, config.batching.maxQueue);
   await warmup.classify(Array.from({ length: warmupRows }, (_, i) => `${WARMUP_TEXT} ${i}`), { deadline: performance.now() + 60_000 });
