@@ -147,6 +147,32 @@ describe('alerts and dashboard', () => {
     expect(JSON.parse(configMap.data['sentiment-models.json']!)).toEqual(dashboard);
   });
 
+  it('fills its query variables when the dashboard loads and when the time range changes, not only when clicked', () => {
+    const { templating } = dashboard as unknown as { templating: { list: { name: string; type: string; refresh?: number }[] } };
+    const queries = templating.list.filter((v) => v.type === 'query');
+    expect(queries.map((v) => v.name)).toEqual(['namespace', 'model']);
+    // 2: "On time range change", which includes the load.
+    expect(queries.map((v) => v.refresh)).toEqual([2, 2]);
+  });
+
+  it('draws ratios on their own axis in percent, never on the axis of a rate or a count', () => {
+    type Override = { matcher: { id: string; options: string }; properties: { id: string; value: string }[] };
+    type Panel = { title: string; targets: { refId: string; expr: string }[]; fieldConfig: { defaults: { unit: string; custom?: { axisPlacement?: string } }; overrides: Override[] } };
+    // A share of one series in another; a histogram's _sum / _count is a mean, not a ratio.
+    const isRatio = (expr: string) => expr.includes(' / ') && !/_sum\b.* \/ .*_count\b/.test(expr);
+    for (const panel of (dashboard as unknown as { panels: Panel[] }).panels) {
+      const field = (refId: string, id: string, fallback: string | undefined) =>
+        panel.fieldConfig.overrides.find((o) => o.matcher.id === 'byFrameRefID' && o.matcher.options === refId)?.properties.find((p) => p.id === id)?.value ?? fallback;
+      const axes = new Map<string, boolean[]>();
+      for (const target of panel.targets) {
+        const axis = field(target.refId, 'custom.axisPlacement', panel.fieldConfig.defaults.custom?.axisPlacement ?? 'auto')!;
+        axes.set(axis, [...(axes.get(axis) ?? []), isRatio(target.expr)]);
+        if (isRatio(target.expr)) expect(field(target.refId, 'unit', panel.fieldConfig.defaults.unit), `${panel.title} ${target.refId}`).toBe('percentunit');
+      }
+      for (const [axis, ratios] of axes) expect(new Set(ratios).size, `${panel.title}: ${axis} axis`).toBe(1);
+    }
+  });
+
   it('promtool accepts the rules and their unit tests pass (tiered negative-share alerts, errors, saturation, stuck rollouts)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rules-'));
     writeFileSync(join(dir, 'rules.yaml'), stringify({ groups: ruleGroups }));
