@@ -167,3 +167,18 @@ describe('docs/api.md', () => {
     expect(readFileSync(join(repoRoot, API_DOC_FILE), 'utf8')).toBe(renderApiReference());
   });
 });
+
+describe('README', () => {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const section = (heading: string) => readme.split(/^### /m).find((s) => s.startsWith(`${heading}\n`)) ?? '';
+
+  it('the GitOps example leaves replicas to the autoscaler, as config/samples/autoscaled.yaml (applied above) writes it', () => {
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(section('Bump a version through GitOps'))?.[1];
+    expect(yaml, 'a yaml block in "Bump a version through GitOps"').toBeDefined();
+    const example = parseAllDocuments(yaml!)[0]!.toJS() as Model;
+    // A pinned spec.replicas would be reset by every sync, undoing `kubectl scale` and the autoscaler.
+    expect(example.spec).not.toHaveProperty('replicas');
+    expect(example.spec.autoscaling.enabled).toBe(true);
+    expect(sample('autoscaled.yaml').spec).toMatchObject(example.spec);
+  });
+});
