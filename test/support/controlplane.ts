@@ -3,8 +3,8 @@
 // Binaries come from `npm run envtest:setup`. Every process runs in its own process group and logs
 // to a file in the temp dir; stop() kills them all and removes the dir, also after a failed start
 // (set SENTIMENT_ENVTEST_KEEP=1 to keep the dir and its logs).
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:net';
 import { request } from 'node:https';
@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { KubeConfig, CoreV1Api, type KubernetesObject, type V1Node, type V1Taint } from '@kubernetes/client-node';
 import { applyObject, waitFor } from './kube.js';
+import { signalGroup, spawnGroup, terminateGroup, type GroupProcess } from './process-group.js';
 
 export const K8S_VERSION = 'v1.35.4';
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -286,7 +287,7 @@ export function nodeObject(spec: NodeSpec): V1Node {
   };
 }
 
-interface Proc { name: string; child: ChildProcess; log: string; exited: Promise<void>; exitCode?: number | string | null }
+type Proc = GroupProcess;
 
 /** Child processes, each the leader of its own process group, stderr+stdout in <dir>/<name>.log. */
 class Procs {
@@ -294,19 +295,13 @@ class Procs {
   /** Run in order after the processes have stopped. */
   readonly cleanups: (() => void)[] = [];
   private readonly onExit = () => {
-    for (const p of this.list) killGroup(p, 'SIGKILL');
+    for (const p of this.list) signalGroup(p, 'SIGKILL');
     this.runCleanups();
   };
   constructor(private readonly dir: string) { process.on('exit', this.onExit); }
 
   start(name: string, bin: string, args: string[]): Proc {
-    const log = join(this.dir, `${name}.log`);
-    const fd = openSync(log, 'a');
-    const child = spawn(bin, args, { detached: true, stdio: ['ignore', fd, fd], cwd: this.dir });
-    closeSync(fd);
-    const proc: Proc = { name, child, log, exited: Promise.resolve() };
-    proc.exited = new Promise((res) => child.once('exit', (code, sig) => { proc.exitCode = code ?? sig; res(); }));
-    child.once('error', (e) => { proc.exitCode = String(e); });
+    const proc = spawnGroup(name, bin, args, { cwd: this.dir, log: join(this.dir, `${name}.log`) });
     this.list.push(proc);
     return proc;
   }
@@ -333,12 +328,7 @@ class Procs {
     const tiers = [this.list.filter((p) => p.name !== 'etcd' && p.name !== 'kube-apiserver'),
       this.list.filter((p) => p.name === 'kube-apiserver'), this.list.filter((p) => p.name === 'etcd')];
     for (const tier of tiers) {
-      await Promise.all(tier.map(async (p) => {
-        killGroup(p, 'SIGTERM');
-        const timer = setTimeout(() => killGroup(p, 'SIGKILL'), 5_000);
-        await p.exited;
-        clearTimeout(timer);
-      }));
+      await Promise.all(tier.map((p) => terminateGroup(p, 5_000)));
     }
     process.off('exit', this.onExit);
     this.runCleanups();
@@ -349,11 +339,6 @@ class Procs {
       try { cleanup(); } catch (err) { console.error(`cleanup failed: ${(err as Error).message}`); }
     }
   }
-}
-
-function killGroup(p: Proc, sig: NodeJS.Signals): void {
-  if (p.exitCode !== undefined || p.child.pid === undefined) return;
-  try { process.kill(-p.child.pid, sig); } catch { /* already gone */ }
 }
 
 export function tail(file: string, lines = 40): string {

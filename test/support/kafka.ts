@@ -4,15 +4,16 @@
 // The process runs in its own process group; stop() kills it and removes the dir, also after a
 // failed start (set SENTIMENT_KAFKA_KEEP=1 to keep the dir and broker.log).
 //   hack/dev npm run kafka        a broker by hand, until Ctrl-C
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Admin } from '@platformatic/kafka';
 import { freePorts, tail } from './controlplane.js';
 import { waitFor } from './kube.js';
+import { signalGroup, spawnGroup, terminateGroup, type GroupProcess } from './process-group.js';
 
 export const KAFKA_VERSION = '4.4.0';
 
@@ -48,14 +49,14 @@ export async function startKafka(): Promise<KafkaBroker> {
     throw new Error(`Kafka jars missing in ${libs}; run \`bash hack/kafka-setup.sh\` (or set SENTIMENT_KAFKA_LIBS)`);
   }
   const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'sentiment-kafka-'));
-  let proc: Proc | undefined;
+  let proc: GroupProcess | undefined;
   let admin: Admin | undefined;
   let stopped: Promise<void> | undefined;
   const stop = () => (stopped ??= Promise.all([admin?.close().catch(() => undefined), proc && terminate(proc)]).then(() => {
     process.off('exit', killOnExit);
     if (!process.env.SENTIMENT_KAFKA_KEEP) rmSync(dir, { recursive: true, force: true });
   }));
-  const killOnExit = () => { if (proc) signal(proc, 'SIGKILL'); };
+  const killOnExit = () => { if (proc) signalGroup(proc, 'SIGKILL'); };
   process.on('exit', killOnExit);
 
   try {
@@ -149,29 +150,10 @@ function clusterId(): string {
   return randomBytes(16).toString('base64url');
 }
 
-interface Proc { child: ChildProcess; log: string; exited: Promise<void>; exitCode?: number | string | null }
-
-function launch(dir: string, libs: string, properties: string): Proc {
-  const log = join(dir, 'broker.log');
-  const fd = openSync(log, 'a');
-  const child = spawn('java', [...JVM_FLAGS, `-Dlog4j2.configurationFile=${join(dir, 'log4j2.properties')}`,
-    `-Dkafka.logs.dir=${dir}`, '-cp', join(libs, '*'), 'kafka.Kafka', properties], { detached: true, stdio: ['ignore', fd, fd], cwd: dir });
-  closeSync(fd);
-  const proc: Proc = { child, log, exited: Promise.resolve() };
-  proc.exited = new Promise((res) => child.once('exit', (code, sig) => { proc.exitCode = code ?? sig; res(); }));
-  child.once('error', (e) => { proc.exitCode = String(e); });
-  return proc;
-}
-
-function signal(p: Proc, sig: NodeJS.Signals): void {
-  if (p.exitCode !== undefined || p.child.pid === undefined) return;
-  try { process.kill(-p.child.pid, sig); } catch { /* already gone */ }
+function launch(dir: string, libs: string, properties: string): GroupProcess {
+  return spawnGroup('kafka', 'java', [...JVM_FLAGS, `-Dlog4j2.configurationFile=${join(dir, 'log4j2.properties')}`,
+    `-Dkafka.logs.dir=${dir}`, '-cp', join(libs, '*'), 'kafka.Kafka', properties], { cwd: dir, log: join(dir, 'broker.log') });
 }
 
 /** SIGTERM (a controlled shutdown, a few seconds) and SIGKILL if it takes over 10 s; or SIGKILL at once. */
-async function terminate(p: Proc, sig: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  signal(p, sig);
-  const timer = setTimeout(() => signal(p, 'SIGKILL'), 10_000);
-  await p.exited;
-  clearTimeout(timer);
-}
+const terminate = (p: GroupProcess, sig: NodeJS.Signals = 'SIGTERM'): Promise<void> => terminateGroup(p, 10_000, sig);
