@@ -1,7 +1,9 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '#contract/config-load.js';
+import { FETCH_URL_ENV } from '#contract/model-fetch.js';
 import { loadConfig } from './config/load.js';
+import { readCaFile, readHeadersDir } from './fetch/fetch-inputs.js';
 import { fetchModel } from './fetch/fetch-model.js';
 import { ModelLoadError } from './model/errors.js';
 import { isServingProcess } from './processes/serving-process.js';
@@ -62,7 +64,11 @@ async function serveCommand(argv: string[]): Promise<void> {
   await server.loaded;
 }
 
-/** The init-container half of URL models: download, verify, unpack, then the pod's runtime serves it. */
+/**
+ * The init-container half of URL models: download, verify, unpack, then the pod's runtime serves it.
+ * The URL may come from the environment instead of --url, so that a presigned one (the operator
+ * sets it from a Secret) never shows in the pod's arguments or the node's process list.
+ */
 async function fetchCommand(argv: string[]): Promise<void> {
   let values;
   try {
@@ -72,6 +78,8 @@ async function fetchCommand(argv: string[]): Promise<void> {
         url: { type: 'string' },
         sha256: { type: 'string' },
         dest: { type: 'string' },
+        'headers-dir': { type: 'string' },
+        'ca-file': { type: 'string' },
         'max-bytes': { type: 'string', default: String(8 * 1024 ** 3) },
         'max-unpacked-bytes': { type: 'string', default: String(16 * 1024 ** 3) },
         'timeout-seconds': { type: 'string', default: '600' },
@@ -81,13 +89,16 @@ async function fetchCommand(argv: string[]): Promise<void> {
   } catch (error) {
     throw new ConfigError(`fetch: ${(error as Error).message}`);
   }
-  const { url, sha256, dest } = values;
-  if (!url || !sha256 || !dest) throw new ConfigError('fetch: --url, --sha256 and --dest are required');
+  const { sha256, dest } = values;
+  const url = values.url ?? process.env[FETCH_URL_ENV];
+  if (!url || !sha256 || !dest) throw new ConfigError(`fetch: --url (or ${FETCH_URL_ENV}), --sha256 and --dest are required`);
   const maxBytes = Number(values['max-bytes']);
   const maxUnpackedBytes = Number(values['max-unpacked-bytes']);
   const timeoutSeconds = Number(values['timeout-seconds']);
   if (!(maxBytes > 0) || !(maxUnpackedBytes > 0) || !(timeoutSeconds > 0)) throw new ConfigError('fetch: --max-bytes, --max-unpacked-bytes and --timeout-seconds must be positive numbers');
-  await fetchModel({ url, sha256, dest, maxBytes, maxUnpackedBytes, timeoutMs: timeoutSeconds * 1000 }, (message) => console.log(`${PROGRAM}: ${message}`));
+  const headers = values['headers-dir'] === undefined ? undefined : readHeadersDir(values['headers-dir']);
+  const ca = values['ca-file'] === undefined ? undefined : readCaFile(values['ca-file']);
+  await fetchModel({ url, sha256, dest, maxBytes, maxUnpackedBytes, timeoutMs: timeoutSeconds * 1000, headers, ca }, (message) => console.log(`${PROGRAM}: ${message}`));
 }
 
 const commands: Record<string, (argv: string[]) => Promise<void>> = { serve: serveCommand, fetch: fetchCommand };

@@ -157,7 +157,8 @@ describe('config/samples applied to a cluster', () => {
     for (const pod of await pods(model.metadata.name)) {
       const [init] = pod.spec?.initContainers ?? [];
       expect(init?.image).toBe(model.spec.runtime.image);
-      expect(init?.command).toEqual(expect.arrayContaining(['fetch', '--url', url.url, '--sha256', url.sha256]));
+      expect(init?.command).toEqual(expect.arrayContaining(['fetch', '--sha256', url.sha256]));
+      expect(init?.env).toContainEqual({ name: 'SENTIMENT_FETCH_URL', value: url.url });
     }
   });
 });

@@ -27,6 +27,11 @@ describe('revisionOf', () => {
     expect(revisionOf({ annotations: { 'serving.sentiment.dev/template-hash': A } })).toEqual({ templateHash: A });
     expect(revisionOf({})).toBeUndefined();
   });
+
+  it("redacts a full URL an earlier operator build wrote into a pod's annotations", () => {
+    const legacy = revision(A, 'https://bucket.example/m.tar.gz?X-Amz-Signature=s3cr3t');
+    expect(revisionOf({ annotations: annotations(legacy) })?.model).toBe('https://bucket.example/m.tar.gz?<redacted>');
+  });
 });
 
 describe('revisions', () => {

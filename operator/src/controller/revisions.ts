@@ -1,4 +1,5 @@
 import type { V1ObjectMeta, V1Pod } from '@kubernetes/client-node';
+import { redactUrl } from '#contract/model-fetch.js';
 import {
   ANNOTATION_MODEL_SOURCE, ANNOTATION_QUANTIZATION, ANNOTATION_RUNTIME_IMAGE, ANNOTATION_TEMPLATE_HASH,
   type Revision, type SentimentModelStatus,
@@ -9,7 +10,10 @@ export function revisionOf(meta: V1ObjectMeta | undefined): Revision | undefined
   const a = meta?.annotations ?? {};
   const templateHash = a[ANNOTATION_TEMPLATE_HASH];
   if (!templateHash) return undefined;
-  const optional = { model: a[ANNOTATION_MODEL_SOURCE], runtimeImage: a[ANNOTATION_RUNTIME_IMAGE], quantization: a[ANNOTATION_QUANTIZATION] };
+  const model = a[ANNOTATION_MODEL_SOURCE];
+  // Pods made by earlier operator builds carry a URL source's full URL, a presigned signature included.
+  const shownModel = model?.includes('://') ? redactUrl(model) : model;
+  const optional = { model: shownModel, runtimeImage: a[ANNOTATION_RUNTIME_IMAGE], quantization: a[ANNOTATION_QUANTIZATION] };
   return { templateHash, ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)) };
 }
 

@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { dirname, join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract } from 'tar';
+import { redactUrl } from '#contract/model-fetch.js';
 import { ModelLoadError } from '../model/errors.js';
 
 export interface FetchOptions {
@@ -15,6 +18,10 @@ export interface FetchOptions {
   /** Bound on the bytes the archive unpacks to, whatever its compressed size. */
   maxUnpackedBytes: number;
   timeoutMs: number;
+  /** Sent to the URL's own origin only: a redirect elsewhere (a presigned storage URL) goes without them. */
+  headers?: Record<string, string>;
+  /** Certificate authorities (PEM) to trust instead of the default ones, e.g. the defaults plus a private CA. */
+  ca?: string[];
 }
 
 /**
@@ -77,11 +84,6 @@ function parseModelUrl(raw: string): URL {
   return url;
 }
 
-/** The URL as it may be shown: a presigned URL's query carries its signature, so it is elided. */
-export function redactUrl(url: URL): string {
-  return `${url.protocol}//${url.host}${url.pathname}${url.search ? '?<redacted>' : ''}`;
-}
-
 /**
  * Unpacks regular files and directories only, with permission bits alone (no setuid, setgid or
  * sticky), and at most `limit` bytes in all. Refused entries are skipped, not written, so a bomb
@@ -114,19 +116,20 @@ async function unpack(archive: string, cwd: string, limit: number, shown: string
 }
 
 /** GET that follows redirects itself, so that none may lead from https to a plain-text URL. */
-async function get(url: URL, signal: AbortSignal): Promise<Response> {
+async function get(url: URL, options: FetchOptions, signal: AbortSignal): Promise<IncomingMessage> {
   let current = url;
   for (let hop = 0; ; hop++) {
-    let response: Response;
+    const headers = current.origin === url.origin ? options.headers : undefined;
+    let response: IncomingMessage;
     try {
-      response = await fetch(current, { signal, redirect: 'manual' });
+      response = await request(current, { headers, ca: options.ca, signal });
     } catch (error) {
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      throw new ModelLoadError(redactUrl(url), `download failed: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+      throw new ModelLoadError(redactUrl(url), `download failed: ${failureReason(error, options, signal)}`);
     }
-    const location = response.headers.get('location');
-    if (response.status < 300 || response.status >= 400 || location === null) return response;
-    await response.body?.cancel();
+    const status = response.statusCode ?? 0;
+    const location = response.headers.location;
+    if (status < 300 || status >= 400 || location === undefined) return response;
+    response.resume();
     if (hop === MAX_REDIRECTS) throw new ModelLoadError(redactUrl(url), `download failed: more than ${MAX_REDIRECTS} redirects`);
     const next = new URL(location, current);
     if (next.protocol !== 'https:') throw new ModelLoadError(redactUrl(url), `download failed: redirect to ${next.protocol} refused (only https)`);
@@ -134,12 +137,30 @@ async function get(url: URL, signal: AbortSignal): Promise<Response> {
   }
 }
 
+/**
+ * node:https rather than fetch: it takes the CA list per request, and it hands over the bytes as
+ * sent (fetch would undo a Content-Encoding, and the sha256 is of the file as published).
+ */
+function request(url: URL, options: { headers: Record<string, string> | undefined; ca: string[] | undefined; signal: AbortSignal }): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    httpsGet(url, { headers: options.headers, ca: options.ca, signal: options.signal }, resolve).on('error', reject);
+  });
+}
+
 async function download(url: URL, file: string, options: FetchOptions): Promise<{ sha256: string; bytes: number }> {
   const shown = redactUrl(url);
-  const response = await get(url, AbortSignal.timeout(options.timeoutMs));
-  if (!response.ok || !response.body) throw new ModelLoadError(shown, `download failed: HTTP ${response.status}`);
-  const declared = Number(response.headers.get('content-length') ?? 0);
-  if (declared > options.maxBytes) throw new ModelLoadError(shown, `archive is ${declared} bytes, over the ${options.maxBytes}-byte limit`);
+  const signal = AbortSignal.timeout(options.timeoutMs);
+  const response = await get(url, options, signal);
+  const status = response.statusCode ?? 0;
+  if (status < 200 || status >= 300) {
+    response.resume();
+    throw new ModelLoadError(shown, `download failed: HTTP ${status}`);
+  }
+  const declared = Number(response.headers['content-length'] ?? 0);
+  if (declared > options.maxBytes) {
+    response.destroy();
+    throw new ModelLoadError(shown, `archive is ${declared} bytes, over the ${options.maxBytes}-byte limit`);
+  }
 
   const hash = createHash('sha256');
   let received = 0;
@@ -151,8 +172,23 @@ async function download(url: URL, file: string, options: FetchOptions): Promise<
       callback(null, chunk);
     },
   });
-  await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), meter, createWriteStream(file));
+  try {
+    await pipeline(response, meter, createWriteStream(file));
+  } catch (error) {
+    if (error instanceof ModelLoadError) throw error;
+    throw new ModelLoadError(shown, `download failed: ${failureReason(error, options, signal)}`);
+  }
   return { sha256: hash.digest('hex'), bytes: received };
+}
+
+/** Certificate checks that fail when the server's chain ends at a CA this process does not trust. */
+const UNTRUSTED_ISSUER = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE']);
+
+function failureReason(error: unknown, options: FetchOptions, signal: AbortSignal): string {
+  if (signal.aborted) return `timed out after ${options.timeoutMs / 1000} s`;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code && UNTRUSTED_ISSUER.has(code)) return `${code}: the server's certificate is not signed by a trusted CA (a private CA's certificate goes in --ca-file)`;
+  return code ?? (error as Error).message;
 }
 
 /** Archives made with `tar -C dir .` and with a single top folder are both accepted. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Value } from 'typebox/value';
 import { sentimentModel } from '../../testing/fixtures.js';
 import { IMAGE_PATTERNS } from './kube-schema.js';
-import { SentimentModelSpec } from './spec.js';
+import { SentimentModelSpec, URL_USERINFO } from './spec.js';
 
 // CEL itself is checked against a real apiserver by the integration suite; here the regexes
 // inside the image rules and the plain-schema bounds are tested directly.
@@ -30,6 +30,21 @@ describe('image reference rules', () => {
     [`ghcr.io/example/runtime@md5:${'a'.repeat(64)}`, false],
   ])('%s accepted: %s', (ref, ok) => {
     expect(imageAccepted(ref)).toBe(ok);
+  });
+});
+
+describe('model URL userinfo rule', () => {
+  it.each([
+    ['https://user:hunter2@models.example/m.tar.gz', true],
+    ['https://token@models.example/m.tar.gz', true],
+    ['https://:pw@models.example:8443/m.tar.gz', true],
+    ['https://models.example/m.tar.gz', false],
+    ['https://models.example/user@host/m.tar.gz', false],
+    ['https://models.example/m.tar.gz?owner=a@b.example', false],
+    ['https://models.example/m.tar.gz#a@b', false],
+  ])('%s holds credentials: %s', (url, refused) => {
+    expect(matches(URL_USERINFO, url)).toBe(refused);
+    expect(Boolean(new URL(url).username || new URL(url).password)).toBe(refused);
   });
 });
 

@@ -26,14 +26,53 @@ export const PvcSource = Type.Object({
   readOnly: Type.Boolean({ default: true }),
 });
 
-export const UrlSource = Type.Object({
-  url: Type.String({
-    maxLength: 2048,
-    description: 'A .tar.gz of the model directory.',
-    ...validations({ rule: "self.startsWith('https://') && isURL(self)", message: 'model.url.url must be an https:// URL' }),
+/** userinfo (`user:password@`) in a URL's authority; exported for the unit tests (RE2 and JS agree on it). */
+export const URL_USERINFO = '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@';
+const SECRET_KEY = '^[-._a-zA-Z0-9]+$';
+
+const KeyRef = (kind: string, description: string, defaultKey?: string) =>
+  Type.Object(
+    {
+      name: Type.String({ minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN, description: `${kind} in the model's namespace.` }),
+      key: Type.String({ minLength: 1, maxLength: 253, pattern: SECRET_KEY, ...(defaultKey ? { default: defaultKey } : {}) }),
+    },
+    { description },
+  );
+
+export const UrlSource = Type.Object(
+  {
+    url: Type.Optional(
+      Type.String({
+        maxLength: 2048,
+        description: 'A .tar.gz of the model directory, at a URL that is no secret: it is copied into the pod template. Shown without its query.',
+        ...validations(
+          { rule: "self.startsWith('https://') && isURL(self)", message: 'model.url.url must be an https:// URL' },
+          {
+            rule: `!self.matches('${URL_USERINFO}')`,
+            message: 'model.url.url must not hold credentials (user:password@): put a URL that needs them in a Secret (model.url.urlSecretRef) or send them as a header (model.url.headersSecretRef)',
+          },
+        ),
+      }),
+    ),
+    urlSecretRef: Type.Optional(
+      KeyRef('Secret', 'A Secret key holding the URL, for one that is a credential itself (a presigned URL). The kubelet hands it to the download only; the operator never reads it, and a new value in the Secret is used by pods started after it without a rollout.'),
+    ),
+    headersSecretRef: Type.Optional(
+      Type.Object(
+        { name: Type.String({ minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN, description: "Secret in the model's namespace." }) },
+        { description: 'A Secret whose every key is an HTTP header sent with the download, e.g. Authorization: Bearer <token>. Sent to the URL\'s own host only, not after a redirect elsewhere.' },
+      ),
+    ),
+    caConfigMapRef: Type.Optional(
+      KeyRef('ConfigMap', 'A ConfigMap key holding PEM certificates of the CAs that sign the server\'s certificate (a private CA), trusted besides the public ones.', 'ca.crt'),
+    ),
+    sha256: Type.String({ maxLength: 64, pattern: '^[a-f0-9]{64}$', description: 'Lowercase hex sha256 of the archive; the download is rejected on mismatch. It is the model\'s identity: the pods roll when it changes.' }),
+  },
+  validations({
+    rule: 'has(self.url) != has(self.urlSecretRef)',
+    message: 'model.url needs exactly one of url (a public URL) and urlSecretRef (a Secret key holding the URL)',
   }),
-  sha256: Type.String({ maxLength: 64, pattern: '^[a-f0-9]{64}$', description: 'Lowercase hex sha256 of the archive; the download is rejected on mismatch.' }),
-});
+);
 
 export const ModelSource = Type.Object(
   { image: Type.Optional(ImageSource), pvc: Type.Optional(PvcSource), url: Type.Optional(UrlSource) },
@@ -253,5 +292,6 @@ export const SentimentModelSpec = Type.Object(
 
 export type SentimentModelSpec = Static<typeof SentimentModelSpec>;
 export type ModelSource = Static<typeof ModelSource>;
+export type UrlSource = Static<typeof UrlSource>;
 export type RolloutStrategy = Static<typeof RolloutStrategy>;
 export type Server = Static<typeof Server>;

@@ -152,7 +152,8 @@ describe('makeDeployment: model delivery', () => {
       name: 'model-fetch',
       image: RUNTIME_IMAGE,
       workingDir: '/app',
-      command: ['node', 'dist/runtime/src/main.js', 'fetch', '--url', 'https://m.example/a.tgz', '--sha256', sha256, '--dest', '/models/model'],
+      command: ['node', 'dist/runtime/src/main.js', 'fetch', '--sha256', sha256, '--dest', '/models/model'],
+      env: [{ name: 'SENTIMENT_FETCH_URL', value: 'https://m.example/a.tgz' }],
     });
     // The download needs no GPU; only the serving container asks for one.
     expect(fetch?.resources?.limits).toBeUndefined();

@@ -148,7 +148,7 @@ function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTempl
       ...(scheduling.affinity ? { affinity: scheduling.affinity } : {}),
       ...(initContainers.length > 0 ? { initContainers } : {}),
       containers: [runtime],
-      volumes: [{ name: 'config', configMap: { name: childNames(model).configMap } }, TMP_VOLUME, delivery.volume],
+      volumes: [{ name: 'config', configMap: { name: childNames(model).configMap } }, TMP_VOLUME, ...delivery.volumes],
     },
   };
 }

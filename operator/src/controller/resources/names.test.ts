@@ -43,6 +43,9 @@ describe('names', () => {
     [{ image: { reference: 'm:1', path: '/model' } }, 'm:1'],
     [{ pvc: { claimName: 'models', path: '/sst2', readOnly: true } }, 'pvc:models/sst2'],
     [{ url: { url: 'https://example.com/m.tgz', sha256: 'a'.repeat(64) } }, 'https://example.com/m.tgz'],
+    [{ url: { url: 'https://example.com/m.tgz?X-Amz-Signature=s3cr3t', sha256: 'a'.repeat(64) } }, 'https://example.com/m.tgz?<redacted>'],
+    [{ url: { url: 'https://user:hunter2@example.com/m.tgz', sha256: 'a'.repeat(64) } }, 'https://example.com/m.tgz'],
+    [{ url: { urlSecretRef: { name: 'model-url', key: 'presigned' }, sha256: 'a'.repeat(64) } }, 'secret:model-url/presigned'],
   ])('summarises the model source %j', (source, summary) => {
     expect(modelSummary(source)).toBe(summary);
   });

@@ -1,4 +1,5 @@
 import type { V1ObjectMeta, V1OwnerReference } from '@kubernetes/client-node';
+import { redactUrl } from '#contract/model-fetch.js';
 import { API_VERSION, KIND, LABEL_MODEL, type ModelSource, type SentimentModel } from '../../api/v1alpha1/index.js';
 
 export const APP_NAME = 'sentiment-runtime';
@@ -46,9 +47,14 @@ export function endpoint(model: SentimentModel, clusterDomain: string): string {
   return `http://${childNames(model).service}.${model.metadata.namespace}.svc.${clusterDomain}`;
 }
 
-/** status.model, the MODEL column of `kubectl get sentm`. */
+/**
+ * What the model is, as it may be shown: status.model (the MODEL column of `kubectl get sentm`),
+ * the pod template's model-source annotation and events. A URL's query and userinfo are dropped
+ * (a presigned signature, a password); a URL held in a Secret is named by its Secret.
+ */
 export function modelSummary(source: ModelSource): string {
   if (source.image) return source.image.reference;
   if (source.pvc) return `pvc:${source.pvc.claimName}${source.pvc.path}`;
-  return source.url?.url ?? '';
+  if (source.url?.urlSecretRef) return `secret:${source.url.urlSecretRef.name}/${source.url.urlSecretRef.key}`;
+  return source.url?.url ? redactUrl(source.url.url) : '';
 }
