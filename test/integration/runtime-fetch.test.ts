@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { create } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { models, spawnRuntime, waitForReadyUrl } from '../support/runtime.js';
+import { makeTestCa } from '../support/tls.js';
 
 /** The URL model path end to end: a real HTTPS server, a real archive, the runtime's own fetch command. */
 describe('runtime fetch (URL models)', () => {
@@ -124,5 +125,86 @@ describe('runtime fetch (URL models)', () => {
     expect(code).toBe(0);
     expect(statSync(join(dir, 'hostile', 'setuid', 'config.json')).mode & 0o7000).toBe(0o6000);
     expect(statSync(join(dest, 'config.json')).mode & 0o7777).toBe(0o755);
+  });
+});
+
+/**
+ * A private model store, as issue 12 asks of URL models: https with a certificate from a CA the
+ * test made, a bearer token in a header, the presigned-style URL in the environment (as the
+ * operator sets it from a Secret) and a redirect to another origin, which must not get the token.
+ */
+describe('runtime fetch from a private server (test-made CA, headers, URL from the environment)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fetch-private-'));
+  const TOKEN = 'Bearer t0ken-s3cr3t';
+  const caFile = join(dir, 'ca.crt');
+  const headersDir = join(dir, 'headers');
+  let server: Server;
+  let port = 0;
+  let archiveSha = '';
+  /** The Authorization header each request for a path arrived with. */
+  const authSeen = new Map<string, string | undefined>();
+
+  beforeAll(async () => {
+    const ca = makeTestCa(dir, ['127.0.0.1', 'localhost']);
+    writeFileSync(caFile, ca.caCert);
+    mkdirSync(headersDir);
+    writeFileSync(join(headersDir, 'Authorization'), `${TOKEN}\n`);
+    const archive = join(dir, 'model.tar.gz');
+    await create({ gzip: true, file: archive, cwd: models.demo }, readdirSync(models.demo));
+    const bytes = readFileSync(archive);
+    archiveSha = createHash('sha256').update(bytes).digest('hex');
+    server = createServer({ key: ca.serverKey, cert: ca.serverCert }, (request, response) => {
+      const path = new URL(request.url ?? '/', 'https://x').pathname;
+      authSeen.set(path, request.headers.authorization);
+      if (path === '/public/model.tar.gz') response.end(bytes);
+      else if (request.headers.authorization !== TOKEN) response.writeHead(401).end();
+      else if (path === '/private/model.tar.gz') response.end(bytes);
+      // What an object store's API does: answer with a presigned URL on another host.
+      else if (path === '/private/elsewhere.tar.gz') response.writeHead(302, { location: `https://localhost:${port}/public/model.tar.gz?sig=abc` }).end();
+      else response.writeHead(404).end();
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(() => server?.close());
+
+  async function fetchFromEnv(url: string, args: string[]): Promise<{ code: number | null; output: string; dest: string }> {
+    const dest = join(mkdtempSync(join(dir, 'run-')), 'model');
+    // NODE_EXTRA_CA_CERTS left unset: the CA must come from --ca-file.
+    const child = spawnRuntime(['fetch', '--sha256', archiveSha, '--dest', dest, ...args], { SENTIMENT_FETCH_URL: url, NODE_EXTRA_CA_CERTS: '' });
+    const [code] = (await once(child, 'exit')) as [number | null];
+    return { code, output: child.output().trim(), dest };
+  }
+
+  it('downloads with the CA from --ca-file and the token from --headers-dir, never printing the query or the token', async () => {
+    const { code, output, dest } = await fetchFromEnv(`https://127.0.0.1:${port}/private/model.tar.gz?X-Amz-Signature=s3cr3t`, ['--ca-file', caFile, '--headers-dir', headersDir]);
+    expect(output).toContain(`fetched https://127.0.0.1:${port}/private/model.tar.gz?<redacted> (sha256 ${archiveSha})`);
+    expect(code).toBe(0);
+    expect(output).not.toContain('s3cr3t');
+    expect(authSeen.get('/private/model.tar.gz')).toBe(TOKEN);
+    expect(readFileSync(join(dest, 'config.json'), 'utf8')).toBe(readFileSync(join(models.demo, 'config.json'), 'utf8'));
+  });
+
+  it('follows a redirect to another origin without the headers', async () => {
+    const { code, output } = await fetchFromEnv(`https://127.0.0.1:${port}/private/elsewhere.tar.gz`, ['--ca-file', caFile, '--headers-dir', headersDir]);
+    expect(output).toContain('fetched');
+    expect(code).toBe(0);
+    expect(authSeen.get('/private/elsewhere.tar.gz')).toBe(TOKEN);
+    expect(authSeen.has('/public/model.tar.gz')).toBe(true);
+    expect(authSeen.get('/public/model.tar.gz')).toBeUndefined();
+  });
+
+  it.each([
+    ['without the CA: the certificate is not trusted', [], 'not signed by a trusted CA'],
+    ['without the token: HTTP 401', ['--ca-file', caFile], 'HTTP 401'],
+  ])('refuses %s, in one line without the query', async (_case, args, message) => {
+    const { code, output, dest } = await fetchFromEnv(`https://127.0.0.1:${port}/private/model.tar.gz?X-Amz-Signature=s3cr3t`, args);
+    expect(code).toBe(1);
+    expect(output.split('\n')).toHaveLength(1);
+    expect(output).toContain(message);
+    expect(output).toContain('?<redacted>');
+    expect(output).not.toContain('s3cr3t');
+    expect(existsSync(dest)).toBe(false);
   });
 });
