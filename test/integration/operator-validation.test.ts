@@ -84,3 +84,44 @@ describe('operator: SentimentModel validation by the apiserver', () => {
     });
   });
 });
+
+describe('operator: URL model sources by the apiserver (credentials stay out of the spec)', () => {
+  let cp: ControlPlane;
+  const SHA = 'a'.repeat(64);
+  const url = (source: Record<string, unknown>) => ({ model: { url: { sha256: SHA, ...source } } });
+
+  beforeAll(async () => {
+    cp = await startControlPlane();
+  });
+  afterAll(async () => {
+    await cp?.stop();
+  });
+
+  it.each<[string, Record<string, unknown>, string]>([
+    ['a password in the URL', url({ url: 'https://user:hunter2@models.example/m.tar.gz' }), 'model.url.url must not hold credentials (user:password@)'],
+    ['a token as the URL user', url({ url: 'https://ghp_token@models.example/m.tar.gz' }), 'model.url.url must not hold credentials'],
+    ['both url and urlSecretRef', url({ url: 'https://models.example/m.tar.gz', urlSecretRef: { name: 'model-url', key: 'url' } }), 'model.url needs exactly one of url (a public URL) and urlSecretRef'],
+    ['neither url nor urlSecretRef', url({ headersSecretRef: { name: 'model-token' } }), 'model.url needs exactly one of url (a public URL) and urlSecretRef'],
+    ['a Secret name that is no DNS subdomain', url({ urlSecretRef: { name: 'Model_URL', key: 'url' } }), 'spec.model.url.urlSecretRef.name in body should match'],
+  ])('rejects %s', async (_case, spec, message) => {
+    const err = await applyModel(cp.kubeConfig, ns, 'bad-url', spec).then(() => undefined, (e: unknown) => e);
+    expect(err, 'the apiserver accepted it').toBeDefined();
+    expect(errorText(err)).toMatch(/^HTTP 422: /);
+    expect(errorText(err)).toContain(message);
+    expect(errorText(err)).not.toContain('hunter2');
+  });
+
+  it('accepts a URL from a Secret with headers and a private CA, defaulting the CA key to ca.crt', async () => {
+    const model = await applyModel(cp.kubeConfig, ns, 'private-url', url({
+      urlSecretRef: { name: 'model-url', key: 'presigned' }, headersSecretRef: { name: 'model-token' }, caConfigMapRef: { name: 'internal-ca' },
+    }));
+    expect(model.spec.model.url).toEqual({
+      sha256: SHA, urlSecretRef: { name: 'model-url', key: 'presigned' }, headersSecretRef: { name: 'model-token' }, caConfigMapRef: { name: 'internal-ca', key: 'ca.crt' },
+    });
+  });
+
+  it('accepts a public URL whose query or path holds an @', async () => {
+    const model = await applyModel(cp.kubeConfig, ns, 'public-url', url({ url: 'https://models.example/team@example.com/m.tar.gz?owner=a@b.example' }));
+    expect(model.spec.model.url?.url).toBe('https://models.example/team@example.com/m.tar.gz?owner=a@b.example');
+  });
+});
