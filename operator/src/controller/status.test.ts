@@ -160,6 +160,14 @@ describe('computeStatus', () => {
     expect(s.conditions?.find((c) => c.type === 'Degraded')?.message).toBe('pod p container runtime: ImagePullBackOff: Back-off pulling image "ghcr.io/example/sentiment-runtime:0.1.0"');
   });
 
+  it("reports ContainerConfigFailed when the URL's Secret is missing, with the kubelet's message", () => {
+    const blocked = { ...running([container('runtime', { waiting: { reason: 'PodInitializing' } })],
+      [container('model-fetch', { waiting: { reason: 'CreateContainerConfigError', message: 'secret "model-url" not found' } })]), phase: 'Pending' };
+    const s = status({ deployment: deployment({ replicas: 1, ready: 0, conditions: [available('False')] }), pods: [pod('p', blocked)] });
+    expect(conditions(s).Degraded).toEqual(['True', 'ContainerConfigFailed']);
+    expect(s.conditions?.find((c) => c.type === 'Degraded')?.message).toBe('pod p container model-fetch: CreateContainerConfigError: secret "model-url" not found');
+  });
+
   it('reports ModelLoadFailed from a crash-looping runtime with its last termination message', () => {
     const crashing = running([container('runtime', { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s restarting failed container' } },
       { terminated: { exitCode: 1, reason: 'Error', message: 'model: /models/model/model.int8.onnx: no such file' } }, 3)]);

@@ -20,6 +20,7 @@ export const Reason = {
   GPUUnschedulable: 'GPUUnschedulable',
   Unschedulable: 'Unschedulable',
   ImagePullFailed: 'ImagePullFailed',
+  ContainerConfigFailed: 'ContainerConfigFailed',
   ModelLoadFailed: 'ModelLoadFailed',
 } as const;
 
@@ -137,7 +138,7 @@ function podHash(pod: V1Pod): string | undefined {
 export function podProblem(model: SentimentModel, pods: readonly V1Pod[], schedulerSettling: boolean): Problem | undefined {
   const unschedulable: string[] = [Reason.GPUUnschedulable, Reason.Unschedulable];
   const found = pods.map((p) => podIssue(model, p)).filter((x): x is Problem => x !== undefined && !(schedulerSettling && unschedulable.includes(x.reason)));
-  const rank = [Reason.ModelLoadFailed, Reason.ImagePullFailed, Reason.GPUUnschedulable, Reason.Unschedulable] as string[];
+  const rank = [Reason.ModelLoadFailed, Reason.ImagePullFailed, Reason.ContainerConfigFailed, Reason.GPUUnschedulable, Reason.Unschedulable] as string[];
   found.sort((a, b) => rank.indexOf(a.reason) - rank.indexOf(b.reason));
   return found[0];
 }
@@ -156,6 +157,11 @@ function podIssue(model: SentimentModel, pod: V1Pod): Problem | undefined {
     const waiting = c.state?.waiting;
     if (waiting?.reason && IMAGE_PULL_REASONS.has(waiting.reason)) {
       return { reason: Reason.ImagePullFailed, message: `pod ${name} container ${c.name}: ${waiting.reason}: ${waiting.message ?? ''}`.trim() };
+    }
+    // The kubelet cannot build the container's environment, e.g. model.url.urlSecretRef names a
+    // Secret or key that does not exist; it retries without a crash or an exit code to report.
+    if (waiting?.reason === 'CreateContainerConfigError') {
+      return { reason: Reason.ContainerConfigFailed, message: `pod ${name} container ${c.name}: ${waiting.reason}: ${waiting.message ?? ''}`.trim() };
     }
   }
   for (const c of statuses) {
