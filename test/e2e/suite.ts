@@ -2,8 +2,10 @@
 // node.test.ts; k3s in Docker: sentiment.e2e.ts): the operator installed by its Helm chart, the
 // English CPU sample brought to Ready in real pods, answers through its Service's ClusterIP from
 // another namespace's pod (and from the host where the host routes to Services), a GitOps-style
-// version bump under steady in-cluster load, kubectl scale, leader failover, deletion.
+// version bump under steady in-cluster load, kubectl scale, leader failover, deletion, and a URL
+// model fetched from a private https store with its URL, token and CA from Secrets and a ConfigMap.
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,9 +14,11 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { SentimentModel } from '../../operator/src/api/v1alpha1/index.js';
-import { applyObject, createNamespace, listPods, waitFor, waitForDeploymentAvailable } from '../support/kube.js';
+import { applyObject, createNamespace, listPods, readDeployment, waitFor, waitForDeploymentAvailable } from '../support/kube.js';
 import { condition, isReady, readModel, recordStatuses, waitForModel } from '../support/operator.js';
 import { repoRoot, type Json } from '../support/runtime.js';
+import { makeTestCa } from '../support/tls.js';
+import { MODEL_STORE, modelStorePod, modelStoreService, modelStoreTls } from './model-store.js';
 
 export const RELEASE = 'sentiment-operator';
 export const RELEASE_NAMESPACE = 'sentiment-system';
@@ -391,6 +395,55 @@ export function defineE2eSuite(title: string, start: () => Promise<E2eCluster>, 
         ]);
         return d.items.length + s.items.length + c.items.length + p.length === 0;
       }, 180_000, 'children of the deleted model remain', 1000);
+    }, STEP_TIMEOUT_MS);
+
+    it('serves a URL model from a private https store: the URL and a token from Secrets, the test-made CA from a ConfigMap, none of it shown', async () => {
+      const store = await applyObject(kc(), modelStoreService(clientNs), 'e2e');
+      const ip = store.spec?.clusterIP ?? '';
+      const dir = mkdtempSync(join(tmpdir(), 'sentiment-e2e-ca-'));
+      const ca = makeTestCa(dir, [ip]);
+      rmSync(dir, { recursive: true, force: true });
+      const token = randomBytes(16).toString('hex');
+      const signature = randomBytes(16).toString('hex');
+      await applyObject(kc(), modelStoreTls(clientNs, ca), 'e2e');
+      await applyObject(kc(), modelStorePod(cluster, clientNs, { token, signature }), 'e2e');
+      const sha256 = await waitFor(async () => /"sha256":"([0-9a-f]{64})"/.exec(await logs(MODEL_STORE).catch(() => ''))?.[1], 180_000, 'the model store never listened', 1000);
+
+      const secret = (name: string, stringData: Record<string, string>) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns }, stringData });
+      await applyObject(kc(), secret('sst2-url', { url: `https://${ip}/sst2.tar.gz?X-Amz-Credential=e2e&X-Amz-Signature=${signature}` }), 'e2e');
+      await applyObject(kc(), secret('model-store-token', { Authorization: `Bearer ${token}` }), 'e2e');
+      await applyObject(kc(), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'model-store-ca', namespace: ns }, data: { 'ca.crt': ca.caCert } }, 'e2e');
+      const model = sampleModel(cluster, cluster.images.model(V1));
+      model.metadata.name = 'sst2-url';
+      model.spec.replicas = 1;
+      model.spec.model = {
+        url: { urlSecretRef: { name: 'sst2-url', key: 'url' }, headersSecretRef: { name: 'model-store-token' }, caConfigMapRef: { name: 'model-store-ca', key: 'ca.crt' }, sha256 },
+      };
+      const applied = Date.now();
+      await applyObject(kc(), model, 'e2e');
+      const ready = await waitForModel(kc(), ns, 'sst2-url', (m) => isReady(m) && m.status?.readyReplicas === 1, 300_000, 'Ready');
+      cluster.report('URL model from a private https store: apply -> Ready', `${((Date.now() - applied) / 1000).toFixed(1)} s`);
+
+      expect(ready.status?.model).toBe('secret:sst2-url/url');
+      const [pod] = await listPods(kc(), ns, 'serving.sentiment.dev/model=sst2-url');
+      const fetchLog = await core().readNamespacedPodLog({ name: pod!.metadata!.name!, namespace: ns, container: 'model-fetch' });
+      expect(fetchLog).toContain(`fetched https://${ip}/sst2.tar.gz?<redacted> (sha256 ${sha256})`);
+      expect(await logs(MODEL_STORE)).toContain('{"path":"/sst2.tar.gz","token":true,"signed":true}');
+      if (cluster.hostReachesServices) {
+        const svc = await core().readNamespacedService({ name: 'sst2-url', namespace: ns });
+        const answer = await waitFor(() => predictFromHost(`http://${svc.spec?.clusterIP}`).catch(() => undefined), 60_000, 'sst2-url never answered', 250);
+        expect(answer.revision).toBe(`sha256:${sha256.slice(0, 12)}`);
+        expect(answer.results.map((r: Json) => r.label)).toEqual(['positive', 'negative']);
+      }
+      // Neither the signature nor the token in anything the operator wrote or showed, nor in the fetch log.
+      const shown = JSON.stringify([
+        ready, await readDeployment(kc(), ns, 'sst2-url'), pod, (await core().listNamespacedEvent({ namespace: ns })).items, fetchLog,
+      ]);
+      expect(shown).not.toContain(signature);
+      expect(shown).not.toContain(token);
+
+      await kubectl('delete', '--namespace', ns, 'sentimentmodel/sst2-url', '--wait=true', '--timeout=120s');
+      await kubectl('delete', '--namespace', clientNs, `pod/${MODEL_STORE}`, `service/${MODEL_STORE}`, '--wait=false');
     }, STEP_TIMEOUT_MS);
   });
 }
