@@ -4,6 +4,7 @@ import type { ControlPlane } from '../support/controlplane.js';
 import { applyObject, errorText } from '../support/kube.js';
 import { startControlPlane } from '../support/controlplane.js';
 import { applyModel, modelManifest, MODEL_IMAGE, RUNTIME_IMAGE } from '../support/operator.js';
+import { FULL_SCHEDULING } from '../support/scheduling.js';
 
 const ns = 'default';
 const DIGEST = `sha256:${'a'.repeat(64)}`;
@@ -124,28 +125,7 @@ describe('operator: SentimentModel validation by the apiserver', () => {
   });
 
   it('accepts the scheduling a real deployment uses', async () => {
-    const scheduling = {
-      nodeSelector: { 'node.kubernetes.io/instance-type': 'g5.xlarge', pool: '' },
-      tolerations: [
-        { key: 'dedicated', operator: 'Equal', value: 'ml', effect: 'NoSchedule' },
-        { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 30 },
-      ],
-      affinity: {
-        nodeAffinity: {
-          requiredDuringSchedulingIgnoredDuringExecution: {
-            nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['eu-west-1a', 'eu-west-1b'] }, { key: 'gpu-memory-gb', operator: 'Gt', values: ['20'] }] }],
-          },
-          preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 50, preference: { matchFields: [{ key: 'metadata.name', operator: 'NotIn', values: ['node-7'] }] } }],
-        },
-        podAntiAffinity: {
-          preferredDuringSchedulingIgnoredDuringExecution: [{
-            weight: 100,
-            podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { 'serving.sentiment.dev/model': 'good' } }, matchLabelKeys: ['pod-template-hash'] },
-          }],
-        },
-      },
-      priorityClassName: 'inference-high',
-    };
+    const scheduling = { ...FULL_SCHEDULING, priorityClassName: 'inference-high' };
     const model = await applyModel(cp.kubeConfig, ns, 'good', {
       ...modelUrl('https://models.example.com:8443/sst2/model.tar.gz?X-Amz-Signature=abc'),
       resources: { requests: { cpu: '250m', memory: '1.5Gi' }, limits: { cpu: '2', memory: '64Ti' } },
