@@ -176,7 +176,7 @@ const IPV6_HOST = "self.substring(self.indexOf('[') + 1, self.indexOf(']'))";
 
 /**
  * An https URL the model fetcher may download from: a host in a notation the rules can read, and
- * not the link-local range, where cloud instance metadata services answer (see README, "Model URLs").
+ * not the link-local range, where cloud instance metadata services answer (see README, "What the apiserver refuses").
  */
 export function httpsUrlRules(field: string): CelRule[] {
   const v6 = `self.matches(r'${URL_PATTERNS.ipv6Host}')`;

@@ -128,7 +128,7 @@ export const Toleration = Type.Object(
   },
   validations(
     {
-      // core/v1 reads a toleration without a key as tolerating every taint (with Exists) and refuses it with Equal; see README, "Scheduling".
+      // core/v1 reads a toleration without a key as tolerating every taint (with Exists) and refuses it with Equal; see README, "What the apiserver refuses".
       rule: "has(self.key) && self.key != ''",
       message: 'a toleration needs a key: one without tolerates every taint, the NoExecute taints that evict pods from unreachable nodes included',
     },
