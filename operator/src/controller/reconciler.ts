@@ -1,7 +1,7 @@
 import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { ConditionType, LABEL_MODEL, metaTime, type SentimentModel, type SentimentModelStatus } from '../api/v1alpha1/index.js';
-import { ApiError, classify, errorMessage, Failure } from '../kube/errors.js';
+import { classify, errorMessage, Failure } from '../kube/errors.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { KubeWriter } from '../kube/writer.js';
 import type { OperatorMetrics } from '../metrics.js';
@@ -26,7 +26,7 @@ export interface ReconcilerDeps {
   clock(): number;
 }
 
-/** The apiserver refused a child (validation, admission, quota, RBAC): the status says why, then `cause` goes to the work queue's backoff. */
+/** The apiserver refused a child: the status says why, then `cause` goes to the work queue's backoff. */
 class ChildRefused extends Error {
   override name = 'ChildRefused';
 }
@@ -122,9 +122,9 @@ export class Reconciler {
     try {
       return await this.applier.apply(memory.applied, desired, live);
     } catch (err) {
-      // A conflict is retried quietly; anything else the user may have to fix (quota, admission), so the
-      // status shows it, and the Degraded transition brings its Warning event (announce()).
-      if (!(err instanceof ApiError) || classify(err) !== Failure.Other) throw err;
+      // A refusal (validation, admission, quota, RBAC) is for the user to fix, so the status shows it and the
+      // Degraded transition brings its Warning event (announce()); a conflict or a transient failure is only retried.
+      if (classify(err) !== Failure.Refused) throw err;
       throw new ChildRefused(`applying ${desired.kind} ${desired.metadata?.name}: ${errorMessage(err)}`, { cause: err });
     }
   }
