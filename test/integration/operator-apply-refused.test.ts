@@ -105,12 +105,15 @@ describe('operator: children the apiserver refuses', () => {
     expect(pod?.tolerations).toEqual(expect.arrayContaining(FULL_SCHEDULING.tolerations));
   });
 
-  it('reports a PriorityClass that does not exist as PodCreationFailed with the apiserver\'s message', async () => {
-    await applyModel(cp.kubeConfig, ns, 'unprioritized', { scheduling: { priorityClassName: 'inference-high' } });
-    const m = await waitForModel(cp.kubeConfig, ns, 'unprioritized', (x) => condition(x, 'Degraded')?.status === 'True', 45_000, 'Degraded');
+  it.each([
+    ['a PriorityClass', 'unprioritized', { priorityClassName: 'inference-high' }, 'no PriorityClass with name inference-high was found'],
+    ['a RuntimeClass', 'unsandboxed', { runtimeClassName: 'gvisor' }, 'RuntimeClass "gvisor" not found'],
+  ])('reports %s that does not exist as PodCreationFailed with the apiserver\'s message', async (_what, name, scheduling, message) => {
+    await applyModel(cp.kubeConfig, ns, name, { scheduling });
+    const m = await waitForModel(cp.kubeConfig, ns, name, (x) => condition(x, 'Degraded')?.status === 'True', 45_000, 'Degraded');
     expectCurrent(m);
     expect(condition(m, 'Degraded')).toMatchObject({ reason: 'PodCreationFailed' });
-    expect(condition(m, 'Degraded')?.message).toContain('no PriorityClass with name inference-high was found');
+    expect(condition(m, 'Degraded')?.message).toContain(message);
     expect(condition(m, 'Ready')).toMatchObject({ status: 'False', reason: 'PodCreationFailed' });
   });
 });
