@@ -4,10 +4,18 @@ import type { ControlPlane } from '../support/controlplane.js';
 import { applyObject, errorText } from '../support/kube.js';
 import { startControlPlane } from '../support/controlplane.js';
 import { applyModel, modelManifest, MODEL_IMAGE, RUNTIME_IMAGE } from '../support/operator.js';
+import { FULL_SCHEDULING } from '../support/scheduling.js';
 
 const ns = 'default';
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 const cuda = (gpu: Record<string, unknown>) => ({ runtime: { image: RUNTIME_IMAGE, executionProvider: 'cuda' }, resources: { gpu } });
+const requests = (r: Record<string, unknown>) => ({ resources: { requests: r } });
+const limits = (r: Record<string, unknown>) => ({ resources: { limits: r } });
+const modelUrl = (url: string) => ({ model: { url: { url, sha256: 'a'.repeat(64) } } });
+const tolerations = (...t: Record<string, unknown>[]) => ({ scheduling: { tolerations: t } });
+const affinity = (a: Record<string, unknown>) => ({ scheduling: { affinity: a } });
+const requiredNodeTerms = (...nodeSelectorTerms: unknown[]) => affinity({ nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms } } });
+const antiAffinity = (term: Record<string, unknown>) => affinity({ podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term] } });
 
 // [case, spec fields replacing the valid defaults of modelManifest (or a name), expected message]
 const invalid: [string, Record<string, unknown>, string][] = [
@@ -37,6 +45,46 @@ const invalid: [string, Record<string, unknown>, string][] = [
   ['a CPU request above its limit', { resources: { requests: { cpu: '2' }, limits: { cpu: '1' } } }, 'resources.requests.cpu must not exceed resources.limits.cpu'],
   ['a malformed quantity', { resources: { requests: { memory: '1 GiB' } } }, 'spec.resources.requests.memory in body should match'],
   ['a toleration Exists with a value', { scheduling: { tolerations: [{ key: 'k', operator: 'Exists', value: 'v' }] } }, 'a toleration with operator Exists must not set value'],
+  // Quantities the Deployment would refuse, or the scheduler could never satisfy (issue 18).
+  ['a negative memory request', requests({ memory: '-1Gi' }), 'spec.resources.requests.memory: Invalid value: "-1Gi": memory must not be negative'],
+  ['a negative CPU limit', limits({ cpu: '-2' }), 'spec.resources.limits.cpu: Invalid value: "-2": cpu must not be negative'],
+  ['an absurd CPU request', requests({ cpu: '1e1000' }), 'cpu must be at most 4096'],
+  ['an absurd memory limit', limits({ memory: '999999999999Ei' }), 'memory must be at most 64Ti'],
+  ['fractional bytes of memory', requests({ memory: '0.5' }), 'memory must be a whole number of bytes'],
+  ['milli-bytes of memory', limits({ memory: '1500m' }), 'memory must be a whole number of bytes'],
+  ['a CPU quantity that is no quantity', requests({ cpu: 'two' }), 'cpu must be a Kubernetes quantity'],
+  // Tolerations and node selectors, by the core/v1 rules.
+  ['a toleration key with spaces', tolerations({ key: 'dedicated node', operator: 'Exists' }), 'spec.scheduling.tolerations[0].key in body should match'],
+  ['a toleration value with spaces', tolerations({ key: 'dedicated', value: 'ml team' }), 'spec.scheduling.tolerations[0].value in body should match'],
+  ['tolerationSeconds with NoSchedule', tolerations({ key: 'dedicated', operator: 'Exists', effect: 'NoSchedule', tolerationSeconds: 60 }), 'tolerationSeconds applies to effect NoExecute only'],
+  ['Equal with an empty key', tolerations({ key: '', operator: 'Equal', value: 'ml' }), 'a toleration needs a key'],
+  ['a toleration of every taint', tolerations({ operator: 'Exists' }), 'a toleration needs a key: one without tolerates every taint'],
+  ['a nodeSelector key with spaces', { scheduling: { nodeSelector: { 'node pool': 'gpu' } } }, 'scheduling.nodeSelector keys must be label keys'],
+  ['a nodeSelector value with spaces', { scheduling: { nodeSelector: { pool: 'gpu pool' } } }, 'spec.scheduling.nodeSelector.pool in body should match'],
+  ['a reserved priority class', { scheduling: { priorityClassName: 'system-node-critical' } }, 'scheduling.priorityClassName system-* is reserved for cluster components'],
+  // Affinity, checked as a core/v1 Affinity instead of copied to the pods verbatim.
+  ['empty nodeSelectorTerms', requiredNodeTerms(), 'nodeSelectorTerms in body should have at least 1 items'],
+  ['In without values', requiredNodeTerms({ matchExpressions: [{ key: 'zone', operator: 'In' }] }), 'operator In and NotIn need at least one value'],
+  ['Exists with values', requiredNodeTerms({ matchExpressions: [{ key: 'zone', operator: 'Exists', values: ['a'] }] }), 'operator Exists and DoesNotExist take no values'],
+  ['Gt with a word', requiredNodeTerms({ matchExpressions: [{ key: 'gpu-count', operator: 'Gt', values: ['many'] }] }), 'operator Gt and Lt take exactly one integer value'],
+  ['an unknown operator', requiredNodeTerms({ matchExpressions: [{ key: 'zone', operator: 'Like', values: ['a'] }] }), 'Unsupported value: "Like"'],
+  ['matchFields on a label', requiredNodeTerms({ matchFields: [{ key: 'metadata.labels', operator: 'In', values: ['a'] }] }), 'Unsupported value: "metadata.labels"'],
+  ['a node affinity key with spaces', requiredNodeTerms({ matchExpressions: [{ key: 'gpu type', operator: 'Exists' }] }), 'key in body should match'],
+  ['a preference weight above 100', affinity({ nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 1000, preference: {} }] } }), 'weight in body should be less than or equal to 100'],
+  ['a pod affinity term without topologyKey', antiAffinity({ labelSelector: { matchLabels: { app: 'sst2' } } }), 'topologyKey: Required value'],
+  ['a label selector key with spaces', antiAffinity({ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { 'my app': 'sst2' } } }), 'matchLabels keys must be label keys'],
+  ['matchLabelKeys without a selector', antiAffinity({ topologyKey: 'kubernetes.io/hostname', matchLabelKeys: ['pod-template-hash'] }), 'matchLabelKeys and mismatchLabelKeys need a labelSelector'],
+  // Model URLs and images the runtime could never fetch or pull.
+  ['a model URL that is only a scheme', modelUrl('https://'), 'model.url.url must be an https:// URL with a host'],
+  ['a model URL with spaces', modelUrl('https://models.example.com/my model.tar.gz'), 'model.url.url must not contain spaces'],
+  ['a model URL to the instance metadata service', modelUrl('https://169.254.169.254/latest/meta-data/model.tar.gz'), 'must not point to a link-local or instance metadata address'],
+  ['a model URL to the EC2 IPv6 metadata address', modelUrl('https://[fd00:ec2::254]/model.tar.gz'), 'must not point to a link-local or instance metadata address'],
+  ['a model URL to an IPv6 link-local address', modelUrl('https://[fe80::1]/model.tar.gz'), 'must not point to a link-local or instance metadata address'],
+  ['a model URL host in decimal notation', modelUrl('https://2852039166/model.tar.gz'), 'model.url.url host must be a DNS name, a dotted-quad IPv4 address or a bracketed IPv6 address'],
+  ['a model URL to an IPv4-mapped IPv6 address', modelUrl('https://[::ffff:169.254.169.254]/model.tar.gz'), 'no IPv4-mapped form'],
+  ['a model URL host in hex notation', modelUrl('https://0xa9fea9fe/model.tar.gz'), 'model.url.url host must be a DNS name'],
+  ['an image repository in uppercase', { runtime: { image: 'ghcr.io/Example/Sentiment-Runtime:0.1.0' } }, 'its repository in lowercase'],
+  ['replicas 0 under the builtin autoscaler', { replicas: 0, autoscaling: { enabled: true, minReplicas: 1 } }, 'replicas 0 with the builtin autoscaler enabled'],
   ['a drain shorter than a request', { server: { requestTimeoutMs: 60_000, shutdownTimeoutSeconds: 10 } }, 'server.shutdownTimeoutSeconds must cover server.requestTimeoutMs'],
 ];
 
@@ -59,6 +107,42 @@ describe('operator: SentimentModel validation by the apiserver', () => {
     expect(err, 'the apiserver accepted it').toBeDefined();
     expect(errorText(err)).toMatch(/^HTTP 422: /);
     expect(errorText(err)).toContain(message);
+  });
+
+  // Server-side apply refuses these before validation, with its own status code (500) and message.
+  it.each<[string, Record<string, unknown>, string]>([
+    ['affinity of the wrong type', affinity({ nodeAffinity: 'gpu-nodes' }), '.spec.scheduling.affinity.nodeAffinity: expected map, got'],
+    ['a weight that is a string', affinity({ nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 'high', preference: {} }] } }), 'weight: expected numeric (int or float), got string'],
+    [
+      'an unknown affinity field',
+      affinity({ nodeAffinity: { requiredDuringScheduling: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'Exists' }] }] } } }),
+      '.spec.scheduling.affinity.nodeAffinity.requiredDuringScheduling: field not declared in schema',
+    ],
+  ])('refuses %s instead of copying it to the pods', async (_case, spec, message) => {
+    const err = await applyModel(cp.kubeConfig, ns, 'bad', spec).then(() => undefined, (e: unknown) => e);
+    expect(err, 'the apiserver accepted it').toBeDefined();
+    expect(errorText(err)).toContain(message);
+  });
+
+  it('accepts the scheduling a real deployment uses', async () => {
+    const scheduling = { ...FULL_SCHEDULING, priorityClassName: 'inference-high' };
+    const model = await applyModel(cp.kubeConfig, ns, 'good', {
+      ...modelUrl('https://models.example.com:8443/sst2/model.tar.gz?X-Amz-Signature=abc'),
+      resources: { requests: { cpu: '250m', memory: '1.5Gi' }, limits: { cpu: '2', memory: '64Ti' } },
+      scheduling,
+    });
+    expect(model.spec.scheduling).toEqual(scheduling);
+  });
+
+  it.each([
+    'https://models.ml.svc.cluster.local:8443/sst2.tar.gz',
+    'https://models/sst2.tar.gz',
+    'https://10.0.0.5/sst2.tar.gz',
+    'https://[2001:db8::5]:8443/sst2.tar.gz',
+    'https://bucket.s3.eu-west-1.amazonaws.com/sst2.tar.gz?X-Amz-Signature=abc%20def#frag',
+  ])('accepts the model URL %s', async (url) => {
+    const model = await applyModel(cp.kubeConfig, ns, 'url', modelUrl(url));
+    expect(model.spec.model.url?.url).toBe(url);
   });
 
   it('rejects a name that cannot name a Service', async () => {

@@ -1,6 +1,6 @@
 import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { ConditionType, LABEL_MODEL, type SentimentModel, type SentimentModelStatus } from '../api/v1alpha1/index.js';
+import { ConditionType, LABEL_MODEL, metaTime, type SentimentModel, type SentimentModelStatus } from '../api/v1alpha1/index.js';
 import { classify, errorMessage, Failure } from '../kube/errors.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { KubeWriter } from '../kube/writer.js';
@@ -13,7 +13,7 @@ import { templateHashOf } from './resources/deployment.js';
 import type { DesiredObjects } from './resources/desired.js';
 import type { ClusterFacts } from './resources/facts.js';
 import { childNames, modelSummary } from './resources/names.js';
-import { ownedStatusHash, Reason } from './status.js';
+import { ownedStatusHash, Reason, withApplyFailure } from './status.js';
 
 export interface ReconcilerDeps {
   caches: Caches;
@@ -24,6 +24,11 @@ export interface ReconcilerDeps {
   log: Logger;
   /** Epoch milliseconds: the one clock the plans see. */
   clock(): number;
+}
+
+/** The apiserver refused a child: the status says why, then `cause` goes to the work queue's backoff. */
+class ChildRefused extends Error {
+  override name = 'ChildRefused';
 }
 
 /** The ConfigMap goes first because the pods mount it; the Deployment last, so its pods find everything in place. */
@@ -70,9 +75,17 @@ export class Reconciler {
     const next = plan(model, observed, { status: previous, rollout: memory.rollout ?? previous?.rollout, settle: memory.settle }, this.deps.clock());
     if (next.rollout.templateHash !== memory.rollout?.templateHash) this.deps.log.debug({ model: key, rollout: next.rollout }, 'rollout strategy for a new pod template');
     memory.rollout = next.rollout;
-    await this.applyChildren(key, model, memory, next, observed.deployment);
+    const refused = await this.applyChildren(key, model, memory, next, observed.deployment).then(
+      () => undefined,
+      (err: unknown) => {
+        if (err instanceof ChildRefused) return err;
+        throw err;
+      },
+    );
     memory.settle = next.settle;
-    const deleted = await this.writeStatus(key, model, memory, previous, next);
+    const status = refused ? withApplyFailure(next.status, previous, refused.message, metaTime(this.deps.clock())) : next.status;
+    const deleted = await this.writeStatus(key, model, memory, previous, { ...next, status });
+    if (refused && !deleted) throw refused.cause;
     return deleted ? undefined : next.recheckAfterMs;
   }
 
@@ -89,7 +102,7 @@ export class Reconciler {
     const done: Record<ApplyOutcome, string[]> = { created: [], updated: [], unchanged: [] };
     try {
       for (const child of CHILD_ORDER) {
-        const outcome = await this.applyChild(model, memory, desired[child], live[child]);
+        const outcome = await this.applyChild(memory, desired[child], live[child]);
         done[outcome].push(`${desired[child].kind} ${desired[child].metadata?.name}`);
       }
     } finally {
@@ -105,16 +118,14 @@ export class Reconciler {
     }
   }
 
-  private async applyChild(model: SentimentModel, memory: ModelMemory, desired: KubernetesObject, live: KubernetesObject | undefined): Promise<ApplyOutcome> {
+  private async applyChild(memory: ModelMemory, desired: KubernetesObject, live: KubernetesObject | undefined): Promise<ApplyOutcome> {
     try {
       return await this.applier.apply(memory.applied, desired, live);
     } catch (err) {
-      // A conflict is retried quietly; anything else the user may have to fix (quota, admission), so it is shown.
-      const failure = classify(err);
-      if (failure !== Failure.Conflict && failure !== Failure.LeadershipLost) {
-        await this.deps.events.warning(model, 'ApplyFailed', `applying ${desired.kind} ${desired.metadata?.name}: ${errorMessage(err)}`);
-      }
-      throw err;
+      // A refusal (validation, admission, quota, RBAC) is for the user to fix, so the status shows it and the
+      // Degraded transition brings its Warning event (announce()); a conflict or a transient failure is only retried.
+      if (classify(err) !== Failure.Refused) throw err;
+      throw new ChildRefused(`applying ${desired.kind} ${desired.metadata?.name}: ${errorMessage(err)}`, { cause: err });
     }
   }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { V1ContainerStatus, V1Deployment, V1DeploymentCondition, V1Pod } from '@kubernetes/client-node';
 import { ANNOTATION_TEMPLATE_HASH, type SentimentModel } from '../api/v1alpha1/index.js';
 import { sentimentModel } from '../testing/fixtures.js';
-import { computeStatus, ownedStatusHash, type StatusInputs } from './status.js';
+import { computeStatus, ownedStatusHash, withApplyFailure, type StatusInputs } from './status.js';
 
 const HASH = 'a'.repeat(64);
 const OLD_HASH = 'b'.repeat(64);
@@ -211,6 +211,17 @@ describe('computeStatus', () => {
     expect(conditions(s).Degraded).toEqual(['False', 'AsExpected']);
   });
 
+  it('reports PodCreationFailed with the apiserver\'s answer when the ReplicaSet cannot create pods', () => {
+    const forbidden = 'pods "sst2-7d4b9c-" is forbidden: no PriorityClass with name inference-high was found';
+    const replicaFailure = { type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: forbidden };
+    const fresh = status({ deployment: deployment({ replicas: 0, ready: 0, conditions: [available('False'), progressing('ReplicaSetUpdated'), replicaFailure] }) });
+    expect(conditions(fresh)).toEqual({ Ready: ['False', 'PodCreationFailed'], Progressing: ['True', 'RolloutInProgress'], Degraded: ['True', 'PodCreationFailed'] });
+    expect(fresh.conditions?.find((c) => c.type === 'Degraded')).toMatchObject({ message: forbidden, observedGeneration: 3 });
+    // During a rollout the old pods keep serving: Ready holds, Degraded says why the new ones never come.
+    const rolling = status({ deployment: deployment({ replicas: 2, ready: 2, updated: 0, conditions: [available('True'), progressing('ReplicaSetUpdated'), replicaFailure] }) });
+    expect(conditions(rolling)).toEqual({ Ready: ['True', 'MinimumReplicasAvailable'], Progressing: ['True', 'RolloutInProgress'], Degraded: ['True', 'PodCreationFailed'] });
+  });
+
   it('reports ScaledToZero when no replica is wanted', () => {
     const s = status({ model: cpuModel(0), deployment: deployment({ replicas: 0, ready: 0, conditions: [available('True'), progressing()] }) });
     expect(conditions(s)).toMatchObject({ Ready: ['False', 'ScaledToZero'], Progressing: ['False', 'RolloutComplete'] });
@@ -234,5 +245,32 @@ describe('ownedStatusHash', () => {
     expect(ownedStatusHash({ ...ours, rollout: { ...ROLLOUT, strategy: 'Replace' } })).not.toBe(ownedStatusHash(ours));
     expect(ownedStatusHash({ ...ours, revisions: {} })).not.toBe(ownedStatusHash(ours));
     expect(ownedStatusHash(undefined)).toBe('');
+  });
+});
+
+describe('withApplyFailure', () => {
+  const refused = 'applying Deployment sst2: HTTP 422: Deployment.apps "sst2" is invalid: spec.template.spec.priorityClassName: Invalid value';
+
+  it('turns a Ready model not Ready, not Progressing and Degraded with the apiserver\'s answer and the current generation', () => {
+    const before = status({ deployment: complete(), pods: rolledOut(), now: T0 });
+    const s = withApplyFailure(status({ deployment: complete(), pods: rolledOut(), previous: before, now: T1 }), before, refused, T1);
+    expect(conditions(s)).toEqual({ Ready: ['False', 'ApplyFailed'], Progressing: ['False', 'ApplyFailed'], Degraded: ['True', 'ApplyFailed'] });
+    expect(s.observedGeneration).toBe(3);
+    for (const c of s.conditions ?? []) expect(c).toMatchObject({ message: refused, observedGeneration: 3 });
+    // Progressing was True→False already at T0 (RolloutComplete), so only Ready and Degraded flip now.
+    expect(Object.fromEntries((s.conditions ?? []).map((c) => [c.type, c.lastTransitionTime]))).toEqual({ Ready: T1, Progressing: T0, Degraded: T1 });
+    expect(s.replicas).toBe(2);
+  });
+
+  it('reports a model whose first Deployment is refused, and keeps transition times while the refusal stands', () => {
+    const first = withApplyFailure(status({ now: T0 }), undefined, refused, T0);
+    expect(conditions(first)).toEqual({ Ready: ['False', 'ApplyFailed'], Progressing: ['False', 'ApplyFailed'], Degraded: ['True', 'ApplyFailed'] });
+    const again = withApplyFailure(status({ previous: first, now: T1 }), first, refused, T1);
+    expect(ownedStatusHash(again)).toBe(ownedStatusHash(first));
+  });
+
+  it('keeps an over-long answer within the condition message bound', () => {
+    const s = withApplyFailure(status(), undefined, 'x'.repeat(40_000), T1);
+    expect(s.conditions?.[0]?.message).toHaveLength(32_768);
   });
 });

@@ -22,6 +22,8 @@ export const Reason = {
   ImagePullFailed: 'ImagePullFailed',
   ContainerConfigFailed: 'ContainerConfigFailed',
   ModelLoadFailed: 'ModelLoadFailed',
+  ApplyFailed: 'ApplyFailed',
+  PodCreationFailed: 'PodCreationFailed',
 } as const;
 
 export interface StatusInputs {
@@ -74,7 +76,12 @@ export function computeStatus(i: StatusInputs): SentimentModelStatus {
   const done = current && updated === want && replicas === want && (s.availableReplicas ?? 0) === want && podRevisions.rollingOutTo === undefined;
   const available = depCondition('Available')?.status === 'True' && ready > 0;
   const fresh = i.pods.filter((p) => !p.metadata?.deletionTimestamp && podHash(p) === i.desired.templateHash);
-  const problem = podProblem(model, fresh, i.schedulerSettling);
+  // The ReplicaSet could not create pods at all (no such PriorityClass or RuntimeClass, quota, admission):
+  // no pod exists to tell the cause, the Deployment's ReplicaFailure condition carries the apiserver's answer.
+  const replicaFailure = depCondition('ReplicaFailure');
+  const problem = replicaFailure?.status === 'True'
+    ? { reason: Reason.PodCreationFailed, message: replicaFailure.message ?? replicaFailure.reason ?? '' }
+    : podProblem(model, fresh, i.schedulerSettling);
   const counts = `${ready}/${want} replicas ready, ${updated}/${want} updated`;
 
   // Past the deadline the pods' problem, when there is one, still names the cause better than the deadline does.
@@ -114,6 +121,24 @@ export function computeStatus(i: StatusInputs): SentimentModelStatus {
       condition(ConditionType.Progressing, progress),
       condition(ConditionType.Degraded, [degraded !== undefined, degraded ?? { reason: Reason.AsExpected, message: '' }]),
     ],
+  };
+}
+
+/**
+ * The status when the apiserver refused one of the children: the spec cannot be served as
+ * written, so Ready and Progressing turn False and Degraded True, all with the apiserver's answer
+ * and the generation it answered, whatever the live Deployment (an older one) still shows.
+ */
+export function withApplyFailure(status: SentimentModelStatus, previous: SentimentModelStatus | undefined, message: string, now: string): SentimentModelStatus {
+  // A condition message holds at most 32768 characters; a longer answer would make the status write fail too.
+  const problem = { reason: Reason.ApplyFailed, message: message.length > 32_768 ? `${message.slice(0, 32_767)}…` : message };
+  const generation = status.observedGeneration;
+  const condition = (type: string, value: boolean) => mergeCondition(previous?.conditions ?? [], {
+    type, status: value ? 'True' : 'False', observedGeneration: generation, lastTransitionTime: now, ...problem,
+  });
+  return {
+    ...status,
+    conditions: [condition(ConditionType.Ready, false), condition(ConditionType.Progressing, false), condition(ConditionType.Degraded, true)],
   };
 }
 

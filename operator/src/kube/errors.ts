@@ -29,16 +29,23 @@ export const Failure = {
   NotFound: 'NotFound',
   /** 410: the resourceVersion asked for is older than the apiserver keeps: list again. */
   Gone: 'Gone',
-  /** Anything else (quota, admission, validation, RBAC, no answer): someone may have to act on it. */
+  /** Any other 4xx but 408 and 429 (validation, admission, quota, RBAC): the apiserver says no until someone changes something. */
+  Refused: 'Refused',
+  /** Anything else (5xx, 408, 429, no answer): may pass by itself; someone may have to act on it. */
   Other: 'Other',
 } as const;
 export type Failure = (typeof Failure)[keyof typeof Failure];
 
 const BY_CODE: Record<number, Failure> = { 404: Failure.NotFound, 409: Failure.Conflict, 410: Failure.Gone };
 
+const TRANSIENT_4XX = new Set([408, 429]);
+
 export function classify(err: unknown): Failure {
   if (err instanceof LeadershipLostError) return Failure.LeadershipLost;
-  return (err instanceof ApiError && BY_CODE[err.code]) || Failure.Other;
+  if (!(err instanceof ApiError)) return Failure.Other;
+  const known = BY_CODE[err.code];
+  if (known) return known;
+  return err.code >= 400 && err.code < 500 && !TRANSIENT_4XX.has(err.code) ? Failure.Refused : Failure.Other;
 }
 
 /** The apiserver's own message ("HTTP 422: Deployment.apps "x" is invalid: ..."), or any other error's. */

@@ -1,8 +1,8 @@
 import Type, { type Static } from 'typebox';
-import type { V1Affinity } from '@kubernetes/client-node';
 import { BatchingConfig, CacheConfig, ExecutionProvider, ModelConfig, Quantization, ServerConfig, SessionConfig } from '#contract/runtime-config.js';
 import { StringEnum } from '#contract/string-enum.js';
-import { ImageReference, InnerPath, OpaqueObject, Quantity, StringMap, validations } from './kube-schema.js';
+import { Affinity } from './affinity.js';
+import { httpsUrlRules, ImageReference, InnerPath, LabelMap, LabelValue, QualifiedName, Quantity, validations } from './kube-schema.js';
 
 /**
  * The SentimentModel spec, the one definition behind both the TypeScript type and the CRD schema.
@@ -46,7 +46,7 @@ export const UrlSource = Type.Object(
         maxLength: 2048,
         description: 'A .tar.gz of the model directory, at a URL that is no secret: it is copied into the pod template. Shown without its query.',
         ...validations(
-          { rule: "self.startsWith('https://') && isURL(self)", message: 'model.url.url must be an https:// URL' },
+          ...httpsUrlRules('model.url.url'),
           {
             rule: `!self.matches('${URL_USERINFO}')`,
             message: 'model.url.url must not hold credentials (user:password@): put a URL that needs them in a Secret (model.url.urlSecretRef) or send them as a header (model.url.headersSecretRef)',
@@ -112,8 +112,8 @@ export const Batching = Type.Object(
 export const Cache = Type.Object(CacheConfig.properties, { default: {} });
 
 const ComputeResources = Type.Object({
-  cpu: Type.Optional(Quantity('CPU, e.g. 500m or 2.')),
-  memory: Type.Optional(Quantity('Memory, e.g. 2Gi.')),
+  cpu: Type.Optional(Quantity('cpu', 'CPU, e.g. 500m or 2.')),
+  memory: Type.Optional(Quantity('memory', 'Memory, e.g. 2Gi.')),
 });
 
 const notAboveLimit = (r: 'cpu' | 'memory') => ({
@@ -159,21 +159,43 @@ export const Resources = Type.Object(
 
 export const Toleration = Type.Object(
   {
-    key: Type.Optional(Type.String({ maxLength: 316 })),
+    key: Type.Optional(QualifiedName('a toleration key')),
     operator: StringEnum(['Exists', 'Equal'], { default: 'Equal' }),
-    value: Type.Optional(Type.String({ maxLength: 63 })),
+    value: Type.Optional(LabelValue()),
     effect: Type.Optional(StringEnum(['NoSchedule', 'PreferNoSchedule', 'NoExecute'])),
-    tolerationSeconds: Type.Optional(Type.Integer({ format: 'int64' })),
+    tolerationSeconds: Type.Optional(Type.Integer({ format: 'int64', minimum: 0 })),
   },
-  validations({ rule: "self.operator != 'Exists' || !has(self.value)", message: 'a toleration with operator Exists must not set value' }),
+  validations(
+    {
+      // core/v1 reads a toleration without a key as tolerating every taint (with Exists) and refuses it with Equal; see README, "What the apiserver refuses".
+      rule: "has(self.key) && self.key != ''",
+      message: 'a toleration needs a key: one without tolerates every taint, the NoExecute taints that evict pods from unreachable nodes included',
+    },
+    { rule: "self.operator != 'Exists' || !has(self.value)", message: 'a toleration with operator Exists must not set value' },
+    {
+      rule: "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
+      message: 'tolerationSeconds applies to effect NoExecute only (how long the pod stays on a node after the taint appears)',
+      fieldPath: '.tolerationSeconds',
+    },
+  ),
 );
 
 export const Scheduling = Type.Object(
   {
-    nodeSelector: Type.Optional(StringMap({ maxProperties: 64, valueMaxLength: 63 })),
+    nodeSelector: Type.Optional(LabelMap('scheduling.nodeSelector', { maxProperties: 64 })),
     tolerations: Type.Optional(Type.Array(Toleration, { maxItems: 64 })),
-    affinity: Type.Optional(OpaqueObject<V1Affinity>('A core/v1 Affinity, copied to the pods.')),
-    priorityClassName: Type.Optional(Type.String({ maxLength: 253, pattern: DNS1123_SUBDOMAIN })),
+    affinity: Type.Optional(Affinity),
+    priorityClassName: Type.Optional(
+      Type.String({
+        maxLength: 253,
+        pattern: DNS1123_SUBDOMAIN,
+        ...validations({
+          // The only system- classes are system-node-critical and system-cluster-critical, which quota confines to kube-system.
+          rule: "!self.startsWith('system-')",
+          message: 'scheduling.priorityClassName system-* is reserved for cluster components: create a PriorityClass for the model',
+        }),
+      }),
+    ),
     runtimeClassName: Type.Optional(Type.String({ maxLength: 253, pattern: DNS1123_SUBDOMAIN })),
   },
   { default: {} },
@@ -281,6 +303,11 @@ export const SentimentModelSpec = Type.Object(
       rule: 'self.batching.maxBatchTokens >= self.maxSequenceLength',
       message: 'batching.maxBatchTokens must be at least maxSequenceLength so one full-length text fits in a batch',
       fieldPath: '.batching.maxBatchTokens',
+    },
+    {
+      rule: "self.replicas > 0 || !self.autoscaling.enabled || self.autoscaling.engine != 'builtin'",
+      message: 'replicas 0 with the builtin autoscaler enabled: it keeps at least autoscaling.minReplicas; disable autoscaling to scale to zero',
+      fieldPath: '.replicas',
     },
     {
       rule: "!has(self.resources.gpu.product) || !has(self.scheduling.nodeSelector) || !('nvidia.com/gpu.product' in self.scheduling.nodeSelector)",
