@@ -8,8 +8,8 @@ import { StringEnum } from './string-enum.js';
  * (additionalProperties: false) so a typo fails at start, not silently.
  */
 const closed = { additionalProperties: false } as const;
-/** Kafka's legal topic names. */
-const KAFKA_TOPIC = '^[A-Za-z0-9._-]+$';
+/** A Kafka topic name as Kafka allows it. */
+export const KafkaTopic = (description: string) => Type.String({ minLength: 1, maxLength: 249, pattern: '^[A-Za-z0-9._-]+$', description });
 
 export const Quantization = StringEnum(['none', 'fp16', 'int8']);
 export const ExecutionProvider = StringEnum(['cpu', 'cuda'], { default: 'cpu' });
@@ -109,9 +109,9 @@ export const SaslMechanism = StringEnum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-51
 export const StreamConfig = Type.Object(
   {
     bootstrapServers: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 512 }), { minItems: 1, maxItems: 64, description: 'Kafka brokers as host:port; set to turn stream mode on.' })),
-    inputTopic: Type.Optional(Type.String({ minLength: 1, maxLength: 249, pattern: KAFKA_TOPIC, description: 'Topic the texts arrive on.' })),
-    outputTopic: Type.Optional(Type.String({ minLength: 1, maxLength: 249, pattern: KAFKA_TOPIC, description: 'Topic the results leave on, keyed like their input.' })),
-    deadLetterTopic: Type.Optional(Type.String({ minLength: 1, maxLength: 249, pattern: KAFKA_TOPIC, description: 'Topic for records that cannot be classified (not UTF-8, bad JSON, empty, too large), with a reason header; unset: they are counted, logged and skipped.' })),
+    inputTopic: Type.Optional(KafkaTopic('Topic the texts arrive on.')),
+    outputTopic: Type.Optional(KafkaTopic('Topic the results leave on, keyed like their input.')),
+    deadLetterTopic: Type.Optional(KafkaTopic('Topic for records that cannot be classified (not UTF-8, bad JSON, empty, too large), with a reason header; unset: they are counted, logged and skipped.')),
     groupId: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Consumer group; default sentiment-<model.name>.' })),
     inputField: Type.Optional(Type.String({ minLength: 1, maxLength: 256, pattern: '^[^.]+(\\.[^.]+)*$', description: 'Dot-separated path of the text in a JSON value (e.g. payload.text); unset: the whole value is the text (UTF-8).' })),
     startOffset: StringEnum(['earliest', 'latest'], { default: 'earliest', description: 'Where a group without a committed offset starts.' }),

@@ -7,6 +7,7 @@ import { applyModel, modelManifest, MODEL_IMAGE, RUNTIME_IMAGE } from '../suppor
 
 const ns = 'default';
 const DIGEST = `sha256:${'a'.repeat(64)}`;
+const kafka = (fields: Record<string, unknown>) => ({ stream: { kafka: { bootstrapServers: ['kafka:9092'], inputTopic: 'texts', outputTopic: 'results', ...fields } } });
 const cuda = (gpu: Record<string, unknown>) => ({ runtime: { image: RUNTIME_IMAGE, executionProvider: 'cuda' }, resources: { gpu } });
 
 // [case, spec fields replacing the valid defaults of modelManifest (or a name), expected message]
@@ -38,6 +39,11 @@ const invalid: [string, Record<string, unknown>, string][] = [
   ['a malformed quantity', { resources: { requests: { memory: '1 GiB' } } }, 'spec.resources.requests.memory in body should match'],
   ['a toleration Exists with a value', { scheduling: { tolerations: [{ key: 'k', operator: 'Exists', value: 'v' }] } }, 'a toleration with operator Exists must not set value'],
   ['a drain shorter than a request', { server: { requestTimeoutMs: 60_000, shutdownTimeoutSeconds: 10 } }, 'server.shutdownTimeoutSeconds must cover server.requestTimeoutMs'],
+  ['stream results onto the input topic', kafka({ outputTopic: 'texts' }), 'stream.kafka.inputTopic and stream.kafka.outputTopic must differ'],
+  ['dead letters onto the output topic', kafka({ deadLetterTopic: 'results' }), 'stream.kafka.deadLetterTopic must differ from the input and output topics'],
+  ['stream records filling the queue', kafka({ maxInFlight: 2048 }), 'stream.kafka.maxInFlight must be below batching.maxQueue'],
+  ['a bootstrap server without a port', kafka({ bootstrapServers: ['kafka'] }), 'spec.stream.kafka.bootstrapServers[0] in body should match'],
+  ['SASL without a Secret', kafka({ sasl: { mechanism: 'SCRAM-SHA-512' } }), 'spec.stream.kafka.sasl.secretName: Required value'],
 ];
 
 describe('operator: SentimentModel validation by the apiserver', () => {

@@ -3,6 +3,7 @@ import type { V1Affinity } from '@kubernetes/client-node';
 import { BatchingConfig, CacheConfig, ExecutionProvider, ModelConfig, Quantization, ServerConfig, SessionConfig } from '#contract/runtime-config.js';
 import { StringEnum } from '#contract/string-enum.js';
 import { ImageReference, InnerPath, OpaqueObject, Quantity, StringMap, validations } from './kube-schema.js';
+import { Stream } from './stream.js';
 
 /**
  * The SentimentModel spec, the one definition behind both the TypeScript type and the CRD schema.
@@ -220,6 +221,7 @@ export const SentimentModelSpec = Type.Object(
     autoscaling: Autoscaling,
     rollout: Rollout,
     server: Server,
+    stream: Type.Optional(Stream),
   },
   validations(
     {
@@ -242,6 +244,11 @@ export const SentimentModelSpec = Type.Object(
       rule: 'self.batching.maxBatchTokens >= self.maxSequenceLength',
       message: 'batching.maxBatchTokens must be at least maxSequenceLength so one full-length text fits in a batch',
       fieldPath: '.batching.maxBatchTokens',
+    },
+    {
+      rule: '!has(self.stream) || self.stream.kafka.maxInFlight < self.batching.maxQueue',
+      message: 'stream.kafka.maxInFlight must be below batching.maxQueue so HTTP requests keep room in the queue',
+      fieldPath: '.stream.kafka.maxInFlight',
     },
     {
       rule: "!has(self.resources.gpu.product) || !has(self.scheduling.nodeSelector) || !('nvidia.com/gpu.product' in self.scheduling.nodeSelector)",
