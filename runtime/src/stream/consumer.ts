@@ -13,6 +13,7 @@ const STREAM_DEADLINE_MS = 60_000;
 const LAG_INTERVAL_MS = 5_000;
 const BACKOFF_INITIAL_MS = 250;
 const BACKOFF_MAX_MS = 10_000;
+const CLOSE_WAIT_MS = 5_000;
 /** Per call, inside the client; the loops here retry without end on top. */
 const CLIENT_RETRIES = { retries: 5, retryDelay: 500, timeout: 10_000 } as const;
 
@@ -110,7 +111,9 @@ export class StreamConsumer {
       if (fetched) attempt = 0;
       // What was handed over is delivered before reconnecting, so the new stream starts at its commit.
       await this.settle();
-      await this.consumer?.close(true).catch(() => undefined);
+      // A dead broker cannot acknowledge leaving; the group drops this member after its session timeout.
+      const closing = this.consumer?.close(true).catch(() => undefined);
+      await Promise.race([closing, sleep(CLOSE_WAIT_MS)]);
       this.consumer = undefined;
       await sleep(Math.min(BACKOFF_MAX_MS, BACKOFF_INITIAL_MS * 2 ** attempt), undefined, { signal: this.wake.signal }).catch(() => undefined);
     }
@@ -145,7 +148,7 @@ export class StreamConsumer {
         fetched = true;
         this.accept(record);
       });
-      messages.once('error', reject);
+      messages.on('error', reject);
       messages.once('close', resolve);
     });
     return fetched;
