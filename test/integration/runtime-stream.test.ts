@@ -302,4 +302,26 @@ describe('runtime stream mode (real Kafka broker)', () => {
       await once(child, 'exit');
     }
   });
+
+  it('with several serving processes, each is its own group member and together they answer every record', async () => {
+    const t = await topics('processes', 4);
+    const total = 2_000;
+    const outputs = await collect(t.output);
+    await send(texts(t.input, 0, total));
+    const child = runtime(t, ['--server.processes=2']);
+    const base = await waitForReadyUrl(child, 120_000);
+    try {
+      await waitFor(() => new Set(outputs.map((m) => header(m, 'sentiment-source'))).size >= total, 120_000, () => `${new Set(outputs.map((m) => header(m, 'sentiment-source'))).size} of ${total} inputs answered`);
+      const duplicates = expectEveryInputAnswered(outputs, total);
+      expectOrderPerKey(outputs);
+      const [group] = (await admin.describeGroups({ groups: [t.group] })).values();
+      expect(group?.members.size, 'group members').toBe(2);
+      // The supervisor sums the processes' series: every record was consumed by one of them.
+      expect(await metric(base, 'stream_consumed_records_total')).toBeGreaterThanOrEqual(total);
+      console.log(`2 serving processes: ${duplicates} duplicates (a rebalance when the second joined)`);
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+  });
 });
