@@ -8,6 +8,8 @@ import { StringEnum } from './string-enum.js';
  * (additionalProperties: false) so a typo fails at start, not silently.
  */
 const closed = { additionalProperties: false } as const;
+/** A Kafka topic name as Kafka allows it. */
+export const KafkaTopic = (description: string) => Type.String({ minLength: 1, maxLength: 249, pattern: '^[A-Za-z0-9._-]+$', description });
 
 export const Quantization = StringEnum(['none', 'fp16', 'int8']);
 export const ExecutionProvider = StringEnum(['cpu', 'cuda'], { default: 'cpu' });
@@ -96,6 +98,37 @@ export const LoggingConfig = Type.Object(
   closed,
 );
 
+export const SaslMechanism = StringEnum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']);
+
+/**
+ * Stream mode: texts consumed from a Kafka topic inside the serving process, results produced to
+ * another. Flat keys so every one has an environment name: the operator puts the SASL credentials
+ * in SENTIMENT_STREAM_SASL_USERNAME/PASSWORD from a Secret and the TLS files on a Secret volume,
+ * never in the ConfigMap. Off while bootstrapServers is unset.
+ */
+export const StreamConfig = Type.Object(
+  {
+    bootstrapServers: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 512 }), { minItems: 1, maxItems: 64, description: 'Kafka brokers as host:port; set to turn stream mode on.' })),
+    inputTopic: Type.Optional(KafkaTopic('Topic the texts arrive on.')),
+    outputTopic: Type.Optional(KafkaTopic('Topic the results leave on, keyed like their input.')),
+    deadLetterTopic: Type.Optional(KafkaTopic('Topic for records that cannot be classified (not UTF-8, bad JSON, empty, too large), with a reason header; unset: they are counted, logged and skipped.')),
+    groupId: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Consumer group; default sentiment-<model.name>.' })),
+    inputField: Type.Optional(Type.String({ minLength: 1, maxLength: 256, pattern: '^[^.]+(\\.[^.]+)*$', description: 'Dot-separated path of the text in a JSON value (e.g. payload.text); unset: the whole value is the text (UTF-8).' })),
+    startOffset: StringEnum(['earliest', 'latest'], { default: 'earliest', description: 'Where a group without a committed offset starts.' }),
+    maxMessageBytes: Type.Integer({ minimum: 1, maximum: 104_857_600, default: 1_048_576, description: 'Larger record values are dead-lettered (too-large).' }),
+    maxInFlight: Type.Integer({ minimum: 1, maximum: 100_000, default: 256, description: 'Records consumed but not yet produced and committed; fetching pauses beyond it. Keep it below batching.maxQueue so HTTP requests always find room.' }),
+    sessionTimeoutMs: Type.Integer({ minimum: 6_000, maximum: 300_000, default: 30_000, description: 'How long the group waits for a silent member (a killed pod) before its partitions move to the others.' }),
+    tls: Type.Boolean({ default: false, description: 'Connect with TLS (implied by tlsCaFile and tlsCertFile).' }),
+    tlsCaFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM CA bundle to trust instead of the system roots.' })),
+    tlsCertFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM client certificate (mutual TLS); needs tlsKeyFile.' })),
+    tlsKeyFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM client key; needs tlsCertFile.' })),
+    saslMechanism: Type.Optional(SaslMechanism),
+    saslUsername: Type.Optional(Type.String({ minLength: 1 })),
+    saslPassword: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  closed,
+);
+
 export const RuntimeConfig = Type.Object(
   {
     model: Type.Object(ModelConfig.properties, { ...closed, default: {} }),
@@ -104,6 +137,7 @@ export const RuntimeConfig = Type.Object(
     cache: Type.Object(CacheConfig.properties, { ...closed, default: {} }),
     server: Type.Object(ServerConfig.properties, { ...closed, default: {} }),
     logging: Type.Object(LoggingConfig.properties, { ...closed, default: {} }),
+    stream: Type.Object(StreamConfig.properties, { ...closed, default: {} }),
   },
   closed,
 );
@@ -111,3 +145,25 @@ export const RuntimeConfig = Type.Object(
 export type RuntimeConfig = Static<typeof RuntimeConfig>;
 export type Quantization = Static<typeof Quantization>;
 export type ExecutionProvider = Static<typeof ExecutionProvider>;
+export type StreamConfig = Static<typeof StreamConfig>;
+
+/** Rules between stream settings the schema cannot express; each string names the keys involved. */
+export function streamProblems(config: RuntimeConfig): string[] {
+  const stream = config.stream;
+  const problems: string[] = [];
+  if (!stream.bootstrapServers) {
+    const set = (['inputTopic', 'outputTopic', 'deadLetterTopic', 'groupId', 'inputField', 'tlsCaFile', 'tlsCertFile', 'tlsKeyFile', 'saslMechanism', 'saslUsername', 'saslPassword'] as const).filter((key) => stream[key] !== undefined);
+    if (set.length > 0) problems.push(`${set.map((key) => `stream.${key}`).join(', ')} need stream.bootstrapServers`);
+    return problems;
+  }
+  if (!stream.inputTopic) problems.push('stream.inputTopic is required with stream.bootstrapServers');
+  if (!stream.outputTopic) problems.push('stream.outputTopic is required with stream.bootstrapServers');
+  if (stream.inputTopic && (stream.inputTopic === stream.outputTopic || stream.inputTopic === stream.deadLetterTopic)) {
+    problems.push('stream.inputTopic must differ from stream.outputTopic and stream.deadLetterTopic');
+  }
+  if ((stream.tlsCertFile === undefined) !== (stream.tlsKeyFile === undefined)) problems.push('stream.tlsCertFile and stream.tlsKeyFile go together');
+  if (stream.saslMechanism && (!stream.saslUsername || !stream.saslPassword)) problems.push(`stream.saslMechanism ${stream.saslMechanism} needs stream.saslUsername and stream.saslPassword`);
+  if (!stream.saslMechanism && (stream.saslUsername || stream.saslPassword)) problems.push('stream.saslUsername and stream.saslPassword need stream.saslMechanism');
+  if (stream.maxInFlight >= config.batching.maxQueue) problems.push('stream.maxInFlight must be below batching.maxQueue so HTTP requests keep room in the queue');
+  return problems;
+}

@@ -3,6 +3,8 @@ import type { BatchObserver } from './core/batcher.js';
 import { argmax } from './core/scores.js';
 import type { AnswerSource, InferObserver, Prediction } from './core/infer.js';
 import type { EncodedText } from './core/tokenizer.js';
+import { POISON_REASONS, type PoisonReason } from './stream/decode.js';
+import type { StreamObserver } from './stream/observer.js';
 
 const PREFIX = 'sentiment_runtime_';
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -10,7 +12,7 @@ const ANSWER_SOURCES: readonly AnswerSource[] = ['model', 'cache'];
 const SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
 /** Every Prometheus series the runtime exports; the autoscaler reads inflight and queue depth. */
-export class RuntimeMetrics implements BatchObserver, InferObserver {
+export class RuntimeMetrics implements BatchObserver, InferObserver, StreamObserver {
   readonly registry = new Registry();
   readonly requests = new Counter({ name: `${PREFIX}requests_total`, help: 'HTTP requests by route and status code.', labelNames: ['route', 'code'], registers: [this.registry] });
   readonly requestDuration = new Histogram({ name: `${PREFIX}request_duration_seconds`, help: 'HTTP request latency.', labelNames: ['route'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
@@ -32,6 +34,15 @@ export class RuntimeMetrics implements BatchObserver, InferObserver {
   // With server.processes > 1 the primary sums series across workers; these two must not add up.
   readonly ready = new Gauge({ name: `${PREFIX}ready`, help: '1 when the model is loaded, warmed up and not draining (in every serving process).', aggregator: 'min', registers: [this.registry] });
   private readonly modelInfo = new Gauge({ name: `${PREFIX}model_info`, help: 'The served model; value is always 1.', labelNames: ['model', 'revision', 'quantization', 'execution_provider', 'requested_provider'], aggregator: 'max', registers: [this.registry] });
+
+  private readonly streamConsumed = new Counter({ name: `${PREFIX}stream_consumed_records_total`, help: 'Records consumed from the input topic (stream mode).', registers: [this.registry] });
+  private readonly streamProduced = new Counter({ name: `${PREFIX}stream_produced_records_total`, help: 'Results acknowledged by the output topic.', registers: [this.registry] });
+  private readonly streamDeadLettered = new Counter({ name: `${PREFIX}stream_dead_lettered_records_total`, help: 'Poison records by reason: sent to the dead-letter topic, or skipped without one.', labelNames: ['reason'], registers: [this.registry] });
+  private readonly streamRedelivered = new Counter({ name: `${PREFIX}stream_redelivered_records_total`, help: 'Records handed over again after a reconnect whose result this process had already produced (skipped, not produced twice).', registers: [this.registry] });
+  private readonly streamCommitDuration = new Histogram({ name: `${PREFIX}stream_commit_duration_seconds`, help: 'Time to commit consumed offsets, after their results were acknowledged.', buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  private readonly streamEndToEnd = new Histogram({ name: `${PREFIX}stream_end_to_end_seconds`, help: 'From an input record\'s timestamp to its result\'s acknowledgement.', buckets: [...LATENCY_BUCKETS, 30, 60, 300], registers: [this.registry] });
+  private readonly streamLag = new Gauge({ name: `${PREFIX}stream_lag`, help: 'Records on the input topic not yet committed, per partition assigned to this process.', labelNames: ['topic', 'partition'], registers: [this.registry] });
+  private readonly streamErrors = new Counter({ name: `${PREFIX}stream_errors_total`, help: 'Kafka failures by operation (consume, produce, commit, lag); each is retried with backoff.', labelNames: ['operation'], registers: [this.registry] });
 
   constructor(private labels: string[] = []) {
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
@@ -71,6 +82,44 @@ export class RuntimeMetrics implements BatchObserver, InferObserver {
       const best = argmax(prediction.probabilities);
       this.predictions.inc({ label: this.labels[best] ?? String(best), source });
     }
+  }
+
+  consumed(count: number): void {
+    this.streamConsumed.inc(count);
+  }
+
+  produced(count: number, timestamps: bigint[], now: number): void {
+    this.streamProduced.inc(count);
+    for (const timestamp of timestamps) this.streamEndToEnd.observe(Math.max(0, now - Number(timestamp)) / 1000);
+  }
+
+  deadLettered(reason: PoisonReason): void {
+    this.streamDeadLettered.inc({ reason });
+  }
+
+  redelivered(count: number): void {
+    this.streamRedelivered.inc(count);
+  }
+
+  committed(seconds: number): void {
+    this.streamCommitDuration.observe(seconds);
+  }
+
+  lag(topic: string, lags: Map<number, bigint>): void {
+    this.streamLag.reset();
+    for (const [partition, lag] of lags) this.streamLag.set({ topic, partition: String(partition) }, Number(lag));
+  }
+
+  streamError(operation: 'consume' | 'produce' | 'commit' | 'lag'): void {
+    this.streamErrors.inc({ operation });
+  }
+
+  /** Stream series exist at zero from the start, so rate() and alerts see them before the first record. */
+  startStream(): void {
+    this.streamConsumed.inc(0);
+    this.streamProduced.inc(0);
+    this.streamRedelivered.inc(0);
+    for (const reason of POISON_REASONS) this.streamDeadLettered.inc({ reason }, 0);
   }
 
   hit(): void {

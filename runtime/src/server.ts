@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { RuntimeConfig } from '#contract/runtime-config.js';
@@ -7,6 +8,7 @@ import { RuntimeMetrics } from './metrics.js';
 import { loadModel } from './model/load.js';
 import type { LoadedModel } from './model/served-model.js';
 import { isServingProcess, joinSupervisor } from './processes/serving-process.js';
+import { StreamConsumer } from './stream/consumer.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -37,10 +39,16 @@ export async function startServer(config: RuntimeConfig): Promise<RunningServer>
   );
 
   let model: LoadedModel | undefined;
+  let stream: StreamConsumer | undefined;
   const loaded = loadModel(config, metrics, app.log).then(
     (loadedModel) => {
       model = loadedModel;
       context.model = loadedModel;
+      if (config.stream.bootstrapServers) {
+        // Each serving process is its own group member: it feeds its own batcher.
+        metrics.startStream();
+        stream = new StreamConsumer({ config, model: loadedModel, observer: metrics, log: app.log, clientId: `${config.model.name}-${hostname()}-${process.pid}` });
+      }
       lifecycle.markReady();
       metrics.ready.set(1);
       if (supervisor) {
@@ -62,7 +70,8 @@ export async function startServer(config: RuntimeConfig): Promise<RunningServer>
       lifecycle.markDraining();
       metrics.ready.set(0);
       app.log.info({ drainDelayMs: config.server.drainDelayMs }, 'draining: not ready, still serving until endpoints update');
-      await new Promise((resolve) => setTimeout(resolve, config.server.drainDelayMs));
+      // The stream stops fetching at once and delivers what it holds while HTTP serves out the delay.
+      await Promise.all([stream?.stop(), new Promise((resolve) => setTimeout(resolve, config.server.drainDelayMs))]);
       await app.close();
       await model?.idle();
       await model?.close();

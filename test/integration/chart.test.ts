@@ -173,12 +173,12 @@ describe('alerts and dashboard', () => {
     }
   });
 
-  it('promtool accepts the rules and their unit tests pass (tiered negative-share alerts, errors, saturation, stuck rollouts)', async () => {
+  it('promtool accepts the rules and their unit tests pass (tiered negative-share alerts, errors, saturation, stream lag growth, stuck rollouts)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rules-'));
     writeFileSync(join(dir, 'rules.yaml'), stringify({ groups: ruleGroups }));
     copyFileSync(join(repoRoot, 'test', 'alerts', 'sentiment-rules.test.yaml'), join(dir, 'rules.test.yaml'));
     const promtool = (...args: string[]) => promisify(execFile)(join(bin, 'promtool'), args, { cwd: dir });
-    expect((await promtool('check', 'rules', 'rules.yaml')).stdout).toContain('SUCCESS: 6 rules found');
+    expect((await promtool('check', 'rules', 'rules.yaml')).stdout).toContain('SUCCESS: 7 rules found');
     expect((await promtool('test', 'rules', 'rules.test.yaml')).stdout).toContain('SUCCESS');
   });
 

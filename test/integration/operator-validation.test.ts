@@ -8,6 +8,7 @@ import { FULL_SCHEDULING } from '../support/scheduling.js';
 
 const ns = 'default';
 const DIGEST = `sha256:${'a'.repeat(64)}`;
+const kafka = (fields: Record<string, unknown>) => ({ stream: { kafka: { bootstrapServers: ['kafka:9092'], inputTopic: 'texts', outputTopic: 'results', ...fields } } });
 const cuda = (gpu: Record<string, unknown>) => ({ runtime: { image: RUNTIME_IMAGE, executionProvider: 'cuda' }, resources: { gpu } });
 const requests = (r: Record<string, unknown>) => ({ resources: { requests: r } });
 const limits = (r: Record<string, unknown>) => ({ resources: { limits: r } });
@@ -86,6 +87,11 @@ const invalid: [string, Record<string, unknown>, string][] = [
   ['an image repository in uppercase', { runtime: { image: 'ghcr.io/Example/Sentiment-Runtime:0.1.0' } }, 'its repository in lowercase'],
   ['replicas 0 under the builtin autoscaler', { replicas: 0, autoscaling: { enabled: true, minReplicas: 1 } }, 'replicas 0 with the builtin autoscaler enabled'],
   ['a drain shorter than a request', { server: { requestTimeoutMs: 60_000, shutdownTimeoutSeconds: 10 } }, 'server.shutdownTimeoutSeconds must cover server.requestTimeoutMs'],
+  ['stream results onto the input topic', kafka({ outputTopic: 'texts' }), 'stream.kafka.inputTopic and stream.kafka.outputTopic must differ'],
+  ['dead letters onto the output topic', kafka({ deadLetterTopic: 'results' }), 'stream.kafka.deadLetterTopic must differ from the input and output topics'],
+  ['stream records filling the queue', kafka({ maxInFlight: 2048 }), 'stream.kafka.maxInFlight must be below batching.maxQueue'],
+  ['a bootstrap server without a port', kafka({ bootstrapServers: ['kafka'] }), 'spec.stream.kafka.bootstrapServers[0] in body should match'],
+  ['SASL without a Secret', kafka({ sasl: { mechanism: 'SCRAM-SHA-512' } }), 'spec.stream.kafka.sasl.secretName: Required value'],
 ];
 
 describe('operator: SentimentModel validation by the apiserver', () => {

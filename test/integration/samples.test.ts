@@ -54,8 +54,8 @@ function volumeFor(claim: V1PersistentVolumeClaim): V1PersistentVolume {
 }
 
 describe('config/samples', () => {
-  it('holds the six kinds of sample, each with a SentimentModel', () => {
-    expect(samples.map((s) => s.file)).toEqual(['autoscaled.yaml', 'english-cpu-int8.yaml', 'gpu-fp16.yaml', 'gpu-mig.yaml', 'pvc.yaml', 'url.yaml']);
+  it('holds the seven kinds of sample, each with a SentimentModel', () => {
+    expect(samples.map((s) => s.file)).toEqual(['autoscaled.yaml', 'english-cpu-int8.yaml', 'gpu-fp16.yaml', 'gpu-mig.yaml', 'pvc.yaml', 'stream-kafka.yaml', 'url.yaml']);
     for (const s of samples) expect(s.objects.filter((o) => o.kind === KIND), s.file).toHaveLength(1);
     expect(new Set(models.map((m) => m.metadata.name)).size).toBe(models.length);
   });
@@ -148,6 +148,20 @@ describe('config/samples applied to a cluster', () => {
     expect(claim.spec?.volumeName).toBe(`${ns}-${claimName}`);
     for (const pod of await pods(model.metadata.name)) {
       expect(pod.spec?.volumes).toContainEqual({ name: 'model', persistentVolumeClaim: { claimName, readOnly: true } });
+    }
+  });
+
+  it('stream-kafka: SASL credentials reach the pods by Secret reference, the CA on a Secret volume, never in the ConfigMap', async () => {
+    const model = sample('stream-kafka.yaml');
+    const list = await pods(model.metadata.name);
+    expect(list.length).toBe(model.spec.replicas);
+    for (const pod of list) {
+      const env = pod.spec?.containers[0]?.env ?? [];
+      expect(env.map((e) => [e.name, e.valueFrom?.secretKeyRef?.name, e.value])).toEqual([
+        ['SENTIMENT_STREAM_SASL_USERNAME', 'kafka-sentiment-user', undefined],
+        ['SENTIMENT_STREAM_SASL_PASSWORD', 'kafka-sentiment-user', undefined],
+      ]);
+      expect(pod.spec?.volumes?.find((v) => v.name === 'kafka-ca')?.secret?.secretName).toBe('kafka-ca');
     }
   });
 

@@ -50,10 +50,26 @@ describe('loadConfig', () => {
     [{ argv: ['--server.prot=1'] }, 'unknown flag --server.prot'],
     [{ argv: ['--server.port'] }, 'flag --server.port needs a value'],
     [{ argv: ['--cache.enabled=maybe'] }, 'must be true or false'],
+    [{ file: 'stream:\n  inputTopic: texts\n' }, 'stream.inputTopic need stream.bootstrapServers'],
+    [{ file: 'stream:\n  bootstrapServers: [k:9092]\n  inputTopic: texts\n' }, 'stream.outputTopic is required with stream.bootstrapServers'],
+    [{ file: 'stream:\n  bootstrapServers: [k:9092]\n  inputTopic: t\n  outputTopic: t\n' }, 'stream.inputTopic must differ'],
+    [{ file: 'stream:\n  inputTopic: "a b"\n' }, 'stream.inputTopic must match pattern'],
+    [{ env: { SENTIMENT_STREAM_BOOTSTRAP_SERVERS: 'k:9092', SENTIMENT_STREAM_INPUT_TOPIC: 'in', SENTIMENT_STREAM_OUTPUT_TOPIC: 'out', SENTIMENT_STREAM_SASL_MECHANISM: 'PLAIN' } }, 'stream.saslMechanism PLAIN needs stream.saslUsername and stream.saslPassword'],
+    [{ env: { SENTIMENT_STREAM_BOOTSTRAP_SERVERS: 'k:9092', SENTIMENT_STREAM_INPUT_TOPIC: 'in', SENTIMENT_STREAM_OUTPUT_TOPIC: 'out', SENTIMENT_STREAM_TLS_CERT_FILE: '/c' } }, 'stream.tlsCertFile and stream.tlsKeyFile go together'],
+    [{ argv: ['--stream.bootstrapServers=k:9092', '--stream.inputTopic=in', '--stream.outputTopic=out', '--stream.maxInFlight=4096'] }, 'stream.maxInFlight must be below batching.maxQueue'],
   ])('rejects %j naming the problem', (input, message) => {
     const sources = { ...input, file: 'file' in input ? file('c.yaml', input.file) : undefined };
     expect(() => loadConfig(sources)).toThrow(ConfigError);
     expect(() => loadConfig(sources)).toThrow(message);
+  });
+
+  it('takes stream settings from the environment, credentials included, which the operator sets from a Secret', () => {
+    const config = loadConfig({
+      file: file('c.yaml', 'stream:\n  bootstrapServers: [kafka-0:9092]\n  inputTopic: texts\n  outputTopic: results\n  inputField: payload.text\n'),
+      env: { SENTIMENT_STREAM_BOOTSTRAP_SERVERS: 'kafka-0:9093,kafka-1:9093', SENTIMENT_STREAM_SASL_MECHANISM: 'SCRAM-SHA-512', SENTIMENT_STREAM_SASL_USERNAME: 'u', SENTIMENT_STREAM_SASL_PASSWORD: 'p' },
+    });
+    expect(config.stream).toMatchObject({ bootstrapServers: ['kafka-0:9093', 'kafka-1:9093'], inputTopic: 'texts', outputTopic: 'results', inputField: 'payload.text', saslMechanism: 'SCRAM-SHA-512', saslPassword: 'p', startOffset: 'earliest', maxInFlight: 256 });
+    expect(loadConfig({}).stream.bootstrapServers).toBeUndefined();
   });
 
   it('names a missing config file', () => {

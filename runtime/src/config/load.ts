@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, coerce, leafSchema, setPath, validateSettings } from '#contract/config-load.js';
-import { RuntimeConfig } from '#contract/runtime-config.js';
+import { RuntimeConfig, streamProblems } from '#contract/runtime-config.js';
 
 type JsonObject = Record<string, unknown>;
 
@@ -26,7 +26,7 @@ export function loadConfig(sources: ConfigSources): RuntimeConfig {
 }
 
 export function validateConfig(input: unknown): RuntimeConfig {
-  return validateSettings(RuntimeConfig, input);
+  return validateSettings(RuntimeConfig, input, streamProblems);
 }
 
 function readConfigFile(path: string): JsonObject {

@@ -20,6 +20,8 @@ export interface ClassifyOptions {
   signal?: AbortSignal | undefined;
   /** Absolute deadline on the performance.now() clock. */
   deadline: number;
+  /** Yield to interactive texts in the queue (stream mode's consumer). */
+  background?: boolean | undefined;
 }
 
 /** Where an answer came from: the model now, or the result cache. */
@@ -86,7 +88,7 @@ export class Classifier {
     const rows = encoded.map(
       (item) =>
         new Promise<Float32Array>((resolve, reject) => {
-          entries.push({ encoded: item, enqueuedAt, deadline: options.deadline, signal: options.signal, resolve, reject });
+          entries.push({ encoded: item, enqueuedAt, deadline: options.deadline, signal: options.signal, background: options.background, resolve, reject });
         }),
     );
     this.batcher.submit(entries);

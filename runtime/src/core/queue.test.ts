@@ -21,6 +21,14 @@ describe('BatchQueue', () => {
     expect(lengths(queue.nextBatch(0)!.entries)[0]).toBe(100);
   });
 
+  it('puts interactive texts before older background (stream) ones, which fill only the room left', () => {
+    const queue = new BatchQueue({ maxBatchSize: 3, maxBatchTokens: 10_000, maxQueue: 100 });
+    const background = { background: true };
+    queue.append([entry(10, background), entry(11, background), entry(12, background), entry(50), entry(90)]);
+    expect(lengths(queue.nextBatch(0)!.entries)).toEqual([50, 90, 12]);
+    expect(lengths(queue.nextBatch(0)!.entries)).toEqual([10, 11]);
+  });
+
   it('groups texts of similar length instead of padding short ones to the longest', () => {
     const queue = new BatchQueue({ maxBatchSize: 3, maxBatchTokens: 10_000, maxQueue: 100 });
     queue.append([entry(10), entry(120), entry(11), entry(118), entry(9), entry(121)]);

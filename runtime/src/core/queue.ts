@@ -6,6 +6,8 @@ export interface QueueEntry {
   enqueuedAt: number;
   deadline: number;
   signal?: AbortSignal | undefined;
+  /** Stream texts: batched only with the room interactive (HTTP) texts leave, so a backlog never delays a request. */
+  background?: boolean | undefined;
   resolve: (logits: Float32Array) => void;
   reject: (error: Error) => void;
 }
@@ -26,7 +28,8 @@ export interface NextBatch {
  * Bounded queue of single texts with the batching policy. Synchronous and clock-free (time is
  * passed in) so the policy is testable without a model: the oldest text always goes next, so
  * nothing starves, and it takes company of the closest lengths that fit the size and
- * padded-token budgets, so short texts are not padded to the longest in the queue.
+ * padded-token budgets, so short texts are not padded to the longest in the queue. Interactive
+ * texts come before background ones: the oldest interactive text anchors the batch while there is one.
  */
 export class BatchQueue {
   private entries: QueueEntry[] = [];
@@ -62,14 +65,15 @@ export class BatchQueue {
       else live.push(entry);
     }
     this.entries = live;
-    const anchor = live[0];
+    const anchor = live.find((entry) => !entry.background) ?? live[0];
     if (!anchor) return dropped.length > 0 ? { entries: [], dropped } : undefined;
 
     const anchorLength = anchor.encoded.ids.length;
+    const rank = (entry: QueueEntry): number => (entry.background ? 1 : 0);
     const candidates = live
-      .slice(1)
       .map((entry, age) => ({ entry, age, distance: Math.abs(entry.encoded.ids.length - anchorLength) }))
-      .sort((a, b) => a.distance - b.distance || a.age - b.age);
+      .filter(({ entry }) => entry !== anchor)
+      .sort((a, b) => rank(a.entry) - rank(b.entry) || a.distance - b.distance || a.age - b.age);
 
     const chosen = new Set<QueueEntry>([anchor]);
     let longest = anchorLength;

@@ -3,6 +3,7 @@ import { BatchingConfig, CacheConfig, ExecutionProvider, ModelConfig, Quantizati
 import { StringEnum } from '#contract/string-enum.js';
 import { Affinity } from './affinity.js';
 import { httpsUrlRules, ImageReference, InnerPath, LabelMap, LabelValue, QualifiedName, Quantity, validations } from './kube-schema.js';
+import { Stream } from './stream.js';
 
 /**
  * The SentimentModel spec, the one definition behind both the TypeScript type and the CRD schema.
@@ -281,6 +282,7 @@ export const SentimentModelSpec = Type.Object(
     autoscaling: Autoscaling,
     rollout: Rollout,
     server: Server,
+    stream: Type.Optional(Stream),
   },
   validations(
     {
@@ -308,6 +310,11 @@ export const SentimentModelSpec = Type.Object(
       rule: "self.replicas > 0 || !self.autoscaling.enabled || self.autoscaling.engine != 'builtin'",
       message: 'replicas 0 with the builtin autoscaler enabled: it keeps at least autoscaling.minReplicas; disable autoscaling to scale to zero',
       fieldPath: '.replicas',
+    },
+    {
+      rule: '!has(self.stream) || self.stream.kafka.maxInFlight < self.batching.maxQueue',
+      message: 'stream.kafka.maxInFlight must be below batching.maxQueue so HTTP requests keep room in the queue',
+      fieldPath: '.stream.kafka.maxInFlight',
     },
     {
       rule: "!has(self.resources.gpu.product) || !has(self.scheduling.nodeSelector) || !('nvidia.com/gpu.product' in self.scheduling.nodeSelector)",

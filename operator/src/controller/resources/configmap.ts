@@ -6,6 +6,7 @@ import { RUNTIME_HTTP_PORT, type ModelSource, type SentimentModel } from '../../
 import { drainTiming } from './drain.js';
 import { childMeta, childNames } from './names.js';
 import { CONFIG_FILE } from './pod-defaults.js';
+import { streamRuntimeConfig } from './stream.js';
 
 /**
  * The runtime config for a model. Only what the spec decides is set here; the runtime's own
@@ -14,6 +15,7 @@ import { CONFIG_FILE } from './pod-defaults.js';
 export function runtimeConfig(model: SentimentModel, modelPath: string): RuntimeConfig {
   const { spec } = model;
   const timing = drainTiming(spec.server);
+  const stream = streamRuntimeConfig(model);
   const partial = {
     model: {
       path: modelPath,
@@ -37,6 +39,7 @@ export function runtimeConfig(model: SentimentModel, modelPath: string): Runtime
       drainDelayMs: timing.runtimeDrainDelayMs,
       shutdownTimeoutMs: timing.runtimeShutdownTimeoutMs,
     },
+    ...(stream ? { stream } : {}),
   };
   return Value.Default(RuntimeConfig, partial) as RuntimeConfig;
 }

@@ -17,6 +17,7 @@ import {
   TMP_MOUNT,
   TMP_VOLUME,
 } from './pod-defaults.js';
+import { streamPodParts } from './stream.js';
 
 const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
 /** The taint the NVIDIA GPU operator and most clouds put on GPU nodes. */
@@ -106,6 +107,7 @@ function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTempl
   const nodeSelector = { ...scheduling.nodeSelector, ...(gpus.count > 0 && gpus.product ? { [GPU_PRODUCT_LABEL]: gpus.product } : {}) };
   const tolerations = [...(scheduling.tolerations ?? []), ...(gpus.count > 0 ? [GPU_TOLERATION] : [])];
   const probe = (path: string) => ({ httpGet: { path, port: HTTP_PORT_NAME } });
+  const stream = streamPodParts(model);
 
   const runtime: V1Container = {
     name: 'runtime',
@@ -114,13 +116,14 @@ function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTempl
     workingDir: RUNTIME_WORKDIR,
     command: [...RUNTIME_ENTRYPOINT, 'serve', '--config', `${CONFIG_DIR}/${CONFIG_FILE}`],
     ports: [{ name: HTTP_PORT_NAME, containerPort: RUNTIME_HTTP_PORT, protocol: 'TCP' }],
+    ...(stream.env.length > 0 ? { env: stream.env } : {}),
     resources: containerResources(spec.resources, true),
     // Startup allows 10 minutes for loading and warming a model; afterwards readiness reacts in ~10 s.
     startupProbe: { ...probe('/readyz'), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 120 },
     readinessProbe: { ...probe('/readyz'), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
     livenessProbe: { ...probe('/healthz'), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
     ...(timing.preStopSleepSeconds > 0 ? { lifecycle: { preStop: { sleep: { seconds: timing.preStopSleepSeconds } } } } : {}),
-    volumeMounts: [{ name: 'config', mountPath: CONFIG_DIR, readOnly: true }, TMP_MOUNT, delivery.mount],
+    volumeMounts: [{ name: 'config', mountPath: CONFIG_DIR, readOnly: true }, TMP_MOUNT, delivery.mount, ...stream.mounts],
     securityContext: CONTAINER_SECURITY_CONTEXT,
     terminationMessagePolicy: TERMINATION_MESSAGE_POLICY,
   };
@@ -148,7 +151,7 @@ function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTempl
       ...(scheduling.affinity ? { affinity: scheduling.affinity } : {}),
       ...(initContainers.length > 0 ? { initContainers } : {}),
       containers: [runtime],
-      volumes: [{ name: 'config', configMap: { name: childNames(model).configMap } }, TMP_VOLUME, ...delivery.volumes],
+      volumes: [{ name: 'config', configMap: { name: childNames(model).configMap } }, TMP_VOLUME, ...delivery.volumes, ...stream.volumes],
     },
   };
 }
