@@ -114,8 +114,8 @@ describe('operator: applying a SentimentModel', () => {
   it('shows the printer columns in kubectl get sentm -o wide', async () => {
     const { stdout } = await promisify(execFile)(join(cp.binDir, 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, 'get', 'sentm', '-n', ns, '-o', 'wide']);
     const [header, row] = stdout.trim().split('\n').map((l) => l.trim().split(/\s{2,}/));
-    expect(header).toEqual(['NAME', 'READY', 'REPLICAS', 'MODEL', 'QUANT', 'GPU', 'ENDPOINT', 'AGE']);
-    expect(row?.slice(0, 7)).toEqual([name, 'True', '2', MODEL_IMAGE, 'int8', '0', `http://${name}.${ns}.svc.cluster.local`]);
+    expect(header).toEqual(['NAME', 'READY', 'REPLICAS', 'MODEL', 'ROLLING-TO', 'QUANT', 'GPU', 'ENDPOINT', 'AGE']);
+    expect(row?.slice(0, 8)).toEqual([name, 'True', '2', MODEL_IMAGE, '<none>', 'int8', '0', `http://${name}.${ns}.svc.cluster.local`]);
   });
 
   it('leaves models in namespaces it does not watch alone', async () => {

@@ -62,7 +62,7 @@ export const SentimentModelStatus = Type.Object({
   desiredReplicas: Type.Optional(Type.Integer({ minimum: 0, format: 'int32', description: 'What the autoscaler last asked for.' })),
   selector: Type.Optional(Type.String({ description: 'Pod label selector, for the scale subresource (HPA, KEDA).' })),
   endpoint: Type.Optional(Type.String({ description: 'In-cluster URL of the inference service.' })),
-  model: Type.Optional(Type.String({ description: 'The model source in use, for display.' })),
+  model: Type.Optional(Type.String({ description: 'The model source the spec asks for (a URL without credentials or query); revisions.serving.model is the one that serves.' })),
   images: Type.Optional(Type.Object({ runtime: Type.String(), model: Type.Optional(Type.String()) })),
   revisions: Type.Optional(
     Type.Object(

@@ -43,6 +43,8 @@ describe('names', () => {
     [{ image: { reference: 'm:1', path: '/model' } }, 'm:1'],
     [{ pvc: { claimName: 'models', path: '/sst2', readOnly: true } }, 'pvc:models/sst2'],
     [{ url: { url: 'https://example.com/m.tgz', sha256: 'a'.repeat(64) } }, 'https://example.com/m.tgz'],
+    [{ url: { url: 'https://bucket.s3.example.com/m.tgz?X-Amz-Signature=abc&X-Amz-Credential=key#frag', sha256: 'a'.repeat(64) } }, 'https://bucket.s3.example.com/m.tgz?<redacted>'],
+    [{ url: { url: 'https://user:secret@example.com/m.tgz', sha256: 'a'.repeat(64) } }, 'https://example.com/m.tgz'],
   ])('summarises the model source %j', (source, summary) => {
     expect(modelSummary(source)).toBe(summary);
   });

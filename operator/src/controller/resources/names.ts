@@ -46,9 +46,19 @@ export function endpoint(model: SentimentModel, clusterDomain: string): string {
   return `http://${childNames(model).service}.${model.metadata.namespace}.svc.${clusterDomain}`;
 }
 
-/** status.model, the MODEL column of `kubectl get sentm`. */
+/**
+ * status.model and the revision annotation the MODEL column shows. Anyone who may list the
+ * model reads it, so a URL shows neither credentials nor its query, where a presigned URL
+ * carries its signature.
+ */
 export function modelSummary(source: ModelSource): string {
   if (source.image) return source.image.reference;
   if (source.pvc) return `pvc:${source.pvc.claimName}${source.pvc.path}`;
-  return source.url?.url ?? '';
+  return source.url ? displayUrl(source.url.url) : '';
+}
+
+function displayUrl(raw: string): string {
+  if (!URL.canParse(raw)) return '<invalid URL>';
+  const url = new URL(raw);
+  return `${url.protocol}//${url.host}${url.pathname}${url.search ? '?<redacted>' : ''}`;
 }
