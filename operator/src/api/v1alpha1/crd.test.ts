@@ -65,6 +65,12 @@ describe('structural schema', () => {
     expect(unbounded).toEqual([]);
   });
 
+  it('describes every field, so `kubectl explain` and docs/api.md never say <no description>', () => {
+    // metadata is ObjectMeta, described by the apiserver, which refuses anything beside its type.
+    const undescribed = nodes.filter(([path, node]) => path !== '' && path !== '.metadata' && !path.endsWith('[]') && !path.endsWith('{}') && !(typeof node.description === 'string' && node.description.length > 0));
+    expect(undescribed.map(([path]) => path)).toEqual([]);
+  });
+
   it('gives every CEL rule a message', () => {
     const rules = nodes.flatMap(([, n]) => (n['x-kubernetes-validations'] as { message?: string }[] | undefined) ?? []);
     expect(rules.length).toBeGreaterThanOrEqual(15);

@@ -55,8 +55,10 @@ export function sentimentModelSchema(): V1JSONSchemaProps {
     type: 'object',
     description: 'A sentiment-analysis model served by a batched ONNX runtime.',
     properties: {
-      apiVersion: { type: 'string' },
-      kind: { type: 'string' },
+      // As every built-in kind describes them. metadata may carry nothing (the apiserver refuses
+      // it); `kubectl explain` shows ObjectMeta's own description there.
+      apiVersion: { type: 'string', description: 'APIVersion defines the versioned schema of this representation of an object: serving.sentiment.dev/v1alpha1.' },
+      kind: { type: 'string', description: 'Kind is a string value representing the REST resource this object represents: SentimentModel.' },
       metadata: { type: 'object' },
       spec: toStructural(SentimentModelSpec),
       status: toStructural(SentimentModelStatus),

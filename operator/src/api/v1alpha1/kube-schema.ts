@@ -15,9 +15,10 @@ export interface CelRule {
 
 export const validations = (...rules: CelRule[]) => ({ 'x-kubernetes-validations': rules });
 
-export function StringMap(options: { maxProperties: number; valueMaxLength: number }) {
+export function StringMap(options: { maxProperties: number; valueMaxLength: number; description: string }) {
   return Type.Unsafe<Record<string, string>>({
     type: 'object',
+    description: options.description,
     additionalProperties: { type: 'string', maxLength: options.valueMaxLength },
     maxProperties: options.maxProperties,
   });
