@@ -119,6 +119,17 @@ describe('operator: applying a SentimentModel', () => {
     expect(rows[0]).toMatchObject({ NAME: name, READY: 'True', REPLICAS: '2', MODEL: MODEL_IMAGE, 'ROLLING-TO': '', QUANT: 'int8', GPU: '0', ENDPOINT: `http://${name}.${ns}.svc.cluster.local` });
   });
 
+  it('kubectl explain describes every spec field', async () => {
+    const explain = async (field: string) => (await promisify(execFile)(join(cp.binDir, 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, 'explain', field, '--recursive=false'])).stdout;
+    // The apiserver publishes a new CRD's OpenAPI a moment after it is established.
+    await expect.poll(() => explain('sentimentmodel.spec').catch(() => ''), { timeout: 30_000 }).toContain('The model to serve and how');
+    for (const field of ['spec', 'spec.model', 'spec.autoscaling', 'spec.resources.gpu', 'status', 'status.revisions.serving']) {
+      const text = await explain(`sentimentmodel.${field}`);
+      expect(text, field).not.toContain('<no description>');
+    }
+    expect(await explain('sentimentmodel.spec.model.pvc.claimName')).toContain('PersistentVolumeClaim in the model');
+  });
+
   it('leaves models in namespaces it does not watch alone', async () => {
     expect((await readModel(cp.kubeConfig, 'elsewhere', name))?.status).toBeUndefined();
     expect(await readDeployment(cp.kubeConfig, 'elsewhere', name)).toBeUndefined();
