@@ -8,6 +8,7 @@ const Settings = Type.Object(
     enabled: Type.Boolean({ default: false }),
     names: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
     level: Type.Union([Type.Literal('info'), Type.Literal('debug')], { default: 'info' }),
+    provider: Type.Enum(['cpu', 'cuda'], { type: 'string', default: 'cpu' }),
   },
   { additionalProperties: false },
 );
@@ -39,7 +40,7 @@ describe('coerce', () => {
 describe('validateSettings', () => {
   it('fills defaults into a copy', () => {
     const input = { limits: { count: 3 } };
-    expect(validateSettings(Settings, input)).toEqual({ limits: { count: 3, ratio: 0.5 }, enabled: false, names: [], level: 'info' });
+    expect(validateSettings(Settings, input)).toEqual({ limits: { count: 3, ratio: 0.5 }, enabled: false, names: [], level: 'info', provider: 'cpu' });
     expect(input).toEqual({ limits: { count: 3 } });
   });
 
@@ -52,8 +53,15 @@ describe('validateSettings', () => {
       message = (error as Error).message;
     }
     const problems = message.replace(/^config: /, '').split('; ');
-    expect(problems).toEqual(expect.arrayContaining(['limits.count must be >= 1', 'unknown key limits.extra', 'unknown key other']));
-    expect(new Set(problems).size).toBe(problems.length);
+    expect(problems.toSorted()).toEqual(['limits.count must be >= 1', 'unknown key limits.extra (known keys of limits: count, ratio)', 'unknown key other (known keys: limits, enabled, names, level, provider)']);
+  });
+
+  it.each([
+    [{ level: 'verbose' }, 'config: level must be one of info, debug (got "verbose")'],
+    [{ provider: 'gpu' }, 'config: provider must be one of cpu, cuda (got "gpu")'],
+    [{ provider: 3 }, 'config: provider must be one of cpu, cuda (got 3)'],
+  ])('lists the allowed values of a closed set: %j', (input, message) => {
+    expect(() => validateSettings(Settings, input)).toThrow(new ConfigError(message));
   });
 
   it('checks relations only once every field is valid', () => {

@@ -61,16 +61,60 @@ export function setPath(target: JsonObject, path: string[], value: unknown): voi
 export function validateSettings<T extends TSchema>(schema: T, input: unknown, relations: (settings: Static<T>) => string[] = () => []): Static<T> {
   const settings = Value.Default(schema, structuredClone(input ?? {})) as Static<T>;
   const errors = [...Value.Errors(schema, settings)];
-  const problems = errors.length > 0 ? [...new Set(errors.map(describeError))] : relations(settings);
+  const problems = errors.length > 0 ? [...new Set(errors.flatMap((error) => describeError(schema, settings, error)))] : relations(settings);
   if (problems.length > 0) throw new ConfigError(`config: ${problems.join('; ')}`);
   return settings;
 }
 
-function describeError(error: { keyword: string; instancePath: string; params: Record<string, unknown>; message: string }): string {
-  const key = error.instancePath.replace(/^\//, '').replaceAll('/', '.') || '(root)';
-  if (error.keyword === 'additionalProperties') {
-    const extra = (error.params.additionalProperties as string[]).map((name) => (key === '(root)' ? name : `${key}.${name}`));
-    return `unknown key ${extra.join(', ')}`;
+interface SchemaError {
+  keyword: string;
+  schemaPath: string;
+  instancePath: string;
+  params: Record<string, unknown>;
+  message: string;
+}
+
+/**
+ * One error in the words of someone who mistyped a setting: the values a closed set allows and
+ * the keys an object knows, rather than the validator's account of which sub-schema failed.
+ */
+function describeError(schema: TSchema, settings: unknown, error: SchemaError): string[] {
+  const key = dotted(error.instancePath);
+  const got = JSON.stringify(valueAt(settings, error.instancePath));
+  switch (error.keyword) {
+    // `additionalProperties: false` reports each extra key twice: as a false schema and by name.
+    case 'boolean':
+      return [];
+    case 'additionalProperties': {
+      const known = Object.keys((schemaAt(schema, error.schemaPath) as Node).properties ?? {});
+      return (error.params.additionalProperties as string[]).map((name) => `unknown key ${key === '(root)' ? name : `${key}.${name}`} (known keys${key === '(root)' ? '' : ` of ${key}`}: ${known.join(', ')})`);
+    }
+    // A closed set of strings fails `type` too when given a number; its `enum` error says more.
+    case 'type':
+      return 'enum' in (schemaAt(schema, error.schemaPath) as Node) ? [] : [`${key} ${error.message}`];
+    case 'enum':
+      return [`${key} must be one of ${(error.params.allowedValues as unknown[]).join(', ')} (got ${got})`];
+    // A union of literals fails each `const`, then the `anyOf` around them.
+    case 'const':
+    case 'anyOf': {
+      const union = schemaAt(schema, error.schemaPath.replace(/\/anyOf\/\d+$/, '')) as Node;
+      const allowed = union.anyOf?.every((option) => 'const' in option) ? union.anyOf.map((option) => option.const) : undefined;
+      if (allowed) return [`${key} must be one of ${allowed.join(', ')} (got ${got})`];
+      return [`${key} ${error.message}`];
+    }
+    default:
+      return [`${key} ${error.message}`];
   }
-  return `${key} ${error.message}`;
+}
+
+const segments = (pointer: string): string[] => pointer.split('/').slice(1).map((part) => part.replaceAll('~1', '/').replaceAll('~0', '~'));
+
+const dotted = (instancePath: string): string => segments(instancePath).join('.') || '(root)';
+
+function schemaAt(schema: TSchema, schemaPath: string): unknown {
+  return segments(schemaPath.replace(/^#/, '')).reduce<unknown>((node, part) => (node as Record<string, unknown>)[part], schema);
+}
+
+function valueAt(value: unknown, instancePath: string): unknown {
+  return segments(instancePath).reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], value);
 }

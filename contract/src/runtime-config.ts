@@ -11,8 +11,10 @@ const closed = { additionalProperties: false } as const;
 /** A Kafka topic name as Kafka allows it. */
 export const KafkaTopic = (description: string) => Type.String({ minLength: 1, maxLength: 249, pattern: '^[A-Za-z0-9._-]+$', description });
 
-export const Quantization = StringEnum(['none', 'fp16', 'int8']);
-export const ExecutionProvider = StringEnum(['cpu', 'cuda'], { default: 'cpu' });
+export const Quantization = StringEnum(['none', 'fp16', 'int8'], {
+  description: 'Which ONNX file of the model directory runs: none onnx/model.onnx (fp32), fp16 onnx/model_fp16.onnx, int8 onnx/model_quantized.onnx.',
+});
+export const ExecutionProvider = StringEnum(['cpu', 'cuda'], { default: 'cpu', description: 'The onnxruntime execution provider: cpu, or cuda on an NVIDIA GPU.' });
 
 export const ModelConfig = Type.Object(
   {
@@ -42,7 +44,7 @@ export const SessionConfig = Type.Object(
 
 export const BatchingConfig = Type.Object(
   {
-    maxBatchSize: Type.Integer({ minimum: 1, maximum: 1024, default: 32 }),
+    maxBatchSize: Type.Integer({ minimum: 1, maximum: 1024, default: 32, description: 'Texts per batch; 1 turns batching off.' }),
     maxBatchDelayMs: Type.Number({ minimum: 0, maximum: 1000, default: 0, description: 'How long the first queued text may wait for company while the session is idle; 0 dispatches at once (texts arriving during a run still batch together).' }),
     maxBatchTokens: Type.Integer({ minimum: 8, maximum: 1_048_576, default: 8192, description: 'Padded tokens per batch (rows x longest row).' }),
     maxQueue: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 2048, description: 'Queued texts beyond which requests get 429.' }),
@@ -52,8 +54,8 @@ export const BatchingConfig = Type.Object(
 
 export const CacheConfig = Type.Object(
   {
-    enabled: Type.Boolean({ default: true }),
-    maxEntries: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 10_000 }),
+    enabled: Type.Boolean({ default: true, description: 'Keep answers in an LRU cache keyed by a digest of the model revision and the exact text.' }),
+    maxEntries: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 10_000, description: 'Answers the cache holds at most.' }),
     maxBytes: Type.Optional(
       Type.Integer({
         minimum: 1_048_576,
@@ -61,7 +63,7 @@ export const CacheConfig = Type.Object(
         description: 'Bound on the heap the cache holds (its entries estimated at ~300 bytes plus 16 per label), reached before or after maxEntries. Default: a sixteenth of the container memory limit (cgroup), or 64 MiB without one.',
       }),
     ),
-    ttlSeconds: Type.Integer({ minimum: 1, maximum: 604_800, default: 600 }),
+    ttlSeconds: Type.Integer({ minimum: 1, maximum: 604_800, default: 600, description: 'How long a cached answer is served.' }),
   },
   closed,
 );

@@ -1,6 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { explainListenError } from '#contract/listen-error.js';
+import { envName } from './config.js';
 
 export interface Probes {
   /** The process works; a failure here makes the kubelet restart it. */
@@ -8,6 +10,8 @@ export interface Probes {
   /** Caches are synced: a follower is ready too, so it can take over without a cold start. */
   ready(): boolean;
 }
+
+const LISTEN_SETTINGS = { host: `--http-host (${envName('http-host')})`, port: `--http-port (${envName('http-port')})` };
 
 /** /healthz, /readyz and /metrics; three fixed routes need no framework. */
 export async function startHttpServer(host: string, port: number, probes: Probes, registry: Registry): Promise<{ server: Server; port: number }> {
@@ -32,7 +36,7 @@ export async function startHttpServer(host: string, port: number, probes: Probes
     }
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error) => reject(explainListenError(error, { host, port }, LISTEN_SETTINGS)));
     server.listen(port, host, () => resolve());
   });
   return { server, port: (server.address() as AddressInfo).port };

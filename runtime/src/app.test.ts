@@ -26,8 +26,14 @@ describe('HTTP contract (app.inject over a fake model)', () => {
       expect(body.results.map((r: { label: string }) => r.label)).toEqual(['positive', 'negative', 'negative']);
       expect(body.results[0].scores).toEqual([{ label: 'positive', score: body.results[0].score }]);
       expect(body.results[1]).toMatchObject({ truncated: true, warnings: ['text exceeded 8 tokens and was truncated'] });
-      expect(body.results[2].warnings[0]).toContain('100% of tokens are unknown');
+      expect(body.results[2].warnings).toEqual(['the text is written in Han script, which this model (Latin script) was not trained on: its score says little']);
       expect(model.calls.map((call) => call.texts)).toEqual([['good film', 'one two three four five six seven eight nine', '这部电影']]);
+    });
+
+    it('says when most tokens are unknown though the script is the model\'s', async () => {
+      start();
+      const body = (await post('/v1/sentiment', { text: 'ééé ààà' })).json();
+      expect(body.results[0].warnings).toEqual(["100% of tokens are unknown to the model's vocabulary or fragments of unknown words; the text may be in a language the model does not cover"]);
     });
 
     it('gives the model the request deadline (server.requestTimeoutMs from arrival) and an abort signal', async () => {
@@ -139,7 +145,7 @@ describe('HTTP contract (app.inject over a fake model)', () => {
     it('ready: describes the model, and counts requests in /metrics', async () => {
       start({ model: { name: 'sst2', revision: 'r9' } });
       expect((await app.inject('/readyz')).json()).toEqual({ status: 'ready' });
-      expect((await app.inject('/v1/model')).json()).toEqual({ name: 'sst2', revision: 'r9', quantization: 'int8', executionProvider: 'cpu', labels: ['negative', 'positive'], maxTokens: 8 });
+      expect((await app.inject('/v1/model')).json()).toEqual({ name: 'sst2', revision: 'r9', quantization: 'int8', executionProvider: 'cpu', labels: ['negative', 'positive'], maxTokens: 8, languages: [], scripts: ['Latn'] });
       const metrics = await app.inject('/metrics');
       expect(metrics.headers['content-type']).toContain('text/plain');
       expect(metrics.body).toContain('sentiment_runtime_requests_total{route="/v1/model",code="200"} 1');

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { RuntimeConfig } from '#contract/runtime-config.js';
 import type { ServingContext } from './http/context.js';
+import { explainListenError } from '#contract/listen-error.js';
 import { Lifecycle } from './lifecycle.js';
 import { RuntimeMetrics } from './metrics.js';
 import { loadModel } from './model/load.js';
@@ -19,6 +20,8 @@ export interface RunningServer {
   drain(): Promise<void>;
 }
 
+const LISTEN_SETTINGS = { host: 'server.host (--server.host, SENTIMENT_SERVER_HOST)', port: 'server.port (--server.port, SENTIMENT_SERVER_PORT)' };
+
 /**
  * Listens first and loads the model after, so liveness answers during a slow load while
  * readiness stays false until the warm-up batch has run.
@@ -31,12 +34,17 @@ export async function startServer(config: RuntimeConfig): Promise<RunningServer>
   const exposition = supervisor ? supervisor.metrics : () => metrics.registry.metrics();
   const context: ServingContext = { config, lifecycle, metrics, exposition };
   const app = buildApp(context);
-  const url = await app.listen(
-    supervisor
-      ? // fastify hands these to net.Server.listen, whose reusePort its own types do not list yet.
-        ({ host: config.server.host, port: supervisor.port, exclusive: true, reusePort: true } as { host: string; port: number })
-      : { host: config.server.host, port: config.server.port },
-  );
+  const address = { host: config.server.host, port: supervisor?.port ?? config.server.port };
+  const url = await app
+    .listen(
+      supervisor
+        ? // fastify hands these to net.Server.listen, whose reusePort its own types do not list yet.
+          ({ ...address, exclusive: true, reusePort: true } as typeof address)
+        : address,
+    )
+    .catch((error: unknown) => {
+      throw explainListenError(error, address, LISTEN_SETTINGS);
+    });
 
   let model: LoadedModel | undefined;
   let stream: StreamConsumer | undefined;

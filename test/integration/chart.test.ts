@@ -47,7 +47,7 @@ describe('Helm chart: lint, values schema, rendered objects', () => {
   });
 
   it.each([
-    ['image.tag=latest', "'/image/tag': 'not' failed"],
+    ['image.tag=latest', "at '/image/tag': value must be 'a pinned version, or empty for appVersion; never latest, which moves under running pods'"],
     ['replicaCount=0', '/replicaCount'],
     ['alerts.negativeShare.warning=2', '/alerts/negativeShare/warning'],
     ['operatr.workers=2', 'operatr'],

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubernetesObject, V1ConfigMap, V1Deployment, V1PodDisruptionBudget, V1Service } from '@kubernetes/client-node';
 import { API_VERSION, ANNOTATION_APPLIED_HASH, ANNOTATION_TEMPLATE_HASH, KIND, type SentimentModel } from '../../operator/src/api/v1alpha1/index.js';
 import { startControlPlane, cpuNode, type ControlPlane } from '../support/controlplane.js';
-import { createNamespace, isPodReady, listEvents, listPods, readDeployment, readObject, waitForDeploymentAvailable } from '../support/kube.js';
+import { createNamespace, isPodReady, listEvents, listPods, parseTable, readDeployment, readObject, waitForDeploymentAvailable } from '../support/kube.js';
 import { applyModel, condition, isReady, MODEL_IMAGE, readModel, RUNTIME_IMAGE, startOperator, waitForModel, type RunningOperator } from '../support/operator.js';
 
 const ns = 'apply';
@@ -113,9 +113,21 @@ describe('operator: applying a SentimentModel', () => {
 
   it('shows the printer columns in kubectl get sentm -o wide', async () => {
     const { stdout } = await promisify(execFile)(join(cp.binDir, 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, 'get', 'sentm', '-n', ns, '-o', 'wide']);
-    const [header, row] = stdout.trim().split('\n').map((l) => l.trim().split(/\s{2,}/));
-    expect(header).toEqual(['NAME', 'READY', 'REPLICAS', 'MODEL', 'QUANT', 'GPU', 'ENDPOINT', 'AGE']);
-    expect(row?.slice(0, 7)).toEqual([name, 'True', '2', MODEL_IMAGE, 'int8', '0', `http://${name}.${ns}.svc.cluster.local`]);
+    const rows = parseTable(stdout);
+    expect(Object.keys(rows[0] ?? {})).toEqual(['NAME', 'READY', 'REPLICAS', 'MODEL', 'ROLLING-TO', 'QUANT', 'GPU', 'ENDPOINT', 'AGE']);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ NAME: name, READY: 'True', REPLICAS: '2', MODEL: MODEL_IMAGE, 'ROLLING-TO': '', QUANT: 'int8', GPU: '0', ENDPOINT: `http://${name}.${ns}.svc.cluster.local` });
+  });
+
+  it('kubectl explain describes every spec field', async () => {
+    const explain = async (field: string) => (await promisify(execFile)(join(cp.binDir, 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, 'explain', field, '--recursive=false'])).stdout;
+    // The apiserver publishes a new CRD's OpenAPI a moment after it is established.
+    await expect.poll(() => explain('sentimentmodel.spec').catch(() => ''), { timeout: 30_000 }).toContain('The model to serve and how');
+    for (const field of ['spec', 'spec.model', 'spec.autoscaling', 'spec.resources.gpu', 'status', 'status.revisions.serving']) {
+      const text = await explain(`sentimentmodel.${field}`);
+      expect(text, field).not.toContain('<no description>');
+    }
+    expect(await explain('sentimentmodel.spec.model.pvc.claimName')).toContain('PersistentVolumeClaim in the model');
   });
 
   it('leaves models in namespaces it does not watch alone', async () => {

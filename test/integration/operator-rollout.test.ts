@@ -1,11 +1,14 @@
 // A new model image tag rolls the pods: the Deployment controller makes a new ReplicaSet, kwok
 // readies its pods, and the model's status goes through Progressing to Ready again, showing the
 // new revision rolling out and then serving.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppsV1Api } from '@kubernetes/client-node';
-import { ANNOTATION_TEMPLATE_HASH, type SentimentModel } from '../../operator/src/api/v1alpha1/index.js';
+import { ANNOTATION_TEMPLATE_HASH, sentimentModelCRD, type SentimentModel } from '../../operator/src/api/v1alpha1/index.js';
 import { startControlPlane, cpuNode, type ControlPlane } from '../support/controlplane.js';
-import { createNamespace, listEvents, listPods, readDeployment, waitFor } from '../support/kube.js';
+import { createNamespace, listEvents, listPods, parseTable, readDeployment, waitFor } from '../support/kube.js';
 import {
   applyModel, condition, isReady, MODEL_IMAGE, recordStatuses, RUNTIME_IMAGE, startOperator, waitForModel, type RunningOperator,
 } from '../support/operator.js';
@@ -96,6 +99,23 @@ describe('operator: changing the model image tag', () => {
     // Every status in between has the old revision serving, so nothing ever showed a mix of both or neither.
     expect(seen.slice(rollingAt, switchedAt).every((m) => m.status?.revisions?.serving?.templateHash === before.hash)).toBe(true);
     expect(final.status?.revisions).toEqual({ serving: newRevision });
+  });
+
+  it('kubectl get sentm shows the model that serves, and the one rolling out beside it', async () => {
+    // The CRD's printer columns, which the apiserver evaluates for `kubectl get` and `-w`, on each status seen.
+    const columns = sentimentModelCRD().spec.versions[0]!.additionalPrinterColumns!;
+    const shown = (m: SentimentModel) => ['Model', 'Rolling-To', 'Quant'].map((column) => {
+      const path = columns.find((c) => c.name === column)!.jsonPath;
+      return path.split('.').slice(1).reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], m) ?? '';
+    });
+    const rollingAt = seen.findIndex((m) => m.status?.observedGeneration === 2 && m.status.revisions?.rollingOutTo !== undefined);
+    expect(rollingAt).toBeGreaterThanOrEqual(0);
+    expect(seen[rollingAt]?.status?.model).toBe(NEW_IMAGE);
+    expect(shown(seen[rollingAt]!)).toEqual([MODEL_IMAGE, NEW_IMAGE, 'int8']);
+    // Once the new revision serves, MODEL switches and ROLLING-TO empties: as kubectl prints it now.
+    const { stdout } = await promisify(execFile)(join(cp.binDir, 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, 'get', 'sentm', name, '-n', ns]);
+    expect(parseTable(stdout)).toEqual([expect.objectContaining({ MODEL: NEW_IMAGE, 'ROLLING-TO': '', QUANT: 'int8' })]);
+    expect(shown(final)).toEqual([NEW_IMAGE, '', 'int8']);
   });
 
   it('surges a CPU model and says why', () => {

@@ -2,6 +2,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { models, post, spawnRuntime, waitForReadyUrl } from '../support/runtime.js';
 
@@ -48,6 +49,19 @@ describe('runtime process', () => {
     expect(errorLines).toHaveLength(1);
     expect(errorLines[0]).toContain(message);
     expect(output).not.toMatch(/^\s+at /m);
+  });
+
+  it('exits non-zero with one line naming the setting when the port is already in use', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as AddressInfo;
+    try {
+      const { code, output } = await exitOf([`--server.port=${port}`]);
+      expect(code).not.toBe(0);
+      expect(output).toBe(`sentiment-runtime: port ${port} is already in use (EADDRINUSE on 127.0.0.1:${port}); set server.port (--server.port, SENTIMENT_SERVER_PORT) to a free port, or stop the process that holds it`);
+    } finally {
+      holder.close();
+    }
   });
 
   it('falls back to CPU with a warning and a metric label when CUDA is absent and fallback is allowed', async () => {

@@ -128,3 +128,10 @@ export async function listEvents(kc: KubeConfig, namespace: string, involvedObje
   const fieldSelector = [`involvedObject.name=${involvedObjectName}`, ...(reason ? [`reason=${reason}`] : [])].join(',');
   return (await kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace, fieldSelector })).items;
 }
+
+/** `kubectl get` output as rows of column name -> cell, read by the header's offsets (an empty cell prints as blanks). */
+export function parseTable(stdout: string): Record<string, string>[] {
+  const [header = '', ...lines] = stdout.trimEnd().split('\n');
+  const columns = [...header.matchAll(/\S+/g)].map((match) => ({ name: match[0], start: match.index }));
+  return lines.map((line) => Object.fromEntries(columns.map((column, i) => [column.name, line.slice(column.start, columns[i + 1]?.start).trim()])));
+}

@@ -38,16 +38,18 @@ describe('loadConfig', () => {
   });
 
   it.each([
-    [{ file: 'model:\n  bogus: 1\n' }, 'unknown key model.bogus'],
-    [{ file: 'extra: {}\n' }, 'unknown key extra'],
+    [{ file: 'model:\n  bogus: 1\n' }, 'config: unknown key model.bogus (known keys of model: path, name, revision, quantization, maxSequenceLength, labels)'],
+    [{ file: 'extra: {}\n' }, 'config: unknown key extra (known keys: model, session, batching, cache, server, logging)'],
     [{ file: 'batching:\n  maxBatchSize: 0\n' }, 'batching.maxBatchSize must be >= 1'],
     [{ file: 'batching:\n  maxBatchDelayMs: 5000\n' }, 'batching.maxBatchDelayMs must be <= 1000'],
-    [{ file: 'model:\n  quantization: int4\n' }, 'model.quantization'],
+    [{ file: 'model:\n  quantization: int4\n' }, 'config: model.quantization must be one of none, fp16, int8 (got "int4")'],
+    [{ file: 'logging:\n  level: verbose\n' }, 'config: logging.level must be one of fatal, error, warn, info, debug, trace, silent (got "verbose")'],
     [{ file: 'server: [1, 2]\n' }, 'server'],
     [{ file: 'batching: {maxBatchSize: [' }, 'is not valid YAML/JSON'],
     [{ env: { SENTIMENT_BATCHING_MAX_BACH_SIZE: '3' } }, 'unknown environment variable SENTIMENT_BATCHING_MAX_BACH_SIZE'],
     [{ env: { SENTIMENT_SERVER_PORT: 'eighty' } }, 'must be a number (got "eighty")'],
-    [{ argv: ['--server.prot=1'] }, 'unknown flag --server.prot'],
+    [{ argv: ['--server.prot=1'] }, 'config: unknown flag --server.prot (known keys of server: host, port, processes, '],
+    [{ argv: ['--sever.port=1'] }, 'config: unknown flag --sever.port (sections: model, session, batching, cache, server, logging)'],
     [{ argv: ['--server.port'] }, 'flag --server.port needs a value'],
     [{ argv: ['--cache.enabled=maybe'] }, 'must be true or false'],
     [{ file: 'stream:\n  inputTopic: texts\n' }, 'stream.inputTopic need stream.bootstrapServers'],

@@ -74,12 +74,20 @@ function fromFlags(argv: string[]): JsonObject {
     const eq = arg.indexOf('=');
     const key = arg.slice(2, eq === -1 ? undefined : eq);
     const path = known.get(key);
-    if (!path) throw new ConfigError(`config: unknown flag --${key}`);
+    if (!path) throw new ConfigError(`config: unknown flag --${key} (${knownKeysNear(key)})`);
     const raw: string | undefined = eq === -1 ? argv[++i] : arg.slice(eq + 1);
     if (raw === undefined) throw new ConfigError(`config: flag --${key} needs a value`);
     setPath(out, path, coerce(leafSchema(RuntimeConfig, path), raw, `--${key}`));
   }
   return out;
+}
+
+/** What a mistyped `section.key` could have meant: the section's keys, or the sections. */
+function knownKeysNear(key: string): string {
+  const sections = RuntimeConfig.properties as Record<string, { properties: Record<string, unknown> }>;
+  const section = sections[key.split('.')[0]!];
+  if (section) return `known keys of ${key.split('.')[0]}: ${Object.keys(section.properties).join(', ')}`;
+  return `sections: ${Object.keys(sections).join(', ')}`;
 }
 
 function leafKeys(): string[][] {

@@ -36,6 +36,11 @@ export class TextEncoder {
     this.unknownId = this.findUnknownId();
   }
 
+  /** Every token the tokenizer can produce. */
+  vocabulary(): string[] {
+    return Object.keys(this.tokenizer.getVocab(false));
+  }
+
   async encode(texts: string[]): Promise<EncodedText[]> {
     const encodings = await this.tokenizer.encodeBatch(texts);
     return encodings.map((encoding) => {

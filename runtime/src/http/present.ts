@@ -1,4 +1,6 @@
 import type { Prediction } from '../core/infer.js';
+import { foreignScripts, scriptNames } from '../model/language.js';
+import type { ModelInfo } from '../model/served-model.js';
 import { argmax } from '../core/scores.js';
 import type { LabelScore, SentimentResult } from './schemas.js';
 
@@ -16,11 +18,16 @@ export function rankedScores(values: number[], labels: string[], topK?: number):
   return topK === undefined ? ranked : ranked.slice(0, topK);
 }
 
-export function toSentimentResult(prediction: Prediction, labels: string[], maxTokens: number, topK?: number): SentimentResult {
+export function toSentimentResult(text: string, prediction: Prediction, info: ModelInfo, topK?: number): SentimentResult {
+  const { labels, maxTokens, language } = info;
   const best = argmax(prediction.probabilities);
   const warnings: string[] = [];
   if (prediction.truncated) warnings.push(`text exceeded ${maxTokens} tokens and was truncated`);
-  if (prediction.unknownRatio > UNKNOWN_WARNING_RATIO) {
+  const foreign = foreignScripts(text, language.scripts);
+  if (foreign.length > 0) {
+    const trainedOn = language.languages.length > 0 ? language.languages.join(', ') : `${scriptNames(language.scripts)} script`;
+    warnings.push(`the text is written in ${scriptNames(foreign)} script, which this model (${trainedOn}) was not trained on: its score says little`);
+  } else if (prediction.unknownRatio > UNKNOWN_WARNING_RATIO) {
     warnings.push(`${Math.round(prediction.unknownRatio * 100)}% of tokens are unknown to the model's vocabulary or fragments of unknown words; the text may be in a language the model does not cover`);
   }
   return {

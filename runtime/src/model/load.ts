@@ -7,6 +7,7 @@ import { Classifier, predictionBytes, type Prediction } from '../core/infer.js';
 import { BatchQueue } from '../core/queue.js';
 import { TextEncoder } from '../core/tokenizer.js';
 import type { RuntimeMetrics } from '../metrics.js';
+import { modelLanguage } from './language.js';
 import { readManifest } from './manifest.js';
 import type { LoadedModel } from './served-model.js';
 
@@ -17,6 +18,7 @@ export async function loadModel(config: RuntimeConfig, metrics: RuntimeMetrics, 
   const manifest = readManifest(config.model.path, { quantization: config.model.quantization, labels: config.model.labels });
   const maxTokens = Math.min(config.model.maxSequenceLength, manifest.maxPositionEmbeddings);
   const encoder = new TextEncoder(manifest.tokenizerFile, maxTokens);
+  const language = modelLanguage(manifest.languages, encoder.vocabulary());
   const backend = await OnnxBackend.open(manifest, config.session, (reason) =>
     log.warn({ requested: config.session.executionProvider, reason }, 'execution provider unavailable, falling back to cpu'),
   );
@@ -39,12 +41,12 @@ export async function loadModel(config: RuntimeConfig, metrics: RuntimeMetrics, 
     labels: manifest.labels,
   });
   log.info(
-    { model: config.model.name, revision: config.model.revision, file: manifest.onnxFile, cacheBytes: config.cache.enabled ? cacheBytes : 0, quantization: manifest.quantization, provider: backend.info.executionProvider, maxTokens, labels: manifest.labels },
+    { model: config.model.name, revision: config.model.revision, file: manifest.onnxFile, cacheBytes: config.cache.enabled ? cacheBytes : 0, quantization: manifest.quantization, provider: backend.info.executionProvider, maxTokens, labels: manifest.labels, ...language },
     'model loaded and warmed up',
   );
   const classifier = new Classifier(encoder, batcher, cache, metrics);
   return {
-    info: { labels: manifest.labels, quantization: manifest.quantization, executionProvider: backend.info.executionProvider, maxTokens: classifier.maxTokens },
+    info: { labels: manifest.labels, quantization: manifest.quantization, executionProvider: backend.info.executionProvider, maxTokens: classifier.maxTokens, language },
     classify: (texts, options) => classifier.classify(texts, options),
     failure: () => backend.failure,
     idle: () => batcher.idle(),

@@ -11,6 +11,8 @@ export interface ModelManifest {
   quantization: Quantization;
   onnxFile: string;
   tokenizerFile: string;
+  /** config.json "language" (a tag or a list, as Hugging Face model cards write it); often absent. */
+  languages: string[];
 }
 
 const ONNX_FILES: Record<Quantization, string> = {
@@ -58,8 +60,15 @@ export function readManifest(dir: string, options: ManifestOptions): ModelManife
   const onnxFile = join(dir, ONNX_FILES[quantization]);
   if (!existsSync(onnxFile)) throw new ModelLoadError(onnxFile, `file is missing (quantization "${quantization}" selects it)`);
 
+  const language = config.language ?? [];
+  const languages = typeof language === 'string' ? [language] : language;
+  if (!Array.isArray(languages) || !languages.every((tag) => typeof tag === 'string' && tag !== '')) {
+    throw new ModelLoadError(configFile, '"language" must be a language tag or a list of them');
+  }
+
   return {
     labels,
+    languages: languages as string[],
     maxPositionEmbeddings: maxPositionEmbeddings as number,
     padTokenId: padTokenId as number,
     quantization,

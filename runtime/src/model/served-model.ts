@@ -1,5 +1,6 @@
 import type { ExecutionProvider, Quantization } from '#contract/runtime-config.js';
 import type { ClassifyOptions, Prediction } from '../core/infer.js';
+import type { ModelLanguage } from './language.js';
 
 export interface ModelInfo {
   /** Class names by index, as the model's logits are ordered. */
@@ -9,6 +10,8 @@ export interface ModelInfo {
   executionProvider: ExecutionProvider;
   /** Tokens per text beyond which a text is truncated. */
   maxTokens: number;
+  /** The languages the model declares and the scripts it reads: texts in others get a warning. */
+  language: ModelLanguage;
 }
 
 /**

@@ -79,8 +79,7 @@ export class StreamConsumer {
   }
 
   private get identity(): ServedIdentity {
-    const { info } = this.options.model;
-    return { model: this.options.config.model.name, revision: this.options.config.model.revision, labels: info.labels, maxTokens: info.maxTokens };
+    return { model: this.options.config.model.name, revision: this.options.config.model.revision, info: this.options.model.info };
   }
 
   /** SIGTERM: stop fetching, deliver and commit what was consumed, leave the group. */
@@ -200,7 +199,7 @@ export class StreamConsumer {
     records.forEach((record, i) => {
       const input = decoded[i]!;
       if ('text' in input) {
-        messages.push(resultRecord(stream.outputTopic, record, predictions[next++]!, identity));
+        messages.push(resultRecord(stream.outputTopic, record, input.text, predictions[next++]!, identity));
         timestamps.push(record.timestamp);
         return;
       }

@@ -1,6 +1,7 @@
 import type { Message, MessageToProduce } from '@platformatic/kafka';
 import type { Prediction } from '../core/infer.js';
 import { toSentimentResult } from '../http/present.js';
+import type { ModelInfo } from '../model/served-model.js';
 import type { PoisonReason } from './decode.js';
 
 export type InputRecord = Message<Buffer, Buffer, Buffer, Buffer>;
@@ -21,15 +22,14 @@ export const HEADERS = {
 export interface ServedIdentity {
   model: string;
   revision: string;
-  labels: string[];
-  maxTokens: number;
+  info: ModelInfo;
 }
 
 export const sourceOf = (record: InputRecord): string => `${record.topic}/${record.partition}/${record.offset}`;
 
 /** The result with the input's key (so its partition follows the key), its value as one /v1/sentiment result. */
-export function resultRecord(topic: string, input: InputRecord, prediction: Prediction, served: ServedIdentity): OutputRecord {
-  const result = toSentimentResult(prediction, served.labels, served.maxTokens);
+export function resultRecord(topic: string, input: InputRecord, text: string, prediction: Prediction, served: ServedIdentity): OutputRecord {
+  const result = toSentimentResult(text, prediction, served.info);
   return {
     topic,
     ...(input.key ? { key: input.key } : {}),

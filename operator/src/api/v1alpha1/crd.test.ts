@@ -65,6 +65,12 @@ describe('structural schema', () => {
     expect(unbounded).toEqual([]);
   });
 
+  it('describes every field, so `kubectl explain` and docs/api.md never say <no description>', () => {
+    // metadata is ObjectMeta, described by the apiserver, which refuses anything beside its type.
+    const undescribed = nodes.filter(([path, node]) => path !== '' && path !== '.metadata' && !path.endsWith('[]') && !path.endsWith('{}') && !(typeof node.description === 'string' && node.description.length > 0));
+    expect(undescribed.map(([path]) => path)).toEqual([]);
+  });
+
   it('gives every CEL rule a message', () => {
     const rules = nodes.flatMap(([, n]) => (n['x-kubernetes-validations'] as { message?: string }[] | undefined) ?? []);
     expect(rules.length).toBeGreaterThanOrEqual(15);
@@ -87,8 +93,20 @@ describe('CRD shape', () => {
     });
   });
 
-  it('prints READY, REPLICAS, MODEL, QUANT, GPU, ENDPOINT, AGE', () => {
-    expect(version.additionalPrinterColumns?.map((c) => c.name.toUpperCase())).toEqual(['READY', 'REPLICAS', 'MODEL', 'QUANT', 'GPU', 'ENDPOINT', 'AGE']);
+  it('prints READY, REPLICAS, MODEL, ROLLING-TO, QUANT, GPU, ENDPOINT, AGE', () => {
+    expect(version.additionalPrinterColumns?.map((c) => c.name.toUpperCase())).toEqual(['READY', 'REPLICAS', 'MODEL', 'ROLLING-TO', 'QUANT', 'GPU', 'ENDPOINT', 'AGE']);
+  });
+
+  it('shows in MODEL and QUANT what serves while a rollout moves to another model, named in ROLLING-TO', () => {
+    const [serving, next] = [{ templateHash: 'a', model: 'm:1', quantization: 'int8' }, { templateHash: 'b', model: 'm:2', quantization: 'none' }];
+    const column = (name: string, object: object) => {
+      const path = version.additionalPrinterColumns!.find((c) => c.name === name)!.jsonPath;
+      return path.split('.').slice(1).reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], object);
+    };
+    const rolling = { spec: { model: { image: { reference: 'm:2' } }, quantization: 'none' }, status: { model: 'm:2', revisions: { serving, rollingOutTo: next } } };
+    expect(['Model', 'Rolling-To', 'Quant'].map((name) => column(name, rolling))).toEqual(['m:1', 'm:2', 'int8']);
+    const done = { ...rolling, status: { model: 'm:2', revisions: { serving: next } } };
+    expect(['Model', 'Rolling-To', 'Quant'].map((name) => column(name, done))).toEqual(['m:2', undefined, 'none']);
   });
 
   it('keys conditions by type, as metav1.Condition lists are', () => {

@@ -55,8 +55,10 @@ export function sentimentModelSchema(): V1JSONSchemaProps {
     type: 'object',
     description: 'A sentiment-analysis model served by a batched ONNX runtime.',
     properties: {
-      apiVersion: { type: 'string' },
-      kind: { type: 'string' },
+      // As every built-in kind describes them. metadata may carry nothing (the apiserver refuses
+      // it); `kubectl explain` shows ObjectMeta's own description there.
+      apiVersion: { type: 'string', description: 'APIVersion defines the versioned schema of this representation of an object: serving.sentiment.dev/v1alpha1.' },
+      kind: { type: 'string', description: 'Kind is a string value representing the REST resource this object represents: SentimentModel.' },
       metadata: { type: 'object' },
       spec: toStructural(SentimentModelSpec),
       status: toStructural(SentimentModelStatus),
@@ -94,8 +96,11 @@ export function sentimentModelCRD(): V1CustomResourceDefinition {
           additionalPrinterColumns: [
             { name: 'Ready', type: 'string', jsonPath: `.status.conditions[?(@.type=="${ConditionType.Ready}")].status` },
             { name: 'Replicas', type: 'integer', jsonPath: '.status.replicas' },
-            { name: 'Model', type: 'string', jsonPath: '.status.model' },
-            { name: 'Quant', type: 'string', jsonPath: '.spec.quantization' },
+            // What serves, not what the spec asks for: during a rollout the old revision still
+            // answers every request, and Rolling-To names the one on its way.
+            { name: 'Model', type: 'string', jsonPath: '.status.revisions.serving.model', description: 'The model the ready pods serve.' },
+            { name: 'Rolling-To', type: 'string', jsonPath: '.status.revisions.rollingOutTo.model', description: 'The model a rollout in progress is moving to.' },
+            { name: 'Quant', type: 'string', jsonPath: '.status.revisions.serving.quantization', description: 'The quantization the ready pods serve.' },
             { name: 'GPU', type: 'integer', jsonPath: '.spec.resources.gpu.count' },
             { name: 'Endpoint', type: 'string', jsonPath: '.status.endpoint' },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },

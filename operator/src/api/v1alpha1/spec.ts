@@ -19,13 +19,13 @@ const DNS1123_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*
 export const ImageSource = Type.Object({
   reference: ImageReference('Model image (an OCI image holding the model directory), pinned by tag or digest.'),
   path: InnerPath('/model', 'Model directory inside the image.'),
-});
+}, { description: 'The model as an OCI image: mounted as an image volume where the cluster supports it, else copied by an init container.' });
 
 export const PvcSource = Type.Object({
-  claimName: Type.String({ minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN }),
+  claimName: Type.String({ minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN, description: 'PersistentVolumeClaim in the model\'s namespace.' }),
   path: InnerPath('/', 'Model directory inside the volume.'),
-  readOnly: Type.Boolean({ default: true }),
-});
+  readOnly: Type.Boolean({ default: true, description: 'Mount the volume read-only.' }),
+}, { description: 'The model on a PersistentVolumeClaim, mounted into every pod.' });
 
 /** userinfo (`user:password@`) in a URL's authority; exported for the unit tests (RE2 and JS agree on it). */
 export const URL_USERINFO = '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@';
@@ -35,7 +35,7 @@ const KeyRef = (kind: string, description: string, defaultKey?: string) =>
   Type.Object(
     {
       name: Type.String({ minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN, description: `${kind} in the model's namespace.` }),
-      key: Type.String({ minLength: 1, maxLength: 253, pattern: SECRET_KEY, ...(defaultKey ? { default: defaultKey } : {}) }),
+      key: Type.String({ minLength: 1, maxLength: 253, pattern: SECRET_KEY, description: `Key in the ${kind}.`, ...(defaultKey ? { default: defaultKey } : {}) }),
     },
     { description },
   );
@@ -69,18 +69,24 @@ export const UrlSource = Type.Object(
     ),
     sha256: Type.String({ maxLength: 64, pattern: '^[a-f0-9]{64}$', description: 'Lowercase hex sha256 of the archive; the download is rejected on mismatch. It is the model\'s identity: the pods roll when it changes.' }),
   },
-  validations({
-    rule: 'has(self.url) != has(self.urlSecretRef)',
-    message: 'model.url needs exactly one of url (a public URL) and urlSecretRef (a Secret key holding the URL)',
-  }),
+  {
+    description: 'The model as a .tar.gz over https, fetched and verified by an init container.',
+    ...validations({
+      rule: 'has(self.url) != has(self.urlSecretRef)',
+      message: 'model.url needs exactly one of url (a public URL) and urlSecretRef (a Secret key holding the URL)',
+    }),
+  },
 );
 
 export const ModelSource = Type.Object(
   { image: Type.Optional(ImageSource), pvc: Type.Optional(PvcSource), url: Type.Optional(UrlSource) },
-  validations({
-    rule: '(has(self.image) ? 1 : 0) + (has(self.pvc) ? 1 : 0) + (has(self.url) ? 1 : 0) == 1',
-    message: 'exactly one model source must be set: model.image, model.pvc or model.url',
-  }),
+  {
+    description: 'Where the model directory (Hugging Face / transformers.js ONNX layout) comes from: exactly one of image, pvc or url.',
+    ...validations({
+      rule: '(has(self.image) ? 1 : 0) + (has(self.pvc) ? 1 : 0) + (has(self.url) ? 1 : 0) == 1',
+      message: 'exactly one model source must be set: model.image, model.pvc or model.url',
+    }),
+  },
 );
 
 export const Runtime = Type.Object({
@@ -93,8 +99,8 @@ export const Runtime = Type.Object({
     description:
       'Serving processes per pod on one port, each with its own copy of the model, session (on the GPU too), batcher and queue. One process answers a few thousand requests/s: raise it when a GPU outruns that (the runtime\'s server.processes).',
   }),
-  imagePullPolicy: StringEnum(['Always', 'IfNotPresent', 'Never'], { default: 'IfNotPresent' }),
-});
+  imagePullPolicy: StringEnum(['Always', 'IfNotPresent', 'Never'], { default: 'IfNotPresent', description: 'Pull policy of the runtime and model images.' }),
+}, { description: 'The inference runtime the pods run.' });
 
 const batching = BatchingConfig.properties;
 
@@ -106,16 +112,15 @@ export const Batching = Type.Object(
   },
   {
     default: {},
+    description: 'Dynamic batching: concurrent requests are run through the model together.',
     ...validations({ rule: 'self.maxQueue >= self.maxBatchSize', message: 'batching.maxQueue must be at least batching.maxBatchSize', fieldPath: '.maxQueue' }),
   },
 );
 
-export const Cache = Type.Object(CacheConfig.properties, { default: {} });
+export const Cache = Type.Object(CacheConfig.properties, { default: {}, description: 'The per-pod result cache.' });
 
-const ComputeResources = Type.Object({
-  cpu: Type.Optional(Quantity('cpu', 'CPU, e.g. 500m or 2.')),
-  memory: Type.Optional(Quantity('memory', 'Memory, e.g. 2Gi.')),
-});
+const ComputeResources = (description: string) =>
+  Type.Object({ cpu: Type.Optional(Quantity('cpu', 'CPU, e.g. 500m or 2.')), memory: Type.Optional(Quantity('memory', 'Memory, e.g. 2Gi.')) }, { description });
 
 const notAboveLimit = (r: 'cpu' | 'memory') => ({
   rule:
@@ -128,7 +133,7 @@ const notAboveLimit = (r: 'cpu' | 'memory') => ({
 
 export const Gpu = Type.Object(
   {
-    count: Type.Integer({ minimum: 0, maximum: 16, default: 0 }),
+    count: Type.Integer({ minimum: 0, maximum: 16, default: 0, description: 'GPUs (or MIG devices) per pod; 0 runs on CPUs.' }),
     resourceName: Type.String({
       maxLength: 63,
       pattern: '^nvidia[.]com/(gpu([.]shared)?|mig-[1-7]g[.][0-9]+gb([+]me)?)$',
@@ -141,6 +146,7 @@ export const Gpu = Type.Object(
   },
   {
     default: {},
+    description: 'GPUs per pod; the pods tolerate the nvidia.com/gpu taint when count >= 1.',
     ...validations(
       { rule: '!has(self.product) || self.count > 0', message: 'resources.gpu.product needs resources.gpu.count >= 1', fieldPath: '.product' },
       {
@@ -154,17 +160,21 @@ export const Gpu = Type.Object(
 );
 
 export const Resources = Type.Object(
-  { requests: Type.Optional(ComputeResources), limits: Type.Optional(ComputeResources), gpu: Gpu },
-  { default: {}, ...validations(notAboveLimit('cpu'), notAboveLimit('memory')) },
+  {
+    requests: Type.Optional(ComputeResources('What the scheduler reserves per pod.')),
+    limits: Type.Optional(ComputeResources('What a pod may use at most; the runtime sizes its threads and cache from them.')),
+    gpu: Gpu,
+  },
+  { default: {}, description: 'Compute resources of each runtime pod.', ...validations(notAboveLimit('cpu'), notAboveLimit('memory')) },
 );
 
 export const Toleration = Type.Object(
   {
-    key: Type.Optional(QualifiedName('a toleration key')),
-    operator: StringEnum(['Exists', 'Equal'], { default: 'Equal' }),
-    value: Type.Optional(LabelValue()),
-    effect: Type.Optional(StringEnum(['NoSchedule', 'PreferNoSchedule', 'NoExecute'])),
-    tolerationSeconds: Type.Optional(Type.Integer({ format: 'int64', minimum: 0 })),
+    key: Type.Optional(QualifiedName('a toleration key', { description: 'Taint key to tolerate (required: a toleration without a key would tolerate every taint).' })),
+    operator: StringEnum(['Exists', 'Equal'], { default: 'Equal', description: 'Equal matches the taint value; Exists any value.' }),
+    value: Type.Optional(LabelValue({ description: 'Taint value to match, with operator Equal.' })),
+    effect: Type.Optional(StringEnum(['NoSchedule', 'PreferNoSchedule', 'NoExecute'], { description: 'Taint effect to match; empty matches all.' })),
+    tolerationSeconds: Type.Optional(Type.Integer({ format: 'int64', minimum: 0, description: 'With effect NoExecute: how long the pod stays bound after the taint appears.' })),
   },
   validations(
     {
@@ -183,13 +193,14 @@ export const Toleration = Type.Object(
 
 export const Scheduling = Type.Object(
   {
-    nodeSelector: Type.Optional(LabelMap('scheduling.nodeSelector', { maxProperties: 64 })),
-    tolerations: Type.Optional(Type.Array(Toleration, { maxItems: 64 })),
+    nodeSelector: Type.Optional(LabelMap('scheduling.nodeSelector', { maxProperties: 64, description: 'Node labels the pods must match.' })),
+    tolerations: Type.Optional(Type.Array(Toleration, { maxItems: 64, description: 'Taints the pods tolerate, besides the GPU taint.' })),
     affinity: Type.Optional(Affinity),
     priorityClassName: Type.Optional(
       Type.String({
         maxLength: 253,
         pattern: DNS1123_SUBDOMAIN,
+        description: 'PriorityClass of the pods.',
         ...validations({
           // The only system- classes are system-node-critical and system-cluster-critical, which quota confines to kube-system.
           rule: "!self.startsWith('system-')",
@@ -197,21 +208,21 @@ export const Scheduling = Type.Object(
         }),
       }),
     ),
-    runtimeClassName: Type.Optional(Type.String({ maxLength: 253, pattern: DNS1123_SUBDOMAIN })),
+    runtimeClassName: Type.Optional(Type.String({ maxLength: 253, pattern: DNS1123_SUBDOMAIN, description: 'RuntimeClass of the pods, e.g. nvidia.' })),
   },
-  { default: {} },
+  { default: {}, description: 'Where the pods may run.' },
 );
 
 export const Autoscaling = Type.Object(
   {
-    enabled: Type.Boolean({ default: false }),
+    enabled: Type.Boolean({ default: false, description: 'Scale replicas with load; spec.replicas is then written by the autoscaler.' }),
     engine: StringEnum(['builtin', 'external'], { default: 'builtin', description: 'external: an HPA or KEDA drives the scale subresource.' }),
-    minReplicas: Type.Integer({ minimum: 0, maximum: 1000, default: 1 }),
-    maxReplicas: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
-    metric: StringEnum(['inflight', 'queueDepth'], { default: 'inflight' }),
+    minReplicas: Type.Integer({ minimum: 0, maximum: 1000, default: 1, description: 'Fewest replicas the autoscaler keeps.' }),
+    maxReplicas: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'Most replicas the autoscaler asks for.' }),
+    metric: StringEnum(['inflight', 'queueDepth'], { default: 'inflight', description: 'What a replica is loaded with: requests in flight, or texts queued for the model.' }),
     target: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 32, description: 'Metric value per replica to aim for.' }),
-    stableWindowSeconds: Type.Integer({ minimum: 6, maximum: 3600, default: 60 }),
-    panicWindowSeconds: Type.Integer({ minimum: 1, maximum: 600, default: 6 }),
+    stableWindowSeconds: Type.Integer({ minimum: 6, maximum: 3600, default: 60, description: 'The metric is averaged over this window for normal decisions.' }),
+    panicWindowSeconds: Type.Integer({ minimum: 1, maximum: 600, default: 6, description: 'The shorter window that detects bursts (see panicThreshold).' }),
     panicThreshold: Type.Number({ minimum: 1, maximum: 10, default: 2, description: 'Panic when the panic-window demand exceeds this multiple of current capacity.' }),
     scaleDownDelaySeconds: Type.Integer({ minimum: 0, maximum: 3600, default: 300, description: 'How long demand must stay low before replicas are removed (Knative KPA semantics; 5 min keeps on-boundary loads from flapping).' }),
     maxScaleUpRate: Type.Number({ minimum: 1, maximum: 10_000, default: 1000, description: 'At most this many times the current replicas per decision.' }),
@@ -219,6 +230,7 @@ export const Autoscaling = Type.Object(
   },
   {
     default: {},
+    description: 'Load-based scaling of the replicas.',
     ...validations(
       { rule: 'self.minReplicas <= self.maxReplicas', message: 'autoscaling.minReplicas must not exceed autoscaling.maxReplicas', fieldPath: '.minReplicas' },
       {
@@ -246,9 +258,9 @@ export const Rollout = Type.Object(
     strategy: RolloutStrategy,
     maxSurge: Type.Integer({ minimum: 1, maximum: 1000, default: 1, description: 'Extra pods during a Surge rollout.' }),
     maxUnavailable: Type.Integer({ minimum: 1, maximum: 1000, default: 1, description: 'Pods stopped at once during a Replace rollout.' }),
-    progressDeadlineSeconds: Type.Integer({ minimum: 30, maximum: 7200, default: 600 }),
+    progressDeadlineSeconds: Type.Integer({ minimum: 30, maximum: 7200, default: 600, description: 'A rollout without progress for this long is reported as stuck (Progressing False, ProgressDeadlineExceeded).' }),
   },
-  { default: {} },
+  { default: {}, description: 'How a change to the pod template rolls out.' },
 );
 
 export const Server = Type.Object(
@@ -259,6 +271,7 @@ export const Server = Type.Object(
   },
   {
     default: {},
+    description: 'Request deadline and graceful shutdown of the runtime.',
     ...validations({
       rule: 'self.shutdownTimeoutSeconds * 1000 >= self.requestTimeoutMs',
       message: 'server.shutdownTimeoutSeconds must cover server.requestTimeoutMs so in-flight requests can finish during a drain',
@@ -278,13 +291,15 @@ export const SentimentModelSpec = Type.Object(
     cache: Cache,
     resources: Resources,
     scheduling: Scheduling,
-    replicas: Type.Integer({ minimum: 0, maximum: 1000, default: 1, format: 'int32' }),
+    replicas: Type.Integer({ minimum: 0, maximum: 1000, default: 1, format: 'int32', description: 'Runtime pods; with autoscaling enabled the autoscaler sets it (the scale subresource).' }),
     autoscaling: Autoscaling,
     rollout: Rollout,
     server: Server,
     stream: Type.Optional(Stream),
   },
-  validations(
+  {
+    description: 'The model to serve and how: its source, the runtime, batching, resources, scaling and rollout.',
+    ...validations(
     {
       rule: "self.resources.gpu.count == 0 || self.runtime.executionProvider == 'cuda'",
       message: 'resources.gpu.count >= 1 requires runtime.executionProvider: cuda',
@@ -321,7 +336,8 @@ export const SentimentModelSpec = Type.Object(
       message: 'set the GPU product in resources.gpu.product, not as scheduling.nodeSelector nvidia.com/gpu.product',
       fieldPath: '.scheduling.nodeSelector',
     },
-  ),
+    ),
+  },
 );
 
 export type SentimentModelSpec = Static<typeof SentimentModelSpec>;

@@ -8,12 +8,13 @@ export const Condition = Type.Object({
   type: Type.String({
     maxLength: 316,
     pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
+    description: 'Ready, Progressing or Degraded.',
   }),
-  status: StringEnum(['True', 'False', 'Unknown']),
-  observedGeneration: Type.Optional(Type.Integer({ minimum: 0, format: 'int64' })),
-  lastTransitionTime: Type.String({ format: 'date-time' }),
-  reason: Type.String({ minLength: 1, maxLength: 1024, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$' }),
-  message: Type.String({ maxLength: 32_768 }),
+  status: StringEnum(['True', 'False', 'Unknown'], { description: 'True, False or Unknown.' }),
+  observedGeneration: Type.Optional(Type.Integer({ minimum: 0, format: 'int64', description: 'The metadata.generation the condition was computed from.' })),
+  lastTransitionTime: Type.String({ format: 'date-time', description: 'When status last changed.' }),
+  reason: Type.String({ minLength: 1, maxLength: 1024, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$', description: 'Why, in one CamelCase word (e.g. RolloutInProgress, ModelLoadFailed).' }),
+  message: Type.String({ maxLength: 32_768, description: 'Why, for people.' }),
 });
 
 // The builtin autoscaler's state (autoscaler/decide.ts, window.ts) as plain data, persisted in
@@ -21,10 +22,17 @@ export const Condition = Type.Object({
 // tuples, which a CRD structural schema cannot describe; times are epoch milliseconds.
 
 /** One second of observations: their sum and count, so several ticks in the same second average. */
-const Bucket = Type.Object({ at: Type.Number(), sum: Type.Number(), n: Type.Integer({ minimum: 1 }) });
-export const MetricWindow = Type.Array(Bucket);
+const Bucket = Type.Object({
+  at: Type.Number({ description: 'The second, in epoch milliseconds.' }),
+  sum: Type.Number({ description: 'Sum of the observations in that second.' }),
+  n: Type.Integer({ minimum: 1, description: 'Number of observations in that second.' }),
+});
+export const MetricWindow = Type.Array(Bucket, { description: 'Per-second totals of the metric across pods, over the stable window.' });
 /** Values with the time they were recorded, kept only while they can still be the maximum of the window. */
-export const MaxWindow = Type.Array(Type.Object({ at: Type.Number(), value: Type.Number() }));
+export const MaxWindow = Type.Array(
+  Type.Object({ at: Type.Number({ description: 'When, in epoch milliseconds.' }), value: Type.Number({ description: 'The recommended replicas.' }) }),
+  { description: 'Recommendations that can still be the maximum within the scale-down delay.' },
+);
 
 export const AutoscalerState = Type.Object({
   /** Per-second totals of the metric across pods, over the stable window. */
@@ -32,38 +40,43 @@ export const AutoscalerState = Type.Object({
   /** Recommendations that can still be the maximum within the scale-down delay. */
   recommendations: MaxWindow,
   /** Last time the panic window demand was over the threshold; present only while panicking. */
-  overThresholdAt: Type.Optional(Type.Number()),
+  overThresholdAt: Type.Optional(Type.Number({ description: 'Last time (epoch milliseconds) the panic-window demand was over the threshold; only while panicking.' })),
   /** The last decision, so a restart neither forgets a scale-up nor reports it again. */
-  desired: Type.Optional(Type.Integer({ minimum: 0 })),
+  desired: Type.Optional(Type.Integer({ minimum: 0, description: 'The last decision, so a restart neither forgets a scale-up nor reports it again.' })),
 });
 
-const count = () => Type.Optional(Type.Integer({ minimum: 0, format: 'int32' }));
+const count = (description: string) => Type.Optional(Type.Integer({ minimum: 0, format: 'int32', description }));
 
 /** One pod template of the model: what it serves, recorded on the template's annotations. */
 export const Revision = Type.Object({
-  templateHash: Type.String({ maxLength: 64 }),
+  templateHash: Type.String({ maxLength: 64, description: 'Hash of the pod template, as on the pods\' serving.sentiment.dev/template-hash annotation.' }),
   model: Type.Optional(Type.String({ description: 'The model source, as in status.model.' })),
-  runtimeImage: Type.Optional(Type.String()),
-  quantization: Type.Optional(Type.String()),
-});
+  runtimeImage: Type.Optional(Type.String({ description: 'The runtime image.' })),
+  quantization: Type.Optional(Type.String({ description: 'The quantization.' })),
+}, { description: 'A pod template of the model and what it serves.' });
 
 export const RolloutChoice = Type.Object({
   strategy: StringEnum(['Surge', 'Replace'], { description: 'Surge: maxSurge spec.rollout.maxSurge, maxUnavailable 0. Replace: maxSurge 0, maxUnavailable spec.rollout.maxUnavailable.' }),
   reason: Type.String({ maxLength: 64, description: 'UserSpecified, NoGPU, SpareGPU, NoSpareGPU, LastReplica or KeptFromDeployment.' }),
-  message: Type.String({ maxLength: 1024 }),
+  message: Type.String({ maxLength: 1024, description: 'The choice explained.' }),
   templateHash: Type.String({ maxLength: 64, description: 'The pod template the choice was made for; it holds until the template changes.' }),
 }, { description: 'The rolling-update strategy of the current pod template, and why.' });
 
 export const SentimentModelStatus = Type.Object({
-  observedGeneration: Type.Optional(Type.Integer({ minimum: 0, format: 'int64' })),
-  replicas: count(),
-  readyReplicas: count(),
-  updatedReplicas: count(),
+  observedGeneration: Type.Optional(Type.Integer({ minimum: 0, format: 'int64', description: 'The metadata.generation this status describes.' })),
+  replicas: count('Runtime pods, of any revision.'),
+  readyReplicas: count('Runtime pods ready to serve.'),
+  updatedReplicas: count('Runtime pods of the current pod template.'),
   desiredReplicas: Type.Optional(Type.Integer({ minimum: 0, format: 'int32', description: 'What the autoscaler last asked for.' })),
   selector: Type.Optional(Type.String({ description: 'Pod label selector, for the scale subresource (HPA, KEDA).' })),
   endpoint: Type.Optional(Type.String({ description: 'In-cluster URL of the inference service.' })),
-  model: Type.Optional(Type.String({ description: 'The model source in use, for display.' })),
-  images: Type.Optional(Type.Object({ runtime: Type.String(), model: Type.Optional(Type.String()) })),
+  model: Type.Optional(Type.String({ description: 'The model source the spec asks for (a URL without credentials or query); revisions.serving.model is the one that serves.' })),
+  images: Type.Optional(
+    Type.Object(
+      { runtime: Type.String({ description: 'The runtime image.' }), model: Type.Optional(Type.String({ description: 'The model image, for image models.' })) },
+      { description: 'The images the spec asks for.' },
+    ),
+  ),
   revisions: Type.Optional(
     Type.Object(
       { serving: Type.Optional(Revision), rollingOutTo: Type.Optional(Revision) },
@@ -74,16 +87,21 @@ export const SentimentModelStatus = Type.Object({
   autoscaling: Type.Optional(
     Type.Object({
       metricValue: Type.Optional(Type.Number({ description: 'Observed metric summed over the ready pods, averaged over the stable window.' })),
-      panic: Type.Optional(Type.Boolean()),
+      panic: Type.Optional(Type.Boolean({ description: 'A burst in the panic window has the autoscaler only scaling up.' })),
       reason: Type.Optional(Type.String({ maxLength: 64, description: 'Why desiredReplicas is what it is: ScaleUp, ScaleDown, Stable, Panic, HoldScaleDownDelay, AtMin, AtMax or MetricsUnavailable.' })),
-      lastScaleTime: Type.Optional(Type.String({ format: 'date-time' })),
+      lastScaleTime: Type.Optional(Type.String({ format: 'date-time', description: 'When the autoscaler last changed spec.replicas.' })),
       state: Type.Optional(Type.Object(AutoscalerState.properties, { description: 'The builtin autoscaler\'s windows, so a restarted or newly elected operator resumes its decisions.' })),
-    }),
+    }, { description: 'The builtin autoscaler\'s last decision and why.' }),
   ),
   conditions: Type.Optional(
-    Type.Array(Condition, { maxItems: 16, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+    Type.Array(Condition, {
+      maxItems: 16,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['type'],
+      description: 'Ready (serving), Progressing (a rollout under way or stuck) and Degraded (pods failing, with the reason).',
+    }),
   ),
-});
+}, { description: 'What the operator observed; written by the operator only.' });
 
 /** A metav1.Time as status carries it: RFC 3339 to the second. */
 export const metaTime = (epochMs: number): string => new Date(epochMs).toISOString().replace(/\.\d+Z$/, 'Z');

@@ -44,14 +44,17 @@ export const KafkaStream = Type.Object(
     tls: Type.Optional(Type.Object(KafkaTls.properties, { description: 'Connect with TLS; the Secrets are mounted into the pod.' })),
     sasl: Type.Optional(KafkaSasl),
   },
-  validations(
+  {
+    description: 'The Kafka cluster, topics and consumer settings.',
+    ...validations(
     { rule: 'self.inputTopic != self.outputTopic', message: 'stream.kafka.inputTopic and stream.kafka.outputTopic must differ', fieldPath: '.outputTopic' },
     {
       rule: '!has(self.deadLetterTopic) || (self.deadLetterTopic != self.inputTopic && self.deadLetterTopic != self.outputTopic)',
       message: 'stream.kafka.deadLetterTopic must differ from the input and output topics',
       fieldPath: '.deadLetterTopic',
     },
-  ),
+    ),
+  },
 );
 
 export const Stream = Type.Object(

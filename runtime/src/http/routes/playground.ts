@@ -12,6 +12,10 @@ const ModelDescription = Type.Object({
   executionProvider: Type.String({ description: 'The provider that runs the model, after any fallback to cpu.' }),
   labels: Type.Array(Type.String(), { description: 'Class names in the model\'s order.' }),
   maxTokens: Type.Integer({ description: 'Tokens per text beyond which it is truncated.' }),
+  languages: Type.Array(Type.String(), { description: 'Languages the model declares (config.json "language"), as BCP 47 tags; often none.' }),
+  scripts: Type.Array(Type.String(), {
+    description: 'Writing systems the model reads (ISO 15924, e.g. Latn, Hani): those of its declared languages, else the one most of its vocabulary is in. A text mostly in another gets a warning.',
+  }),
 });
 
 /** The page at `/` and the model description it shows. */
@@ -23,6 +27,6 @@ export const playgroundRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/v1/model', { schema: { summary: 'The served model', response: { 200: ModelDescription, ...errorResponses } } }, async () => {
     const { config } = app.serving;
     const { info } = requireModel(app.serving);
-    return { name: config.model.name, revision: config.model.revision, quantization: info.quantization, executionProvider: info.executionProvider, labels: info.labels, maxTokens: info.maxTokens };
+    return { name: config.model.name, revision: config.model.revision, quantization: info.quantization, executionProvider: info.executionProvider, labels: info.labels, maxTokens: info.maxTokens, ...info.language };
   });
 };

@@ -31,7 +31,7 @@ export const sentimentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return {
       model: app.serving.config.model.name,
       revision: app.serving.config.model.revision,
-      results: predictions.map((prediction) => toSentimentResult(prediction, info.labels, info.maxTokens, topK)),
+      results: predictions.map((prediction, i) => toSentimentResult(inputs[i]!, prediction, info, topK)),
     };
   });
 };
