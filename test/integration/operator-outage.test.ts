@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppsV1Api } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { envName } from '../../operator/src/config.js';
 import { cpuNode, startControlPlane, type ControlPlane } from '../support/controlplane.js';
 import { createNamespace, waitFor } from '../support/kube.js';
@@ -21,13 +21,6 @@ const APISERVER_DOWN_MS = 20_000;
 const ETCD_DOWN_MS = 8_000;
 /** From the control plane answering again to every model Ready with its status right. */
 const RECOVERY_BOUND_MS = 30_000;
-/**
- * The same after the apiserver outage. Longer, and not for the operator's sake: the test
- * cluster's kube-controller-manager holds the Deployments and ReplicaSets whose syncs failed
- * during the outage in its own per-item backoff (5 ms doubling, up to 1000 s), so their pods come
- * only when that expires, and kwok's fake node misses its heartbeats meanwhile.
- */
-const READY_AFTER_APISERVER_MS = 90_000;
 /** From the apiserver answering again to the operator acting on a watch event. */
 const WATCH_RESUMED_BOUND_MS = 15_000;
 const NEW_RUNTIME = 'ghcr.io/example/sentiment-runtime:0.2.0';
@@ -54,6 +47,21 @@ describe('operator: control-plane outages', () => {
     }
   }
 
+  /** Every model accepted within timeoutMs, else a failure listing each model's conditions. */
+  async function waitForAll(accept: (m: SentimentModel) => boolean, timeoutMs: number): Promise<void> {
+    await waitForModels(cp.kubeConfig, ns, names, accept, timeoutMs).catch(async (err: Error) => {
+      const states = await Promise.all(names.map(async (n) => {
+        const m = await readModel(cp.kubeConfig, ns, n);
+        return `${n} (generation ${m?.metadata.generation}): ${(m?.status?.conditions ?? []).map((c) => `${c.type}=${c.status}/${c.reason}: ${c.message}`).join('; ')}`;
+      }));
+      const nodes = (await cp.kubeConfig.makeApiClient(CoreV1Api).listNode()).items.map((n) => {
+        const ready = n.status?.conditions?.find((c) => c.type === 'Ready');
+        return `node ${n.metadata?.name}: Ready=${ready?.status} ${ready?.reason ?? ''}`;
+      });
+      throw new Error(`${err.message}\n${[...states, ...nodes].join('\n')}`);
+    });
+  }
+
   beforeAll(async () => {
     cp = await startControlPlane({ scheduler: true, controllerManager: true, nodes: [cpuNode('cpu-1', { cpu: '64', memory: '256Gi', pods: '250' })] });
     await createNamespace(cp.kubeConfig, ns);
@@ -70,7 +78,7 @@ describe('operator: control-plane outages', () => {
     await cp?.stop();
   });
 
-  it(`apiserver killed for ${APISERVER_DOWN_MS / 1000} s mid-reconcile: watches resumed within ${WATCH_RESUMED_BOUND_MS / 1000} s, every model Ready again within ${READY_AFTER_APISERVER_MS / 1000} s`, async () => {
+  it(`apiserver killed for ${APISERVER_DOWN_MS / 1000} s mid-reconcile: watches resumed within ${WATCH_RESUMED_BOUND_MS / 1000} s, every model Ready again within ${RECOVERY_BOUND_MS / 1000} s`, async () => {
     await Promise.all(names.map((name) => applyModel(cp.kubeConfig, ns, name, { replicas: 1 })));
     await waitFor(async () => (await deployments()).length >= 2, 30_000, 'no Deployment created');
     await cp.kill('kube-apiserver');
@@ -81,13 +89,16 @@ describe('operator: control-plane outages', () => {
     await applyModel(cp.kubeConfig, ns, 'after-apiserver', { replicas: 1 });
     await waitFor(async () => (await deployments()).some((d) => d.metadata?.name === 'after-apiserver'), WATCH_RESUMED_BOUND_MS, 'no Deployment for a model made after the outage');
     console.log(`apiserver outage: a new model's Deployment created ${Date.now() - back} ms after the apiserver answered again`);
-    await waitForModels(cp.kubeConfig, ns, names, converged, READY_AFTER_APISERVER_MS).catch(async (err: Error) => {
-      const states = await Promise.all(names.map(async (n) => {
-        const m = await readModel(cp.kubeConfig, ns, n);
-        return `${n}: ${(m?.status?.conditions ?? []).map((c) => `${c.type}=${c.status}/${c.reason}: ${c.message}`).join('; ')} readyReplicas=${m?.status?.readyReplicas}`;
-      }));
-      throw new Error(`${err.message}\n${states.join('\n')}`);
-    });
+    // The test cluster's own controllers are not under test, and left alone they kept the models
+    // from Ready for 55-60 s and more: kube-controller-manager holds the ReplicaSets whose syncs
+    // failed in its per-item backoff, and kwok (the fake kubelet) did not always resume its node's
+    // heartbeats, leaving the node NotReady and so every pod unready. They are restarted, as a
+    // real cluster's would recover; the operator is not.
+    for (const component of ['kube-controller-manager', 'kube-scheduler', 'kwok']) {
+      await cp.kill(component);
+      await cp.restart(component);
+    }
+    await waitForAll(converged, RECOVERY_BOUND_MS);
     console.log(`apiserver outage: every model Ready ${Date.now() - back} ms after the apiserver answered again; ${await op!.metric('sentiment_operator_reconcile_errors_total')} failed reconciles`);
     await expectConsistent(RUNTIME_IMAGE);
     await waitForModels(cp.kubeConfig, ns, ['after-apiserver'], converged, RECOVERY_BOUND_MS);
@@ -102,7 +113,7 @@ describe('operator: control-plane outages', () => {
     await waitFor(() => applyModel(cp.kubeConfig, ns, names[0]!, { replicas: 1, batching: { maxBatchSize: 16 } }).then(() => true), 30_000, 'the apiserver took no write after etcd came back');
     const back = Date.now();
     await Promise.all(names.slice(1).map((name) => applyModel(cp.kubeConfig, ns, name, { replicas: 1, batching: { maxBatchSize: 16 } })));
-    await waitForModels(cp.kubeConfig, ns, names, (m) => converged(m) && m.metadata.generation === 2, RECOVERY_BOUND_MS);
+    await waitForAll((m) => converged(m) && m.metadata.generation === 2, RECOVERY_BOUND_MS);
     console.log(`etcd outage: the change was Ready on every model ${Date.now() - back} ms after the apiserver took writes again`);
     await expectConsistent(RUNTIME_IMAGE);
   });
@@ -136,7 +147,7 @@ describe('operator: control-plane outages', () => {
     op = await startOperator(cp.kubeConfig, { logLevel: process.env.SENTIMENT_TEST_LOG ?? 'error' });
     await waitFor(async () => (await op!.metric('sentiment_operator_leader')) === 1, 15_000, 'the successor never took the lease');
     const leading = Date.now();
-    await waitForModels(cp.kubeConfig, ns, names, (m) => converged(m) && m.metadata.generation === 3, RECOVERY_BOUND_MS);
+    await waitForAll((m) => converged(m) && m.metadata.generation === 3, RECOVERY_BOUND_MS);
     console.log(`every rollout complete ${Date.now() - leading} ms after the successor took the lease`);
     await expectConsistent(NEW_RUNTIME);
     // Each rollout finished: the new ReplicaSet holds the one pod, the old ones none.
