@@ -15,6 +15,9 @@ export class OperatorMetrics {
   });
   readonly reconcileErrors = new Counter({ name: `${PREFIX}reconcile_errors_total`, help: 'Reconciles that failed and were requeued with backoff.', registers: [this.registry] });
   readonly apiWrites = new Counter({ name: `${PREFIX}api_writes_total`, help: 'Write requests sent to the apiserver by the controller, by verb and kind.', labelNames: ['verb', 'kind'], registers: [this.registry] });
+  readonly driftCorrections = new Counter({
+    name: `${PREFIX}drift_corrections_total`, help: 'Children whose owned fields someone else had changed, reverted, by kind.', labelNames: ['kind'], registers: [this.registry],
+  });
   readonly leader = new Gauge({ name: `${PREFIX}leader`, help: '1 while this instance holds the leader lease.', registers: [this.registry] });
   readonly autoscalerDesired = new Gauge({
     name: `${PREFIX}autoscaler_desired_replicas`, help: 'Replicas the builtin autoscaler last decided on; exported by the leader only.',

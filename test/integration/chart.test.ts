@@ -11,7 +11,7 @@ import { envName, FLAGS, loadConfig } from '../../operator/src/config.js';
 import { OperatorMetrics } from '../../operator/src/metrics.js';
 import { cpuNode, installCrds, k8sBinDir, startControlPlane, type ControlPlane } from '../support/controlplane.js';
 import { createNamespace, waitForDeploymentAvailable } from '../support/kube.js';
-import { applyModel, isReady, startOperator, waitForModel, type RunningOperator } from '../support/operator.js';
+import { applyModel, isReady, readModel, startOperator, waitForModel, type RunningOperator } from '../support/operator.js';
 import { repoRoot, startRuntime } from '../support/runtime.js';
 
 const chart = join(repoRoot, 'charts', 'sentiment-operator');
@@ -67,6 +67,24 @@ describe('Helm chart: lint, values schema, rendered objects', () => {
     const namespaced = render('namespaced-values.yaml');
     expect(namespaced.filter((o) => o.kind === 'Role').map((o) => o.metadata.namespace).sort()).toEqual(['sentiment-system', 'team-a', 'team-b']);
     expect(namespaced.filter((o) => o.kind === 'ClusterRole').map((o) => o.metadata.name)).toEqual(['sentiment-operator-capacity']);
+  });
+
+  it('a namespaced install writes only in the watched namespaces: a Role and RoleBinding each, cluster-wide reads of nodes and pods alone', () => {
+    const objects = render('namespaced-values.yaml', 'watchNamespaces={shop,reviews,ops}');
+    const writes = (o: Manifest) => rules([o]).filter((r) => r.verbs?.some((v) => !['get', 'list', 'watch'].includes(v)));
+    const roles = objects.filter((o) => o.kind === 'Role' && o.metadata.name === 'sentiment-operator');
+    expect(roles.map((o) => o.metadata.namespace)).toEqual(['shop', 'reviews', 'ops']);
+    for (const role of roles) expect(writes(role).flatMap((r) => r.resources)).toEqual(expect.arrayContaining(['deployments', 'services', 'configmaps', 'poddisruptionbudgets']));
+    const bindings = objects.filter((o) => o.kind === 'RoleBinding' && o.metadata.name === 'sentiment-operator') as unknown as { metadata: { namespace: string }; roleRef: { kind: string }; subjects: { name: string; namespace: string }[] }[];
+    expect(bindings.map((b) => [b.metadata.namespace, b.roleRef.kind, b.subjects[0]?.namespace, b.subjects[0]?.name])).toEqual(
+      ['shop', 'reviews', 'ops'].map((ns) => [ns, 'Role', RELEASE_NAMESPACE, 'sentiment-operator']),
+    );
+    const clusterWide = objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding');
+    expect(clusterWide.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(['ClusterRole/sentiment-operator-capacity', 'ClusterRoleBinding/sentiment-operator-capacity']);
+    expect(clusterWide.flatMap(writes)).toEqual([]);
+    // The operator is told the same namespaces, so it never watches where it may not write.
+    const env = objects.find((o) => o.kind === 'Deployment')?.spec as { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } };
+    expect(env.template.spec.containers[0]?.env?.find((e) => e.name === envName('namespaces'))?.value).toBe('shop,reviews,ops');
   });
 
   it('renders monitors and rules only on a cluster that serves their API, and only when enabled', () => {
@@ -253,5 +271,42 @@ describe('chart installed on a real control plane', () => {
     const model = await waitForModel(cp.kubeConfig, 'demo', 'reviews', (m) => isReady(m) && m.status?.readyReplicas === 2, 60_000);
     expect(model.status?.endpoint).toBe('http://reviews.demo.svc.cluster.local');
     expect(await operator.metric('sentiment_operator_reconcile_errors_total')).toBe(0);
+  });
+
+  it('a namespaced install: its operator reconciles the watched namespaces, ignores a model elsewhere and may write nowhere else', async () => {
+    // Stop the cluster-wide operator of the test before, which would reconcile every namespace.
+    await operator?.stop();
+    operator = undefined;
+    const [release, releaseNs] = ['scoped', 'scoped-system'];
+    for (const ns of [releaseNs, 'team-a', 'team-b', 'elsewhere']) await createNamespace(cp.kubeConfig, ns);
+    const rbacKinds = ['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding'];
+    const out = helm('template', release, chart, '--namespace', releaseNs, '--set', 'watchNamespaces={team-a,team-b}');
+    const rbac = parseAllDocuments(out).map((d) => d.toJS() as Manifest).filter((o) => o && rbacKinds.includes(o.kind));
+    const file = join(mkdtempSync(join(tmpdir(), 'chart-')), 'rbac.yaml');
+    writeFileSync(file, rbac.map((o) => stringify(o)).join('---\n'));
+    const kubectl = (...args: string[]) => promisify(execFile)(join(cp.binDir, 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, ...args]).then((r) => r.stdout.trim(), (e: { stdout?: string }) => e.stdout?.trim() ?? '');
+    await kubectl('apply', '--server-side', '--field-manager=helm', '-f', file);
+    const serviceAccount = `system:serviceaccount:${releaseNs}:${release}-sentiment-operator`;
+    for (const ns of ['kube-system', 'default', 'elsewhere']) {
+      for (const resource of ['deployments', 'services', 'configmaps']) expect(await kubectl('auth', 'can-i', 'patch', resource, '-n', ns, `--as=${serviceAccount}`), `${resource} in ${ns}`).toBe('no');
+    }
+    expect(await kubectl('auth', 'can-i', 'patch', 'deployments', '-n', 'team-b', `--as=${serviceAccount}`)).toBe('yes');
+
+    const scoped = await startOperator(await cp.serviceAccountKubeConfig(releaseNs, `${release}-sentiment-operator`), {
+      namespaces: ['team-a', 'team-b'], leaderElection: { namespace: releaseNs },
+    });
+    try {
+      await applyModel(cp.kubeConfig, 'elsewhere', 'ignored');
+      await applyModel(cp.kubeConfig, 'team-a', 'watched');
+      await waitForModel(cp.kubeConfig, 'team-a', 'watched', isReady, 60_000);
+      // The watched model's reconcile came after the other was created: had the operator seen it, it would have acted by now.
+      await new Promise((r) => setTimeout(r, 2000));
+      expect((await readModel(cp.kubeConfig, 'elsewhere', 'ignored'))?.status).toBeUndefined();
+      expect(await kubectl('get', 'deployments,services,configmaps', '-n', 'elsewhere', '-l', 'app.kubernetes.io/managed-by=sentiment-operator', '-o', 'name')).toBe('');
+      expect(await scoped.metric('sentiment_operator_cached_objects', { cache: 'models' })).toBe(1);
+      expect(await scoped.metric('sentiment_operator_reconcile_errors_total')).toBe(0);
+    } finally {
+      await scoped.stop();
+    }
   });
 });

@@ -62,6 +62,10 @@ export interface ControlPlane {
   startProcess(name: string, bin: string, args: string[]): void;
   /** Polls probe until true; fails early, with the process's log tail, if it exits, or when time runs out. */
   waitForProcess(name: string, probe: () => Promise<boolean>, timeoutMs: number, what?: string): Promise<void>;
+  /** Kills a process of the control plane (SIGKILL: a crash, no shutdown), e.g. 'kube-apiserver' or 'etcd'; resolves once it is gone. */
+  kill(name: string): Promise<void>;
+  /** Starts a killed process again, same command line (ports, data dir), and waits until it is healthy. */
+  restart(name: string): Promise<void>;
   /** Runs after stop() has stopped every process (also when this process exits without stop()); must be synchronous. */
   onStop(cleanup: () => void): void;
   stop(): Promise<void>;
@@ -116,6 +120,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const serviceCidr = opts.serviceCidr ?? '10.96.0.0/16';
     await writeCerts(dir, [address, firstAddress(serviceCidr)]);
     const pki = (f: string) => join(dir, 'pki', f);
+    procs.health.set('etcd', () => httpOk(`${etcdUrl}/health`));
     await procs.waitUntil(etcd, () => httpOk(`${etcdUrl}/health`), 20_000);
 
     const server = `https://${address}:${apiPort}`;
@@ -131,6 +136,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       ...opts.apiserverArgs?.(join(dir, 'pki')) ?? [],
     ]);
     const tls = { ca: readFileSync(pki('ca.crt')), cert: readFileSync(pki('admin.crt')), key: readFileSync(pki('admin.key')) };
+    procs.health.set('kube-apiserver', () => httpOk(`${server}/readyz`, tls));
     await procs.waitUntil(apiserver, () => httpOk(`${server}/readyz`, tls), 60_000);
 
     const kubeconfigPath = join(dir, 'kubeconfig');
@@ -201,6 +207,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       server, kubeconfigPath, kubeConfig, binDir, dir, addNode, serviceAccountKubeConfig, clientKubeconfig,
       startProcess: (name, bin, args) => { procs.start(name, bin, args); },
       waitForProcess: (name, probe, timeoutMs, what) => procs.waitUntil(procs.get(name), probe, timeoutMs, what),
+      kill: (name) => terminateGroup(procs.get(name), 0, 'SIGKILL'),
+      restart: (name) => procs.restart(name),
       onStop: (cleanup) => { procs.cleanups.unshift(cleanup); },
       stop,
     };
@@ -291,7 +299,10 @@ type Proc = GroupProcess;
 
 /** Child processes, each the leader of its own process group, stderr+stdout in <dir>/<name>.log. */
 class Procs {
-  private readonly list: Proc[] = [];
+  private list: Proc[] = [];
+  private readonly commands = new Map<string, { bin: string; args: string[] }>();
+  /** Health probes, by process name, that restart() waits for. */
+  readonly health = new Map<string, () => Promise<boolean>>();
   /** Run in order after the processes have stopped. */
   readonly cleanups: (() => void)[] = [];
   private readonly onExit = () => {
@@ -302,8 +313,18 @@ class Procs {
 
   start(name: string, bin: string, args: string[]): Proc {
     const proc = spawnGroup(name, bin, args, { cwd: this.dir, log: join(this.dir, `${name}.log`) });
-    this.list.push(proc);
+    this.list = [...this.list.filter((p) => p.name !== name), proc];
+    this.commands.set(name, { bin, args });
     return proc;
+  }
+
+  async restart(name: string): Promise<void> {
+    const old = this.get(name);
+    if (old.exitCode === undefined) throw new Error(`${name} is still running`);
+    const command = this.commands.get(name);
+    if (!command) throw new Error(`${name} not started`);
+    const proc = this.start(name, command.bin, command.args);
+    await this.waitUntil(proc, this.health.get(name) ?? (async () => true), 60_000, `${name} did not come back`);
   }
 
   get(name: string): Proc {

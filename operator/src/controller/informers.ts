@@ -5,6 +5,7 @@ import { resourcePath, type KubeClient } from '../kube/client.js';
 import { loggable } from '../kube/errors.js';
 import { Informer } from '../kube/informer.js';
 import { nodeForCapacity, podForCapacity } from './capacity.js';
+import { ownedWholeFields } from './drift.js';
 import { deploymentForCache } from './resources/deployment.js';
 import { MANAGED_BY } from './resources/names.js';
 
@@ -20,6 +21,8 @@ interface Resource<T extends KubernetesObject> {
   fieldSelector?: string;
   /** For children the controller knows by their metadata alone. */
   metadataOnly?: boolean;
+  /** Children: their managedFields say whether anyone changed what we own (drift.ts). */
+  owned?: boolean;
   /** Keeps only the fields the operator reads. */
   slim?: (obj: T) => T;
 }
@@ -27,9 +30,18 @@ interface Resource<T extends KubernetesObject> {
 /** A change seen on a watched object; handlers only turn it into a work-queue key. */
 export type ChangeHandler = (kind: string, obj: KubernetesObject, deleted: boolean) => void;
 
-/** Nothing reads managedFields, and they would double the cache's memory. */
-function lean<T extends KubernetesObject>(obj: T): T {
-  if (obj?.metadata?.managedFields) delete obj.metadata.managedFields;
+/**
+ * managedFields would double the cache's memory. Of a child's, drift detection reads our own
+ * entry and what other managers own in the parts we own whole; nothing reads the rest.
+ */
+function lean<T extends KubernetesObject>(obj: T, ownedKind: string | undefined): T {
+  const metadata = obj?.metadata;
+  if (!metadata?.managedFields) return obj;
+  if (ownedKind) {
+    metadata.managedFields = metadata.managedFields.flatMap((e) => ownedWholeFields(ownedKind, e) ?? []);
+  } else {
+    delete metadata.managedFields;
+  }
   return obj;
 }
 
@@ -39,7 +51,10 @@ export class Watched<T extends KubernetesObject> {
   readonly synced: Promise<void>;
 
   constructor(client: KubeClient, resource: Resource<T>, namespaces: string[], log: Logger, onChange: ChangeHandler) {
-    const keep = (obj: T) => (resource.slim ? resource.slim(lean(obj)) : lean(obj));
+    const keep = (obj: T) => {
+      const kept = lean(obj, resource.owned ? resource.kind : undefined);
+      return resource.slim ? resource.slim(kept) : kept;
+    };
     for (const ns of namespaces.length > 0 ? namespaces : ['']) {
       const watch = `${resource.kind}${ns ? ` in ${ns}` : ''}`;
       this.parts.set(ns, new Informer<T>(client, {
@@ -106,11 +121,12 @@ export function makeCaches(client: KubeClient, namespaces: string[], log: Logger
   const clusterWide = <T extends KubernetesObject>(r: Resource<T>) => new Watched(client, r, [], log, () => undefined);
   return {
     models: watched<SentimentModel>({ kind: KIND, apiVersion: API_VERSION, plural: PLURAL }),
-    // The applied-hash annotation says whether these are as desired, and the owner reference whose they are.
-    configMaps: watched({ kind: 'ConfigMap', apiVersion: 'v1', plural: 'configmaps', labelSelector: OWNED, metadataOnly: true }),
-    services: watched({ kind: 'Service', apiVersion: 'v1', plural: 'services', labelSelector: OWNED, metadataOnly: true }),
-    pdbs: watched({ kind: 'PodDisruptionBudget', apiVersion: 'policy/v1', plural: 'poddisruptionbudgets', labelSelector: OWNED, metadataOnly: true }),
-    deployments: watched<V1Deployment>({ kind: 'Deployment', apiVersion: 'apps/v1', plural: 'deployments', labelSelector: OWNED, slim: deploymentForCache }),
+    // The applied-hash annotation says whether these are as desired, their managedFields whether
+    // anyone changed them since, and the owner reference whose they are.
+    configMaps: watched({ kind: 'ConfigMap', apiVersion: 'v1', plural: 'configmaps', labelSelector: OWNED, metadataOnly: true, owned: true }),
+    services: watched({ kind: 'Service', apiVersion: 'v1', plural: 'services', labelSelector: OWNED, metadataOnly: true, owned: true }),
+    pdbs: watched({ kind: 'PodDisruptionBudget', apiVersion: 'policy/v1', plural: 'poddisruptionbudgets', labelSelector: OWNED, metadataOnly: true, owned: true }),
+    deployments: watched<V1Deployment>({ kind: 'Deployment', apiVersion: 'apps/v1', plural: 'deployments', labelSelector: OWNED, slim: deploymentForCache, owned: true }),
     pods: watched<V1Pod>({ kind: 'Pod', apiVersion: 'v1', plural: 'pods', labelSelector: OWNED }),
     nodes: clusterWide<V1Node>({ kind: 'Node', apiVersion: 'v1', plural: 'nodes', slim: nodeForCapacity }),
     scheduledPods: clusterWide<V1Pod>({ kind: 'Pod', apiVersion: 'v1', plural: 'pods', fieldSelector: BOUND_NONTERMINAL, slim: podForCapacity }),

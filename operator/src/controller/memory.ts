@@ -8,6 +8,17 @@ export interface Settle {
   releasedAt?: number;
 }
 
+/** Our last write of a child. */
+export interface AppliedChild {
+  /** Of the object applied (apply.ts). */
+  hash: string;
+  /**
+   * The resourceVersions the child had before that write: while the cache shows one of them, it
+   * has not seen the write yet. Once it shows any other, the live object is judged again.
+   */
+  versionsBefore: ReadonlySet<string>;
+}
+
 /**
  * What the controller knows of one model beyond the informer caches, all of it about its own
  * writes and decisions, which the caches show a watch event late or not at all.
@@ -15,11 +26,11 @@ export interface Settle {
 export interface ModelMemory {
   readonly uid: string;
   /**
-   * The hash of each child applied (apply.ts), by childKey(): a reconcile between our write and
-   * its watch event must not apply the same object again. Like client-go's controller
-   * expectations, an entry holds until the cache shows the child deleted.
+   * Each child applied, by childKey(): a reconcile between our write and its watch event must not
+   * apply the same object again. Like client-go's controller expectations, an entry holds until
+   * the cache shows the child deleted.
    */
-  readonly applied: Map<string, string>;
+  readonly applied: Map<string, AppliedChild>;
   /** The status last written; the cached model lags it. */
   status?: SentimentModelStatus;
   /**

@@ -6,6 +6,7 @@ import type { EventRecorder } from '../kube/events.js';
 import type { KubeWriter } from '../kube/writer.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { Applier, type ApplyOutcome } from './apply.js';
+import { describeDrift } from './drift.js';
 import type { Caches } from './informers.js';
 import { Memory, type ModelMemory } from './memory.js';
 import { plan, type Observed, type Plan } from './plan.js';
@@ -19,7 +20,7 @@ export interface ReconcilerDeps {
   caches: Caches;
   writer: KubeWriter;
   events: EventRecorder;
-  metrics: Pick<OperatorMetrics, 'setModelConditions'>;
+  metrics: Pick<OperatorMetrics, 'setModelConditions' | 'driftCorrections'>;
   cluster: ClusterFacts;
   log: Logger;
   /** Epoch milliseconds: the one clock the plans see. */
@@ -99,7 +100,7 @@ export class Reconciler {
       pdb: caches.pdbs.get(desired.pdb.metadata?.name ?? '', namespace),
       deployment: liveDeployment,
     };
-    const done: Record<ApplyOutcome, string[]> = { created: [], updated: [], unchanged: [] };
+    const done: Record<ApplyOutcome, string[]> = { created: [], updated: [], corrected: [], unchanged: [] };
     try {
       for (const child of CHILD_ORDER) {
         const outcome = await this.applyChild(memory, desired[child], live[child]);
@@ -110,17 +111,28 @@ export class Reconciler {
       // One event per kind of change, not per child, keeps a thousand new models from costing four thousand events.
       if (done.created.length > 0) await events.normal(model, 'Created', `created ${done.created.join(', ')}`);
       if (done.updated.length > 0) await events.normal(model, 'Updated', `updated ${done.updated.join(', ')}`);
-      if (done.created.length + done.updated.length > 0) this.deps.log.info({ model: key, created: done.created, updated: done.updated }, 'applied children');
+      if (done.created.length + done.updated.length + done.corrected.length > 0) {
+        this.deps.log.info({ model: key, created: done.created, updated: done.updated, corrected: done.corrected }, 'applied children');
+      }
     }
     const desiredHash = templateHashOf(desired.deployment);
-    if (liveDeployment && templateHashOf(liveDeployment) !== desiredHash && done.updated.some((c) => c.startsWith('Deployment '))) {
+    const deploymentApplied = [...done.updated, ...done.corrected].some((c) => c.startsWith('Deployment '));
+    if (liveDeployment && templateHashOf(liveDeployment) !== desiredHash && deploymentApplied) {
       await events.normal(model, 'RolloutStarted', `rolling out pod template ${desiredHash.slice(0, 12)}: runtime ${model.spec.runtime.image}, model ${modelSummary(model.spec.model)}; ${rollout.strategy}: ${rollout.message}`);
     }
   }
 
   private async applyChild(memory: ModelMemory, desired: KubernetesObject, live: KubernetesObject | undefined): Promise<ApplyOutcome> {
     try {
-      return await this.applier.apply(memory.applied, desired, live);
+      const { outcome, drift } = await this.applier.apply(memory.applied, desired, live);
+      if (drift) {
+        // Someone edited what the operator owns (by hand, a script, an attacker): say what was put back and who had changed it.
+        const child = `${desired.kind} ${desired.metadata?.name}`;
+        this.deps.metrics.driftCorrections.inc({ kind: desired.kind ?? '' });
+        this.deps.log.warn({ model: `${model.metadata.namespace}/${model.metadata.name}`, child, changed: drift.changed, added: drift.added }, 'reverted changes to a child');
+        await this.deps.events.warning(model, 'DriftCorrected', `reverted ${child}: ${describeDrift(drift)}`);
+      }
+      return outcome;
     } catch (err) {
       // A refusal (validation, admission, quota, RBAC) is for the user to fix, so the status shows it and the
       // Degraded transition brings its Warning event (announce()); a conflict or a transient failure is only retried.

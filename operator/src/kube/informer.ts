@@ -65,7 +65,10 @@ export class Informer<T extends KubernetesObject> {
   }
 
   private async run(): Promise<void> {
-    const { firstMs, maxMs } = this.opts.backoff ?? { firstMs: 1000, maxMs: 30_000 };
+    // Capped low: after an apiserver outage the caches are what every reconcile reads, and a 30 s
+    // cap (client-go's) left them stale for up to 16 s after the apiserver was back. One list or
+    // watch per watched kind every 5 s is no load on an apiserver that is down anyway.
+    const { firstMs, maxMs } = this.opts.backoff ?? { firstMs: 500, maxMs: 5000 };
     const { signal } = this.stopping;
     let delayMs = firstMs;
     while (!signal.aborted) {

@@ -9,6 +9,7 @@ export const FIELD_MANAGER = 'sentiment-operator';
 /** JSON is YAML, so server-side apply takes the object as JSON under this type. */
 const APPLY_PATCH = 'application/apply-patch+yaml';
 const MERGE_PATCH = 'application/merge-patch+json';
+const JSON_PATCH = 'application/json-patch+json';
 
 /** The plurals of the kinds the controller applies: all it needs of API discovery. */
 const PLURALS: Record<string, string> = {
@@ -24,15 +25,25 @@ const PLURALS: Record<string, string> = {
 export class KubeWriter {
   constructor(private readonly client: KubeClient, private readonly metrics: OperatorMetrics, private readonly term: AbortSignal) {}
 
-  /** Server-side apply with force: we own the fields we send and take them back from anyone who changed them. */
-  async apply(obj: KubernetesObject): Promise<void> {
-    const { apiVersion = '', kind = '', metadata } = obj;
-    const plural = PLURALS[kind];
-    if (!plural) throw new Error(`no resource known for kind ${kind}`);
-    this.count('apply', kind);
-    await this.client.send('PATCH', resourcePath(apiVersion, plural, metadata?.namespace, metadata?.name), {
+  /**
+   * Server-side apply with force: we own the fields we send and take them back from anyone who
+   * changed them. Returns the resourceVersion the object has after it.
+   */
+  async apply(obj: KubernetesObject): Promise<string> {
+    this.count('apply', obj.kind ?? '');
+    const applied = await this.client.request<KubernetesObject>('PATCH', this.pathOf(obj), {
       query: { fieldManager: FIELD_MANAGER, force: true }, body: obj, contentType: APPLY_PATCH,
     });
+    return applied?.metadata?.resourceVersion ?? '';
+  }
+
+  /** A JSON patch (RFC 6902) under our field manager, for what apply cannot do: removing fields others own. */
+  async patch(obj: KubernetesObject, ops: object[]): Promise<string> {
+    this.count('patch', obj.kind ?? '');
+    const patched = await this.client.request<KubernetesObject>('PATCH', this.pathOf(obj), {
+      query: { fieldManager: FIELD_MANAGER }, body: ops, contentType: JSON_PATCH,
+    });
+    return patched?.metadata?.resourceVersion ?? '';
   }
 
   /**
@@ -65,6 +76,12 @@ export class KubeWriter {
   async patchEvent(namespace: string, name: string, patch: Partial<CoreV1Event>): Promise<void> {
     this.count('patch', 'Event');
     await this.client.send('PATCH', resourcePath('v1', 'events', namespace, name), { contentType: MERGE_PATCH, body: patch });
+  }
+
+  private pathOf({ apiVersion = '', kind = '', metadata }: KubernetesObject): string {
+    const plural = PLURALS[kind];
+    if (!plural) throw new Error(`no resource known for kind ${kind}`);
+    return resourcePath(apiVersion, plural, metadata?.namespace, metadata?.name);
   }
 
   private count(verb: string, kind: string): void {
