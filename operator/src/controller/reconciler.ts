@@ -103,7 +103,7 @@ export class Reconciler {
     const done: Record<ApplyOutcome, string[]> = { created: [], updated: [], corrected: [], unchanged: [] };
     try {
       for (const child of CHILD_ORDER) {
-        const outcome = await this.applyChild(memory, desired[child], live[child]);
+        const outcome = await this.applyChild(model, memory, desired[child], live[child]);
         done[outcome].push(`${desired[child].kind} ${desired[child].metadata?.name}`);
       }
     } finally {
@@ -122,7 +122,7 @@ export class Reconciler {
     }
   }
 
-  private async applyChild(memory: ModelMemory, desired: KubernetesObject, live: KubernetesObject | undefined): Promise<ApplyOutcome> {
+  private async applyChild(model: SentimentModel, memory: ModelMemory, desired: KubernetesObject, live: KubernetesObject | undefined): Promise<ApplyOutcome> {
     try {
       const { outcome, drift } = await this.applier.apply(memory.applied, desired, live);
       if (drift) {
