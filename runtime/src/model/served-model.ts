@@ -9,6 +9,16 @@ export interface ModelInfo {
   executionProvider: ExecutionProvider;
   /** Tokens per text beyond which a text is truncated. */
   maxTokens: number;
+  serving: ServingLayout;
+}
+
+/** How the model is spread over the pod's CPU and how big its batches are. */
+export interface ServingLayout {
+  sessions: number;
+  intraOpThreads: number;
+  maxBatchSize: number;
+  /** The batch size measured to serve best here; it moves as the batcher keeps measuring. */
+  readonly preferredBatchSize: number;
 }
 
 /**

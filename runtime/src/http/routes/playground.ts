@@ -12,6 +12,12 @@ const ModelDescription = Type.Object({
   executionProvider: Type.String({ description: 'The provider that runs the model, after any fallback to cpu.' }),
   labels: Type.Array(Type.String(), { description: 'Class names in the model\'s order.' }),
   maxTokens: Type.Integer({ description: 'Tokens per text beyond which it is truncated.' }),
+  serving: Type.Object({
+    sessions: Type.Integer({ description: 'Inference sessions (worker threads) in this serving process.' }),
+    intraOpThreads: Type.Integer({ description: 'onnxruntime threads per session.' }),
+    maxBatchSize: Type.Integer({ description: 'Upper bound on texts per batch (batching.maxBatchSize).' }),
+    preferredBatchSize: Type.Integer({ description: 'The batch size measured to serve the most texts per second within the latency budget on this pod; batches are cut at it.' }),
+  }),
 });
 
 /** The page at `/` and the model description it shows. */
@@ -23,6 +29,6 @@ export const playgroundRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/v1/model', { schema: { summary: 'The served model', response: { 200: ModelDescription, ...errorResponses } } }, async () => {
     const { config } = app.serving;
     const { info } = requireModel(app.serving);
-    return { name: config.model.name, revision: config.model.revision, quantization: info.quantization, executionProvider: info.executionProvider, labels: info.labels, maxTokens: info.maxTokens };
+    return { name: config.model.name, revision: config.model.revision, quantization: info.quantization, executionProvider: info.executionProvider, labels: info.labels, maxTokens: info.maxTokens, serving: { ...info.serving } };
   });
 };
