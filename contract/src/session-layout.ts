@@ -15,9 +15,8 @@ const MAX_DERIVED_SESSIONS = 4;
 /**
  * The layout for `cores` of CPU (the pod's quota) shared by `processes` serving processes; a
  * non-zero `sessions` or `intraOpThreads` is kept as given and the other fills the rest.
- * A small BERT answers the most texts per core with one intra-op thread per session (measured
- * on 2 cores: two sessions of one thread served more than one session of two), so cores become
- * sessions first: one onnxruntime call cannot keep two cores busy on short inputs.
+ * Cores become sessions first: on short inputs one onnxruntime call splits poorly over several
+ * threads (they wait on each other per operator), while separate sessions never wait on each other.
  */
 export function sessionLayout(cores: number, processes: number, wanted: SessionLayout): SessionLayout {
   const perProcess = Math.max(1, Math.floor(cores / Math.max(1, processes)));
