@@ -9,7 +9,7 @@ const COLUMNS = 25;
  * 32 costs more per text than one of 8).
  */
 function runner(msPerText: (size: number) => number) {
-  return (chooser: BatchSizeChooser, size: number): void => chooser.record({ size, paddedTokens: size * COLUMNS, seconds: (size * msPerText(size)) / 1000 });
+  return (chooser: BatchSizeChooser, size: number): void => chooser.record({ size, tokens: size * COLUMNS, seconds: (size * msPerText(size)) / 1000 });
 }
 
 const cpuLike = (size: number): number => ({ 1: 3.5, 2: 3.45, 4: 3.4, 8: 3.0, 16: 3.9, 32: 4.7 })[size] ?? 5;
@@ -51,14 +51,14 @@ describe('BatchSizeChooser', () => {
     const chooser = new BatchSizeChooser({ maxBatchSize: 32, latencyBudgetMs: 1000 });
     const run = runner(cpuLike);
     run(chooser, 1);
-    chooser.record({ size: 11, paddedTokens: 11 * COLUMNS, seconds: (11 * 2) / 1000 });
+    chooser.record({ size: 11, tokens: 11 * COLUMNS, seconds: (11 * 2) / 1000 });
     expect(chooser.preferred).toBe(8);
   });
 
   it('ignores batches that measured nothing', () => {
     const chooser = new BatchSizeChooser({ maxBatchSize: 32, latencyBudgetMs: 1000 });
-    chooser.record({ size: 4, paddedTokens: 100, seconds: 0 });
-    chooser.record({ size: 0, paddedTokens: 0, seconds: 1 });
+    chooser.record({ size: 4, tokens: 100, seconds: 0 });
+    chooser.record({ size: 0, tokens: 0, seconds: 1 });
     expect(chooser.preferred).toBe(32);
   });
 
@@ -73,5 +73,15 @@ describe('BatchSizeChooser', () => {
     const faster16 = runner((size) => (size === 16 ? 2.0 : cpuLike(size)));
     for (let batch = 0; batch < 20 * EXPLORE_EVERY && chooser.preferred !== 16; batch++) faster16(chooser, chooser.nextLimit());
     expect(chooser.preferred).toBe(16);
+  });
+
+  it('counts padding as cost: a size whose batches pad more serves fewer texts per second', () => {
+    const chooser = new BatchSizeChooser({ maxBatchSize: 8, latencyBudgetMs: 1000 });
+    // Per padded token a batch of 8 is the cheapest (0.08 ms against 0.1 alone), but it mixes
+    // lengths and pads each row to 40 tokens for 25 of its own: per text it costs the most.
+    chooser.record({ size: 1, tokens: 25, seconds: (25 * 0.1) / 1000 });
+    chooser.record({ size: 4, tokens: 4 * 25, seconds: (4 * 27 * 0.095) / 1000 });
+    chooser.record({ size: 8, tokens: 8 * 25, seconds: (8 * 40 * 0.08) / 1000 });
+    expect(chooser.preferred).toBe(1);
   });
 });

@@ -1,8 +1,11 @@
 /** One executed batch as the chooser learns from it. */
 export interface BatchCost {
   size: number;
-  /** rows x longest row: what the session really computed. */
-  paddedTokens: number;
+  /**
+   * The texts' own tokens, padding excluded: a larger batch pads more, and that waste must count
+   * against it, since clients are served texts, not padded tokens.
+   */
+  tokens: number;
   seconds: number;
 }
 
@@ -26,14 +29,15 @@ export const EXPLORE_EVERY = 64;
 /**
  * Picks the batch size that serves most texts per second on the hardware at hand instead of
  * always the largest allowed: on a small CPU a batch of 32 costs more per text than one of 8
- * (measured: 213 vs 285 sentences/s), on a GPU larger batches win. It learns the cost per padded
- * token of each power-of-two size from the batches that run (and from a probe at warm-up) and
- * chooses the cheapest per text among the sizes that fit the latency budget.
+ * (issue 13, raw onnxruntime: 213 vs 285 sentences/s), on a GPU larger batches win. It learns
+ * the cost per text token (padding counts as cost, not as work) of each power-of-two size from
+ * the batches that run (and from a probe at warm-up) and chooses the cheapest per text among the
+ * sizes that fit the latency budget.
  */
 export class BatchSizeChooser {
   /** 1, 2, 4, ... up to maxBatchSize, which is always a candidate itself. */
   readonly candidates: number[];
-  /** Running milliseconds per padded token, by candidate index; undefined until measured. */
+  /** Running milliseconds per text token, by candidate index; undefined until measured. */
   private readonly costs: (number | undefined)[];
   private tokensPerRow: number | undefined;
   private chosenIndex: number;
@@ -72,15 +76,15 @@ export class BatchSizeChooser {
   }
 
   record(batch: BatchCost): void {
-    if (batch.size < 1 || batch.paddedTokens < 1 || !(batch.seconds > 0)) return;
+    if (batch.size < 1 || batch.tokens < 1 || !(batch.seconds > 0)) return;
     // A batch of 5 is charged to size 4: between 4 and 8 the cost per token moves little.
     let index = 0;
     while (index + 1 < this.candidates.length && this.candidates[index + 1]! <= batch.size) index++;
-    const cost = (batch.seconds * 1000) / batch.paddedTokens;
+    const cost = (batch.seconds * 1000) / batch.tokens;
     const previous = this.costs[index];
     this.costs[index] = previous === undefined ? cost : previous + NEWEST_WEIGHT * (cost - previous);
-    const columns = batch.paddedTokens / batch.size;
-    this.tokensPerRow = this.tokensPerRow === undefined ? columns : this.tokensPerRow + NEWEST_WEIGHT * (columns - this.tokensPerRow);
+    const perRow = batch.tokens / batch.size;
+    this.tokensPerRow = this.tokensPerRow === undefined ? perRow : this.tokensPerRow + NEWEST_WEIGHT * (perRow - this.tokensPerRow);
     this.choose();
   }
 

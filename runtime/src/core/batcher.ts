@@ -124,9 +124,10 @@ export class Batcher {
     let outcome: { logits: Float32Array } | { error: Error };
     try {
       outcome = { logits: await this.backend.run(batch) };
-      const cost = { size: entries.length, paddedTokens: batch.rows * batch.columns, seconds: (this.clock.now() - started) / 1000 };
-      this.options.batchSize?.record(cost);
-      this.observer.batch(cost);
+      const seconds = (this.clock.now() - started) / 1000;
+      const tokens = entries.reduce((sum, entry) => sum + entry.encoded.ids.length, 0);
+      this.options.batchSize?.record({ size: entries.length, tokens, seconds });
+      this.observer.batch({ size: entries.length, paddedTokens: batch.rows * batch.columns, seconds });
     } catch (error) {
       outcome = { error: error as Error };
     }
@@ -159,7 +160,7 @@ export class Batcher {
             const started = this.clock.now();
             await this.backend.run(batch);
             const ms = this.clock.now() - started;
-            chooser.record({ size, paddedTokens: batch.rows * batch.columns, seconds: ms / 1000 });
+            chooser.record({ size, tokens: size * sample.ids.length, seconds: ms / 1000 });
             slowestMs = Math.max(slowestMs, ms);
           }),
         );
