@@ -15,7 +15,8 @@ import { readSentences } from './sentences.js';
 import { BENCH_SERVER_FLAGS, startServer } from './server.js';
 
 const USAGE = `usage: npm run bench:peers -- [--duration S] [--warmup S] [--connections 1,8,32,64] [--model DIR] [--data TSV]
-  [--peer-threads N] [--mosec-max-batch N] [--mosec-wait-ms N] [--check N] [--set section.key=value ...] [--out FILE.json]
+  [--peer-threads N] [--mosec-max-batch N] [--mosec-wait-ms N] [--check N] [--rounds N] [--set section.key=value ...] [--out FILE.json]
+  --rounds: measure every server N times, every other round in reverse order; the table shows each row's median round
   --peer-threads: onnxruntime intra-op threads in each peer worker and raw process (default 1)
   --set: runtime setting for our server only (ours runs its defaults otherwise)`;
 
@@ -30,6 +31,7 @@ const { values: args } = parseArgs({
     'mosec-max-batch': { type: 'string', default: '8' },
     'mosec-wait-ms': { type: 'string', default: '1' },
     check: { type: 'string', default: '200' },
+    rounds: { type: 'string', default: '1' },
     set: { type: 'string', multiple: true, default: [] },
     out: { type: 'string' },
     help: { type: 'boolean', default: false },
@@ -140,10 +142,14 @@ const raw = execFileSync(python, [join(PEERS_DIR, 'raw.py'), sentencesFile, Stri
   .split('\n')
   .map((line) => JSON.parse(line) as { procs: number; batch: number; sentencesPerSec: number; p50Ms: number });
 
-const results: { server: Server; rows: Row[]; agreement: string }[] = [];
-let reference: Answer[] | undefined;
-for (const server of SERVERS) {
-  console.log(`${server.name} ...`);
+/** One server measured once: its answers to the check sentences and a row per client count. */
+interface Measured {
+  answers: Answer[];
+  rows: Row[];
+}
+
+async function measure(server: Server, round: number): Promise<Measured> {
+  console.log(`${server.name}${rounds > 1 ? ` (round ${round + 1})` : ''} ...`);
   const running = await server.start();
   try {
     const answers: Answer[] = [];
@@ -152,9 +158,7 @@ for (const server of SERVERS) {
       if (!response.ok) throw new Error(`${server.name} answered ${response.status}: ${await response.text()}`);
       answers.push(server.answer(await response.json()));
     }
-    reference ??= answers;
-    const agreement = agree(reference, answers);
-    const bodies = join(work, `bodies-${results.length}.txt`);
+    const bodies = join(work, `bodies-${SERVERS.indexOf(server)}.txt`);
     writeFileSync(bodies, `${sentences.map(server.body).join('\n')}\n`);
     const rows: Row[] = [];
     for (const connections of CONNECTIONS) {
@@ -176,11 +180,32 @@ for (const server of SERVERS) {
         ...(threadsBefore ? { threads: threadProfile(threadsBefore, running.threads!(), wall) } : {}),
       });
     }
-    results.push({ server, rows, agreement });
+    console.log(`  req/s: ${rows.map((r) => `${r.connections} clients ${r.requestsPerSec.toFixed(0)}`).join(', ')}`);
+    return { answers, rows };
   } finally {
     await running.stop();
   }
 }
+
+const rounds = Number(args.rounds);
+const perRound: Map<Server, Measured>[] = [];
+for (let round = 0; round < rounds; round++) {
+  // Every other round runs the servers in reverse, so none always goes first on a machine whose load drifts.
+  const order = round % 2 === 0 ? SERVERS : [...SERVERS].reverse();
+  const measured = new Map<Server, Measured>();
+  for (const server of order) measured.set(server, await measure(server, round));
+  perRound.push(measured);
+}
+/** Per server and client count, the round with the median req/s (the lower middle one for an even count). */
+const results = SERVERS.map((server) => {
+  const runs = perRound.map((round) => round.get(server)!);
+  const rows = CONNECTIONS.map((_, i) => {
+    const sorted = runs.map((run) => run.rows[i]!).sort((a, b) => a.requestsPerSec - b.requestsPerSec);
+    return sorted[Math.floor((sorted.length - 1) / 2)]!;
+  });
+  const reference = perRound[0]!.get(SERVERS[0]!)!.answers;
+  return { server, rows, agreement: runs.map((run) => agree(reference, run.answers)).find((a) => !a.startsWith('agree')) ?? agree(reference, runs[0]!.answers) };
+});
 
 const oursRows = results[0]!.rows;
 const offRows = results[1]!.rows;
