@@ -1,7 +1,7 @@
 // Benchmark of the inference runtime against its own ceiling (issue 2, "Benchmark"):
 // raw onnxruntime + tokenizer throughput in this process, then the real server in a child
 // process under autocannon with batching on and off. Not a test: it prints numbers.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -9,6 +9,7 @@ import { loadConfig } from '../../runtime/src/config/load.js';
 import type { Quantization } from '#contract/runtime-config.js';
 import { readManifest } from '../../runtime/src/model/manifest.js';
 import { rawCeiling, type RawRow } from './raw.js';
+import { readSentences } from './sentences.js';
 import { BENCH_SERVER_FLAGS, loadTest, startServer, type LoadRow } from './server.js';
 import { measureQuietly, type Patience } from './stats.js';
 
@@ -57,7 +58,13 @@ if (!RAW_BATCHES.includes(1) || !CONNECTIONS.includes(1)) exit(`--raw-batches an
 if (args.quantization !== undefined && !['none', 'int8', 'fp16'].includes(args.quantization)) exit(`--quantization must be none, int8 or fp16\n${USAGE}`);
 if (!existsSync(args.data)) exit(`sentences file ${args.data} not found: the benchmark reads SST-2 dev sentences (../shared/data/sst2/dev.tsv); pass --data FILE`);
 
-const sentences = readSentences(args.data);
+const sentences = (() => {
+  try {
+    return readSentences(args.data);
+  } catch (error) {
+    exit((error as Error).message);
+  }
+})();
 const quantization = args.quantization as Quantization | undefined;
 // Settings go through the runtime's own flag parser so the raw session and the server read identical values.
 const settings = [`--model.path=${args.model}`, ...(quantization ? [`--model.quantization=${quantization}`] : []), ...args.set.map((s) => `--${s}`)];
@@ -200,15 +207,6 @@ function fmt(cores: number): string {
 function ratioTable(list: Ratio[]): string {
   const mark = { pass: 'yes', noise: 'within noise (3%)', fail: 'NO' };
   return ['| ratio | value | target | met |', '|---|---:|---|---|', ...list.map((r) => `| ${r.name} | ${r.value.toFixed(2)} | ${r.target} | ${mark[r.verdict]} |`)].join('\n');
-}
-
-function readSentences(file: string): string[] {
-  const [header, ...lines] = readFileSync(file, 'utf8').split('\n');
-  const column = header!.split('\t').indexOf('sentence');
-  if (column === -1) exit(`${file}: expected a tab-separated header with a "sentence" column`);
-  const texts = lines.map((line) => line.split('\t')[column]?.trim() ?? '').filter((text) => text !== '');
-  if (texts.length === 0) exit(`${file}: no sentences`);
-  return texts;
 }
 
 function positiveIntegers(list: string, flag: string): number[] {

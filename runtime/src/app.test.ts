@@ -145,7 +145,17 @@ describe('HTTP contract (app.inject over a fake model)', () => {
     it('ready: describes the model, and counts requests in /metrics', async () => {
       start({ model: { name: 'sst2', revision: 'r9' } });
       expect((await app.inject('/readyz')).json()).toEqual({ status: 'ready' });
-      expect((await app.inject('/v1/model')).json()).toEqual({ name: 'sst2', revision: 'r9', quantization: 'int8', executionProvider: 'cpu', labels: ['negative', 'positive'], maxTokens: 8, languages: [], scripts: ['Latn'] });
+      expect((await app.inject('/v1/model')).json()).toEqual({
+        name: 'sst2',
+        revision: 'r9',
+        quantization: 'int8',
+        executionProvider: 'cpu',
+        labels: ['negative', 'positive'],
+        maxTokens: 8,
+        languages: [],
+        scripts: ['Latn'],
+        serving: { sessions: 2, intraOpThreads: 1, maxBatchSize: 32, preferredBatchSize: 8 },
+      });
       const metrics = await app.inject('/metrics');
       expect(metrics.headers['content-type']).toContain('text/plain');
       expect(metrics.body).toContain('sentiment_runtime_requests_total{route="/v1/model",code="200"} 1');

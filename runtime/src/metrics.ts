@@ -21,6 +21,17 @@ export class RuntimeMetrics implements BatchObserver, InferObserver, StreamObser
   /** Exported so alerts can express saturation as queue_depth / queue_capacity without knowing the config. */
   readonly queueCapacity = new Gauge({ name: `${PREFIX}queue_capacity`, help: 'Texts the queue holds before requests get 429 (batching.maxQueue).', registers: [this.registry] });
   private readonly batchSize = new Histogram({ name: `${PREFIX}batch_size`, help: 'Texts per executed batch.', buckets: SIZE_BUCKETS, registers: [this.registry] });
+  private readPreferredBatchSize: (() => number) | undefined;
+  // Read at each scrape: the batcher keeps re-choosing as it measures.
+  private readonly preferredBatchSize: Gauge = new Gauge({
+    name: `${PREFIX}preferred_batch_size`,
+    help: 'The batch size measured to serve the most texts per second here; batches are cut at it (batching.maxBatchSize bounds it).',
+    aggregator: 'average',
+    registers: [this.registry],
+    collect: () => {
+      if (this.readPreferredBatchSize) this.preferredBatchSize.set(this.readPreferredBatchSize());
+    },
+  });
   private readonly paddedTokens = new Histogram({ name: `${PREFIX}batch_padded_tokens`, help: 'Padded tokens (rows x longest row) per executed batch.', buckets: [16, 64, 256, 1024, 4096, 16384, 65536], registers: [this.registry] });
   private readonly inferenceDuration = new Histogram({ name: `${PREFIX}inference_duration_seconds`, help: 'Time to run one batch on the session.', buckets: LATENCY_BUCKETS, registers: [this.registry] });
   private readonly tokenizationDuration = new Histogram({ name: `${PREFIX}tokenization_duration_seconds`, help: 'Time to tokenize the uncached texts of one request.', buckets: LATENCY_BUCKETS, registers: [this.registry] });
@@ -53,6 +64,10 @@ export class RuntimeMetrics implements BatchObserver, InferObserver, StreamObser
     this.modelInfo.reset();
     this.modelInfo.set({ model: info.model, revision: info.revision, quantization: info.quantization, execution_provider: info.executionProvider, requested_provider: info.requestedProvider }, 1);
     for (const label of info.labels) for (const source of ANSWER_SOURCES) this.predictions.inc({ label, source }, 0);
+  }
+
+  watchBatchSize(preferred: () => number): void {
+    this.readPreferredBatchSize = preferred;
   }
 
   queueDepth(depth: number): void {

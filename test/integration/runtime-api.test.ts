@@ -134,5 +134,15 @@ describe('runtime HTTP API', () => {
         expect(text).toContain(name);
       }
     });
+
+    it('serves on the sessions it derived and reports the batch size it measured best, in /v1/model and /metrics alike', async () => {
+      const { serving } = (await (await fetch(url('/v1/model'))).json()) as { serving: { sessions: number; intraOpThreads: number; maxBatchSize: number; preferredBatchSize: number } };
+      expect(serving.sessions).toBeGreaterThanOrEqual(1);
+      expect(serving.intraOpThreads).toBeGreaterThanOrEqual(1);
+      expect(serving.preferredBatchSize).toBeGreaterThanOrEqual(1);
+      expect(serving.preferredBatchSize).toBeLessThanOrEqual(serving.maxBatchSize);
+      const text = await (await fetch(url('/metrics'))).text();
+      expect(Number(/^sentiment_runtime_preferred_batch_size (\d+)$/m.exec(text)?.[1])).toBe(serving.preferredBatchSize);
+    });
   });
 });

@@ -14,7 +14,14 @@ import type { ModelInfo, ServedModel } from '../../runtime/src/model/served-mode
  * unknown tokens. Every call is recorded, and `answer` can be swapped to fail or to hold.
  */
 export class FakeModel implements ServedModel {
-  readonly info: ModelInfo = { labels: ['negative', 'positive'], quantization: 'int8', executionProvider: 'cpu', maxTokens: 8, language: { languages: [], scripts: ['Latn'] } };
+  readonly info: ModelInfo = {
+    labels: ['negative', 'positive'],
+    quantization: 'int8',
+    executionProvider: 'cpu',
+    maxTokens: 8,
+    language: { languages: [], scripts: ['Latn'] },
+    serving: { sessions: 2, intraOpThreads: 1, maxBatchSize: 32, preferredBatchSize: 8 },
+  };
   readonly calls: { texts: string[]; options: ClassifyOptions; at: number }[] = [];
   broken: Error | undefined;
   answer: (texts: string[]) => Promise<Prediction[]> = async (texts) => texts.map((text) => fakePrediction(text, this.info.maxTokens));

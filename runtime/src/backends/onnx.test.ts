@@ -24,7 +24,7 @@ const TERRIBLE = [101, 6659, 102];
 describe('OnnxBackend (real onnxruntime session in a worker thread)', () => {
   let backend: OnnxBackend;
   beforeAll(async () => {
-    backend = await OnnxBackend.open(readManifest(demo, {}), { executionProvider: 'cpu', cudaDeviceId: 0, allowCpuFallback: false, intraOpThreads: 1, interOpThreads: 1, spinWait: false, concurrentBatches: 1, warmupTexts: 1 }, () => {});
+    backend = await OnnxBackend.open(readManifest(demo, {}), { executionProvider: 'cpu', cudaDeviceId: 0, allowCpuFallback: false, sessions: 1, intraOpThreads: 1, interOpThreads: 1, spinWait: false, concurrentBatches: 1, warmupTexts: 1 }, () => {});
   });
   afterAll(async () => backend?.close());
 
@@ -48,5 +48,16 @@ describe('OnnxBackend (real onnxruntime session in a worker thread)', () => {
     await expect(backend.run(broken)).rejects.toThrow(/inference failed/);
     expect(backend.failure).toBeUndefined();
     expect(await backend.run(batch([GREAT]))).toHaveLength(2);
+  });
+
+  it('spreads batches over several sessions, each answering as one session would', async () => {
+    const pool = await OnnxBackend.open(readManifest(demo, {}), { executionProvider: 'cpu', cudaDeviceId: 0, allowCpuFallback: false, sessions: 2, intraOpThreads: 1, interOpThreads: 1, spinWait: false, concurrentBatches: 1, warmupTexts: 1 }, () => {});
+    try {
+      const alone = await backend.run(batch([GREAT, TERRIBLE]));
+      const answers = await Promise.all(Array.from({ length: 6 }, () => pool.run(batch([GREAT, TERRIBLE]))));
+      for (const answer of answers) expect(Array.from(answer)).toEqual(Array.from(alone));
+    } finally {
+      await pool.close();
+    }
   });
 });

@@ -13,25 +13,68 @@ interface Pending {
   reject: (error: Error) => void;
 }
 
-/** An onnxruntime session owned by a worker thread; batches are posted to it with their buffers transferred. */
-export class OnnxBackend implements Backend {
+/** One worker thread owning one onnxruntime session. */
+class SessionWorker {
   private nextId = 0;
-  private readonly pending = new Map<number, Pending>();
-  private closed = false;
-  failure: Error | undefined;
+  readonly pending = new Map<number, Pending>();
 
-  private constructor(
-    private readonly worker: Worker,
-    readonly info: BackendInfo,
+  constructor(
+    readonly worker: Worker,
+    onFailure: (error: Error) => void,
+    isClosed: () => boolean,
   ) {
     worker.on('message', (result: RunResult) => this.settle(result));
-    worker.on('error', (error) => this.fail(error));
+    worker.on('error', onFailure);
     worker.on('exit', (code) => {
-      if (!this.closed) this.fail(new Error(`inference worker exited with code ${code}`));
+      if (!isClosed()) onFailure(new Error(`inference worker exited with code ${code}`));
     });
   }
 
-  static async open(manifest: ModelManifest, session: RuntimeConfig['session'], onFallback: (reason: string) => void): Promise<OnnxBackend> {
+  run(batch: Batch): Promise<Float32Array> {
+    const id = this.nextId++;
+    const request: RunRequest = { id, ...batch };
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage(request, [batch.inputIds.buffer, batch.attentionMask.buffer, batch.tokenTypeIds.buffer] as ArrayBuffer[]);
+    });
+  }
+
+  rejectAll(error: Error): void {
+    for (const pending of this.pending.values()) pending.reject(error);
+    this.pending.clear();
+  }
+
+  private settle(result: RunResult): void {
+    const pending = this.pending.get(result.id);
+    if (!pending) return;
+    this.pending.delete(result.id);
+    if ('error' in result) pending.reject(new Error(`inference failed: ${result.error}`));
+    else pending.resolve(result.logits);
+  }
+}
+
+/** The session settings with the layout already resolved: `sessions` workers of `intraOpThreads` each. */
+export type SessionSettings = RuntimeConfig['session'];
+
+/**
+ * onnxruntime sessions owned by worker threads, one per core of the quota by default: one
+ * session.run keeps about one core busy on a small model, so a single session leaves the rest of
+ * the pod idle. A batch goes to the session with the fewest batches outstanding, its buffers
+ * transferred, not copied.
+ */
+export class OnnxBackend implements Backend {
+  private closed = false;
+  private readonly sessions: SessionWorker[];
+  failure: Error | undefined;
+
+  private constructor(
+    workers: Worker[],
+    readonly info: BackendInfo,
+  ) {
+    this.sessions = workers.map((worker) => new SessionWorker(worker, (error) => this.fail(error), () => this.closed));
+  }
+
+  static async open(manifest: ModelManifest, session: SessionSettings, onFallback: (reason: string) => void): Promise<OnnxBackend> {
     const init: WorkerInit = {
       onnxFile: manifest.onnxFile,
       executionProvider: session.executionProvider,
@@ -42,22 +85,17 @@ export class OnnxBackend implements Backend {
       spinWait: session.spinWait,
       numLabels: manifest.labels.length,
     };
-    const worker = new Worker(workerUrl, { workerData: init });
-    const ready = await new Promise<WorkerReady>((resolve, reject) => {
-      worker.once('message', (message: WorkerReady | WorkerFailed) => {
-        if (message.kind === 'ready') resolve(message);
-        else reject(new ModelLoadError(manifest.onnxFile, message.message));
-      });
-      worker.once('error', (error) => reject(new ModelLoadError(manifest.onnxFile, error.message)));
-    }).catch(async (error: unknown) => {
-      await worker.terminate();
+    const workers = Array.from({ length: Math.max(1, session.sessions) }, () => new Worker(workerUrl, { workerData: init }));
+    const ready = await Promise.all(workers.map((worker) => readiness(worker, manifest.onnxFile))).catch(async (error: unknown) => {
+      await Promise.all(workers.map((worker) => worker.terminate()));
       throw error;
     });
-    if (ready.fallbackReason) onFallback(ready.fallbackReason);
-    return new OnnxBackend(worker, {
-      executionProvider: ready.executionProvider,
+    const first = ready[0]!;
+    if (first.fallbackReason) onFallback(first.fallbackReason);
+    return new OnnxBackend(workers, {
+      executionProvider: first.executionProvider,
       requestedProvider: session.executionProvider,
-      inputNames: ready.inputNames,
+      inputNames: first.inputNames,
       numLabels: manifest.labels.length,
     });
   }
@@ -65,30 +103,28 @@ export class OnnxBackend implements Backend {
   run(batch: Batch): Promise<Float32Array> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new Error('inference backend is closed'));
-    const id = this.nextId++;
-    const request: RunRequest = { id, ...batch };
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage(request, [batch.inputIds.buffer, batch.attentionMask.buffer, batch.tokenTypeIds.buffer] as ArrayBuffer[]);
-    });
+    let least = this.sessions[0]!;
+    for (const session of this.sessions) if (session.pending.size < least.pending.size) least = session;
+    return least.run(batch);
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.worker.terminate();
-  }
-
-  private settle(result: RunResult): void {
-    const pending = this.pending.get(result.id);
-    if (!pending) return;
-    this.pending.delete(result.id);
-    if ('error' in result) pending.reject(new Error(`inference failed: ${result.error}`));
-    else pending.resolve(result.logits);
+    await Promise.all(this.sessions.map((session) => session.worker.terminate()));
   }
 
   private fail(error: Error): void {
     this.failure ??= error;
-    for (const pending of this.pending.values()) pending.reject(error);
-    this.pending.clear();
+    for (const session of this.sessions) session.rejectAll(error);
   }
+}
+
+function readiness(worker: Worker, onnxFile: string): Promise<WorkerReady> {
+  return new Promise<WorkerReady>((resolve, reject) => {
+    worker.once('message', (message: WorkerReady | WorkerFailed) => {
+      if (message.kind === 'ready') resolve(message);
+      else reject(new ModelLoadError(onnxFile, message.message));
+    });
+    worker.once('error', (error) => reject(new ModelLoadError(onnxFile, error.message)));
+  });
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Backend, Batch } from '../backends/backend.js';
+import { BatchSizeChooser } from './batch-size.js';
 import { Batcher, type BatchObserver, type BatcherClock } from './batcher.js';
 import { BatchQueue, type QueueEntry } from './queue.js';
 
@@ -180,5 +181,57 @@ describe('Batcher', () => {
     }
     await turns();
     expect([idle, answered]).toEqual([true, 1]);
+  });
+});
+
+describe('Batcher with a batch size chooser', () => {
+  /** Each run moves the fake clock by what the batch costs: per text, cheapest at 8 rows, as on a small CPU. */
+  class CostModelBackend extends RecordingBackend {
+    constructor(private readonly clock: FakeClock) {
+      super();
+    }
+
+    override async run(batch: Batch): Promise<Float32Array> {
+      const msPerText = batch.rows <= 8 ? 3.5 - batch.rows * 0.05 : 3 + batch.rows * 0.06;
+      this.clock.advance(batch.rows * msPerText * (batch.columns / 25));
+      return super.run(batch);
+    }
+  }
+
+  function chooserSetup(latencyBudgetMs: number, concurrentBatches = 2) {
+    const clock = new FakeClock();
+    const backend = new CostModelBackend(clock);
+    const chooser = new BatchSizeChooser({ maxBatchSize: 32, latencyBudgetMs });
+    const queue = new BatchQueue({ maxBatchSize: 32, maxBatchTokens: 10_000, maxQueue: 1000 });
+    const batcher = new Batcher(queue, backend, { maxBatchSize: 32, maxBatchDelayMs: 0, concurrentBatches, padTokenId: 0, batchSize: chooser }, quietObserver, clock);
+    const text = (first: number) => ({ ids: [first, ...Array.from({ length: 24 }, () => 7)], typeIds: Array.from({ length: 25 }, () => 0), truncated: false, unknownRatio: 0 });
+    return { clock, backend, chooser, batcher, text, queue };
+  }
+
+  it('probes each size at warm-up, as many batches at once as may run, and prefers the cheapest per text', async () => {
+    const { backend, chooser, batcher, text } = chooserSetup(1000);
+    await batcher.probeBatchSizes(text(1), 2);
+    expect(backend.batches.map((b) => b.rows)).toEqual([1, 1, 1, 1, 2, 2, 2, 2, 4, 4, 4, 4, 8, 8, 8, 8, 16, 16, 16, 16, 32, 32, 32, 32]);
+    expect(chooser.preferred).toBe(8);
+  });
+
+  it('stops probing at the first size whose batch overran the latency budget', async () => {
+    // A batch of 8 takes ~25 ms, of 16 ~63 ms.
+    const { backend, chooser, batcher, text } = chooserSetup(40, 1);
+    await batcher.probeBatchSizes(text(1), 1);
+    expect(Math.max(...backend.batches.map((b) => b.rows))).toBe(16);
+    expect(chooser.preferred).toBe(8);
+  });
+
+  it('cuts batches at the preferred size when more texts wait', async () => {
+    const { backend, batcher, text, clock } = chooserSetup(1000);
+    await batcher.probeBatchSizes(text(1), 1);
+    backend.batches.length = 0;
+    const results = Array.from({ length: 40 }, (_, i) => new Promise<Float32Array>((resolve, reject) => batcher.submit([{ encoded: text(100 + i), enqueuedAt: clock.now(), deadline: Number.POSITIVE_INFINITY, resolve, reject }])));
+    const rows = await Promise.all(results);
+    expect(rows.map((row) => row[0])).toEqual(Array.from({ length: 40 }, (_, i) => 100 + i));
+    // The first text leaves alone (the sessions were idle); the rest wait and leave 8 at a time.
+    expect(backend.batches.map((b) => b.rows).filter((r) => r > 1).every((r) => r <= 8)).toBe(true);
+    expect(backend.batches.some((b) => b.rows === 8)).toBe(true);
   });
 });

@@ -1,12 +1,17 @@
 import type { Backend, Batch } from '../backends/backend.js';
+import type { BatchSizeChooser } from './batch-size.js';
 import type { QueueEntry } from './queue.js';
 import { BatchQueue } from './queue.js';
+import type { EncodedText } from './tokenizer.js';
 
 export interface BatcherOptions {
   maxBatchSize: number;
   maxBatchDelayMs: number;
+  /** Batches out at once: sessions x batches per session. */
   concurrentBatches: number;
   padTokenId: number;
+  /** Learns the batch size that serves best; without it every batch may take maxBatchSize. */
+  batchSize?: BatchSizeChooser | undefined;
 }
 
 /** Time as the batcher reads and waits on it; tests pass a fake one and move it by hand. */
@@ -73,7 +78,8 @@ export class Batcher {
     if (this.running >= this.options.concurrentBatches || this.queue.size === 0 || this.immediate) return;
     const oldest = this.queue.oldestEnqueuedAt!;
     const wait = this.options.maxBatchDelayMs - (this.clock.now() - oldest);
-    if (this.queue.size >= this.options.maxBatchSize || wait <= 0) {
+    const full = this.options.batchSize?.preferred ?? this.options.maxBatchSize;
+    if (this.queue.size >= full || wait <= 0) {
       if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
       this.timer = undefined;
       if (now) {
@@ -94,7 +100,7 @@ export class Batcher {
 
   private async dispatch(): Promise<void> {
     if (this.running >= this.options.concurrentBatches) return;
-    const next = this.queue.nextBatch(this.clock.now());
+    const next = this.queue.nextBatch(this.clock.now(), this.options.batchSize?.nextLimit());
     if (next) {
       for (const { entry, error } of next.dropped) {
         this.observer.dropped(error.kind as 'ClientGone' | 'DeadlineExceeded');
@@ -113,12 +119,15 @@ export class Batcher {
   }
 
   private async execute(entries: QueueEntry[]): Promise<void> {
-    const batch = this.pad(entries);
+    const batch = this.pad(entries.map((entry) => entry.encoded));
     const started = this.clock.now();
     let outcome: { logits: Float32Array } | { error: Error };
     try {
       outcome = { logits: await this.backend.run(batch) };
-      this.observer.batch({ size: entries.length, paddedTokens: batch.rows * batch.columns, seconds: (this.clock.now() - started) / 1000 });
+      const seconds = (this.clock.now() - started) / 1000;
+      const tokens = entries.reduce((sum, entry) => sum + entry.encoded.ids.length, 0);
+      this.options.batchSize?.record({ size: entries.length, tokens, seconds });
+      this.observer.batch({ size: entries.length, paddedTokens: batch.rows * batch.columns, seconds });
     } catch (error) {
       outcome = { error: error as Error };
     }
@@ -134,13 +143,39 @@ export class Batcher {
     entries.forEach((entry, row) => entry.resolve(outcome.logits.subarray(row * classes, (row + 1) * classes)));
   }
 
-  private pad(entries: QueueEntry[]): Batch {
-    const rows = entries.length;
-    const columns = Math.max(...entries.map((entry) => entry.encoded.ids.length));
+  /**
+   * Before traffic: runs `rounds` batches of each candidate size of `sample`, as many at once as
+   * may run, so the batch size chooser starts from this pod's costs. Stops at the first size whose
+   * batch overran the latency budget: larger ones would too.
+   */
+  async probeBatchSizes(sample: EncodedText, rounds: number): Promise<void> {
+    const chooser = this.options.batchSize;
+    if (!chooser) return;
+    for (const size of chooser.candidates) {
+      let slowestMs = 0;
+      for (let round = 0; round < rounds; round++) {
+        await Promise.all(
+          Array.from({ length: this.options.concurrentBatches }, async () => {
+            const batch = this.pad(Array.from({ length: size }, () => sample));
+            const started = this.clock.now();
+            await this.backend.run(batch);
+            const ms = this.clock.now() - started;
+            chooser.record({ size, tokens: size * sample.ids.length, seconds: ms / 1000 });
+            slowestMs = Math.max(slowestMs, ms);
+          }),
+        );
+      }
+      if (slowestMs > chooser.latencyBudgetMs) break;
+    }
+  }
+
+  private pad(texts: EncodedText[]): Batch {
+    const rows = texts.length;
+    const columns = Math.max(...texts.map((encoded) => encoded.ids.length));
     const inputIds = new BigInt64Array(rows * columns).fill(BigInt(this.options.padTokenId));
     const attentionMask = new BigInt64Array(rows * columns);
     const tokenTypeIds = new BigInt64Array(rows * columns);
-    entries.forEach(({ encoded }, row) => {
+    texts.forEach((encoded, row) => {
       const offset = row * columns;
       for (let i = 0; i < encoded.ids.length; i++) {
         inputIds[offset + i] = BigInt(encoded.ids[i]!);

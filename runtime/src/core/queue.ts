@@ -56,7 +56,8 @@ export class BatchQueue {
     this.entries.push(...entries);
   }
 
-  nextBatch(now: number): NextBatch | undefined {
+  /** `maxRows` narrows maxBatchSize for this batch (the size the batcher prefers now). */
+  nextBatch(now: number, maxRows = this.limits.maxBatchSize): NextBatch | undefined {
     const dropped: NextBatch['dropped'] = [];
     const live: QueueEntry[] = [];
     for (const entry of this.entries) {
@@ -78,7 +79,7 @@ export class BatchQueue {
     const chosen = new Set<QueueEntry>([anchor]);
     let longest = anchorLength;
     for (const { entry } of candidates) {
-      if (chosen.size >= this.limits.maxBatchSize) break;
+      if (chosen.size >= Math.min(maxRows, this.limits.maxBatchSize)) break;
       const width = Math.max(longest, entry.encoded.ids.length);
       if (width * (chosen.size + 1) > this.limits.maxBatchTokens) continue;
       chosen.add(entry);

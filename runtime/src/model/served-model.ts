@@ -12,6 +12,16 @@ export interface ModelInfo {
   maxTokens: number;
   /** The languages the model declares and the scripts it reads: texts in others get a warning. */
   language: ModelLanguage;
+  serving: ServingLayout;
+}
+
+/** How the model is spread over the pod's CPU and how big its batches are. */
+export interface ServingLayout {
+  sessions: number;
+  intraOpThreads: number;
+  maxBatchSize: number;
+  /** The batch size measured to serve best here; it moves as the batcher keeps measuring. */
+  readonly preferredBatchSize: number;
 }
 
 /**

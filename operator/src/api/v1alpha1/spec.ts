@@ -93,7 +93,7 @@ export const Runtime = Type.Object({
   image: ImageReference('Sentiment runtime image, pinned by tag or digest.'),
   executionProvider: ExecutionProvider,
   intraOpThreads: Type.With(SessionConfig.properties.intraOpThreads, {
-    description: 'Per serving process; 0 derives it from the CPU limit (or request) shared among the processes.',
+    description: 'onnxruntime threads per inference session; 0 derives it: the CPU limit (or request) becomes sessions of one thread each per serving process (up to 4, then more threads per session).',
   }),
   processes: Type.With(ServerConfig.properties.processes, {
     description:

@@ -62,32 +62,35 @@ describe('runtime config', () => {
   });
 
   it.each([
-    [{}, 0],
-    [{ limits: { cpu: '4' } }, 4],
-    [{ requests: { cpu: '2500m' } }, 2],
-    [{ requests: { cpu: '250m' } }, 1],
-    [{ requests: { cpu: '1' }, limits: { cpu: '3' } }, 3],
-  ])('sizes onnxruntime threads from the CPU quota %j -> %d', (resources, threads) => {
-    expect(runtimeConfig(sentimentModel({ resources }), '/m').session.intraOpThreads).toBe(threads);
+    [{}, 0, 0],
+    [{ limits: { cpu: '4' } }, 4, 1],
+    [{ limits: { cpu: '16' } }, 4, 4],
+    [{ requests: { cpu: '2500m' } }, 2, 1],
+    [{ requests: { cpu: '250m' } }, 1, 1],
+    [{ requests: { cpu: '1' }, limits: { cpu: '3' } }, 3, 1],
+  ])('turns the CPU quota %j into %d sessions of %d onnxruntime threads (none: the runtime derives them)', (resources, sessions, threads) => {
+    expect(runtimeConfig(sentimentModel({ resources }), '/m').session).toMatchObject({ sessions, intraOpThreads: threads });
   });
 
-  it('keeps an explicit thread count', () => {
-    const model = sentimentModel({ runtime: { intraOpThreads: 6 }, resources: { limits: { cpu: '2' } } });
-    expect(runtimeConfig(model, '/m').session.intraOpThreads).toBe(6);
+  it('keeps an explicit thread count and fits sessions of it into the quota', () => {
+    const two = sentimentModel({ runtime: { intraOpThreads: 6 }, resources: { limits: { cpu: '2' } } });
+    expect(runtimeConfig(two, '/m').session).toMatchObject({ sessions: 1, intraOpThreads: 6 });
+    const twelve = sentimentModel({ runtime: { intraOpThreads: 6 }, resources: { limits: { cpu: '12' } } });
+    expect(runtimeConfig(twelve, '/m').session).toMatchObject({ sessions: 2, intraOpThreads: 6 });
   });
 
   it('runs the serving processes the spec asks for, splitting the CPU quota among them', () => {
     const model = sentimentModel({ runtime: { processes: 4 }, resources: { limits: { cpu: '8' } } });
     const config = runtimeConfig(model, '/m');
     expect(config.server.processes).toBe(4);
-    expect(config.session.intraOpThreads).toBe(2);
-    expect(runtimeConfig(sentimentModel({ runtime: { processes: 4 }, resources: { limits: { cpu: '2' } } }), '/m').session.intraOpThreads).toBe(1);
+    expect(config.session).toMatchObject({ sessions: 2, intraOpThreads: 1 });
+    expect(runtimeConfig(sentimentModel({ runtime: { processes: 4 }, resources: { limits: { cpu: '2' } } }), '/m').session).toMatchObject({ sessions: 1, intraOpThreads: 1 });
     expect(runtimeConfig(sentimentModel({}), '/m').server.processes).toBe(1);
   });
 
   it('selects the CUDA provider for GPU models', () => {
     const model = sentimentModel({ runtime: { executionProvider: 'cuda' }, resources: { gpu: { count: 1 } } });
-    expect(runtimeConfig(model, '/m').session).toMatchObject({ executionProvider: 'cuda', cudaDeviceId: 0 });
+    expect(runtimeConfig(model, '/m').session).toMatchObject({ executionProvider: 'cuda', cudaDeviceId: 0, sessions: 1 });
   });
 });
 

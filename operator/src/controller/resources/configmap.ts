@@ -2,6 +2,7 @@ import type { V1ConfigMap } from '@kubernetes/client-node';
 import { Value } from 'typebox/value';
 import { stringify } from 'yaml';
 import { RuntimeConfig } from '#contract/runtime-config.js';
+import { sessionLayout, type SessionLayout } from '#contract/session-layout.js';
 import { RUNTIME_HTTP_PORT, type ModelSource, type SentimentModel } from '../../api/v1alpha1/index.js';
 import { drainTiming } from './drain.js';
 import { childMeta, childNames } from './names.js';
@@ -27,7 +28,7 @@ export function runtimeConfig(model: SentimentModel, modelPath: string): Runtime
     },
     session: {
       executionProvider: spec.runtime.executionProvider,
-      intraOpThreads: spec.runtime.intraOpThreads || threadsFor(spec.resources.limits?.cpu ?? spec.resources.requests?.cpu, spec.runtime.processes),
+      ...layoutFor(spec),
     },
     batching: { ...spec.batching },
     cache: { ...spec.cache },
@@ -70,12 +71,19 @@ function revision(source: ModelSource): string {
 
 /**
  * onnxruntime sizes its pool by the host's cores, not the container's CPU quota, and oversubscribed
- * spinning threads get throttled; one thread per whole core of the quota, split among the serving
- * processes, avoids that.
+ * threads get throttled; the quota (limit, else request) becomes sessions and threads per serving
+ * process. Without one the runtime derives the layout itself from the cgroup it finds.
  */
-function threadsFor(cpu: string | undefined, processes: number): number {
+function layoutFor(spec: SentimentModel['spec']): SessionLayout {
+  const cores = coresOf(spec.resources.limits?.cpu ?? spec.resources.requests?.cpu);
+  const { intraOpThreads, processes, executionProvider } = spec.runtime;
+  if (executionProvider === 'cuda') {
+    return { sessions: 1, intraOpThreads: intraOpThreads || (cores ? Math.max(1, Math.floor(cores / processes)) : 0) };
+  }
+  return cores ? sessionLayout(cores, processes, { sessions: 0, intraOpThreads }) : { sessions: 0, intraOpThreads };
+}
+
+function coresOf(cpu: string | undefined): number | undefined {
   const match = /^(\d+(?:\.\d+)?)(m?)$/.exec(cpu ?? '');
-  if (!match) return 0;
-  const cores = Number(match[1]) / (match[2] ? 1000 : 1);
-  return Math.min(256, Math.max(1, Math.floor(cores / processes)));
+  return match ? Number(match[1]) / (match[2] ? 1000 : 1) : undefined;
 }

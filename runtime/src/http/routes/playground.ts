@@ -16,6 +16,12 @@ const ModelDescription = Type.Object({
   scripts: Type.Array(Type.String(), {
     description: 'Writing systems the model reads (ISO 15924, e.g. Latn, Hani): those of its declared languages, else the one most of its vocabulary is in. A text mostly in another gets a warning.',
   }),
+  serving: Type.Object({
+    sessions: Type.Integer({ description: 'Inference sessions (worker threads) in this serving process.' }),
+    intraOpThreads: Type.Integer({ description: 'onnxruntime threads per session.' }),
+    maxBatchSize: Type.Integer({ description: 'Upper bound on texts per batch (batching.maxBatchSize).' }),
+    preferredBatchSize: Type.Integer({ description: 'The batch size measured to serve the most texts per second within the latency budget on this pod; batches are cut at it.' }),
+  }),
 });
 
 /** The page at `/` and the model description it shows. */
@@ -27,6 +33,15 @@ export const playgroundRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/v1/model', { schema: { summary: 'The served model', response: { 200: ModelDescription, ...errorResponses } } }, async () => {
     const { config } = app.serving;
     const { info } = requireModel(app.serving);
-    return { name: config.model.name, revision: config.model.revision, quantization: info.quantization, executionProvider: info.executionProvider, labels: info.labels, maxTokens: info.maxTokens, ...info.language };
+    return {
+      name: config.model.name,
+      revision: config.model.revision,
+      quantization: info.quantization,
+      executionProvider: info.executionProvider,
+      labels: info.labels,
+      maxTokens: info.maxTokens,
+      ...info.language,
+      serving: { ...info.serving },
+    };
   });
 };
