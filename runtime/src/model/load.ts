@@ -46,6 +46,7 @@ export async function loadModel(config: RuntimeConfig, metrics: RuntimeMetrics, 
   return {
     info: { labels: manifest.labels, quantization: manifest.quantization, executionProvider: backend.info.executionProvider, maxTokens: classifier.maxTokens },
     classify: (texts, options) => classifier.classify(texts, options),
+    oldestQueuedAt: () => queue.oldestEnqueuedAt,
     failure: () => backend.failure,
     idle: () => batcher.idle(),
     close: () => backend.close(),

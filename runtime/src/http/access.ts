@@ -1,0 +1,103 @@
+import type { Socket } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { RuntimeConfig } from '#contract/runtime-config.js';
+import { RuntimeError } from '../core/errors.js';
+import type { ServedModel } from '../model/served-model.js';
+import type { ServingContext } from './context.js';
+
+/**
+ * What a route is, for the checks every request passes before its body is read: probes and
+ * metrics answer anyone (the kubelet and Prometheus carry no token) and are never shed; inference
+ * routes are admitted against the load; everything else only needs the token.
+ */
+export type RouteKind = 'probe' | 'metrics' | 'inference';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    kind?: RouteKind;
+  }
+  interface FastifyRequest {
+    /** When the request reached this process (performance.now() clock): its deadline counts from here. */
+    arrivedAt: number;
+  }
+}
+
+/**
+ * Load shedding at the door. A request is refused before its body is parsed or its texts
+ * tokenized when (a) as many inference requests are already in progress as the queue holds texts
+ * (each holds at least one), or (b) the oldest queued text has waited longer than half the
+ * deadline, so a newcomer would likely wait past it. Refusing costs microseconds, which keeps the
+ * event loop free for probes and for the requests already accepted.
+ */
+export class Admission {
+  private admitted = 0;
+
+  constructor(
+    private readonly maxInProgress: number,
+    private readonly maxQueueWaitMs: number,
+  ) {}
+
+  /** As many requests in progress as the queue holds texts; a queue that has waited half the deadline takes no more. */
+  static forConfig(config: RuntimeConfig): Admission {
+    return new Admission(config.batching.maxQueue, config.server.requestTimeoutMs / 2);
+  }
+
+  get inProgress(): number {
+    return this.admitted;
+  }
+
+  /** Throws Overloaded, or counts the request in until leave(). */
+  enter(model: ServedModel | undefined, now: number): void {
+    if (this.admitted >= this.maxInProgress) {
+      throw new RuntimeError('Overloaded', `overloaded: ${this.admitted} requests in progress`, 1);
+    }
+    const oldest = model?.oldestQueuedAt();
+    if (oldest !== undefined && now - oldest > this.maxQueueWaitMs) {
+      throw new RuntimeError('Overloaded', `overloaded: the oldest queued text has waited ${Math.round(now - oldest)} ms`, 1);
+    }
+    this.admitted++;
+  }
+
+  leave(): void {
+    this.admitted--;
+  }
+}
+
+/**
+ * Node sees a connection when it accepts it and a request when it has parsed its headers; a
+ * new connection's first request is dated from the accept, which counts the time its bytes sat
+ * unread while the event loop was busy. Time in the kernel's accept backlog is invisible to the
+ * process (the reason the door above must stay cheap).
+ */
+function trackArrival(app: FastifyInstance): void {
+  const acceptedAt = new WeakMap<Socket, number>();
+  app.server.on('connection', (socket: Socket) => acceptedAt.set(socket, performance.now()));
+  app.decorateRequest('arrivedAt', 0);
+  app.addHook('onRequest', async (request, reply) => {
+    const socket = request.raw.socket;
+    const accepted = acceptedAt.get(socket);
+    if (accepted !== undefined) acceptedAt.delete(socket);
+    request.arrivedAt = accepted ?? performance.now() - reply.elapsedTime;
+  });
+}
+
+/** Bearer tokens (when configured) on every route but the open ones, then admission on inference routes. */
+export function registerAccessControl(app: FastifyInstance, context: ServingContext): void {
+  trackArrival(app);
+  const { tokens, admission, config } = context;
+  if (tokens) {
+    const open = new Set<RouteKind | undefined>(config.auth.metrics ? ['probe'] : ['probe', 'metrics']);
+    app.addHook('onRequest', async (request) => {
+      if (open.has(request.routeOptions.config.kind)) return;
+      if (!tokens.accepts(request.headers.authorization)) {
+        throw new RuntimeError('Unauthorized', request.headers.authorization ? 'bearer token not accepted' : 'authorization required: send "Authorization: Bearer <token>"');
+      }
+    });
+  }
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.config.kind !== 'inference') return;
+    admission.enter(context.model, performance.now());
+    // 'close' fires however the exchange ends: answered, failed or abandoned by the client.
+    reply.raw.once('close', () => admission.leave());
+  });
+}
