@@ -142,6 +142,19 @@ describe('access control (app.inject over a fake model)', () => {
       expect((await app.inject({ method: 'POST', url: '/v1/sentiment', payload: { text: 'good' } })).statusCode).toBe(200);
     });
 
+    it('refuses while the oldest request in progress has waited more than half the deadline', async () => {
+      start({ server: { requestTimeoutMs: 400 } });
+      const release = hold();
+      const held = app.inject({ method: 'POST', url: '/v1/sentiment', payload: { text: 'slow' } });
+      await expect.poll(() => model.calls.length).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      const refused = await app.inject({ method: 'POST', url: '/v1/sentiment', payload: { text: 'good' } });
+      expect([refused.statusCode, refused.json().error]).toEqual([429, expect.stringMatching(/^overloaded: the oldest request in progress has waited \d+ ms$/)]);
+      release();
+      expect((await held).statusCode).toBe(200);
+      expect((await app.inject({ method: 'POST', url: '/v1/sentiment', payload: { text: 'good' } })).statusCode).toBe(200);
+    });
+
     it('releases the slot of a request that failed', async () => {
       start({ batching: { maxQueue: 1 } });
       expect((await app.inject({ method: 'POST', url: '/v1/sentiment', payload: { text: 5 } })).statusCode).toBe(400);

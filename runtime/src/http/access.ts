@@ -17,6 +17,8 @@ declare module 'fastify' {
     kind?: RouteKind;
   }
   interface FastifyRequest {
+    /** Set on admitted inference requests. */
+    admission?: ReturnType<Admission['enter']>;
     /** When the request reached this process (performance.now() clock): its deadline counts from here. */
     arrivedAt: number;
   }
@@ -25,16 +27,22 @@ declare module 'fastify' {
 /**
  * Load shedding at the door. A request is refused before its body is parsed or its texts
  * tokenized when (a) as many inference requests are already in progress as the queue holds texts
- * (each holds at least one), or (b) the oldest queued text has waited longer than half the
- * deadline, so a newcomer would likely wait past it. Refusing costs microseconds, which keeps the
- * event loop free for probes and for the requests already accepted.
+ * (each holds at least one), or (b) the oldest request in progress, or the oldest queued text,
+ * has waited longer than half the deadline, so a newcomer would likely wait past it. The first
+ * counts every wait a request meets (the tokenizer's thread pool, the queue, a busy event loop);
+ * the second also sees texts that came some other way than HTTP. A request counts towards (b)
+ * only once its body has arrived, so a client that uploads slowly holds one slot of (a) (until
+ * server.bodyTimeoutMs) and never shuts the door on everyone else. Refusing costs microseconds,
+ * which keeps the event loop free for probes and for the requests already accepted.
  */
 export class Admission {
   private admitted = 0;
+  /** Arrival times of the requests being worked on (body read), in that order: the first is (about) the oldest. */
+  private readonly working = new Map<symbol, number>();
 
   constructor(
     private readonly maxInProgress: number,
-    private readonly maxQueueWaitMs: number,
+    private readonly maxWaitMs: number,
   ) {}
 
   /** As many requests in progress as the queue holds texts; a queue that has waited half the deadline takes no more. */
@@ -46,20 +54,30 @@ export class Admission {
     return this.admitted;
   }
 
-  /** Throws Overloaded, or counts the request in until leave(). */
-  enter(model: ServedModel | undefined, now: number): void {
+  /** Throws Overloaded, or counts the request in; its body has arrived at working(), and it is done at leave(). */
+  enter(model: ServedModel | undefined, now: number): { working(arrivedAt: number): void; leave(): void } {
     if (this.admitted >= this.maxInProgress) {
       throw new RuntimeError('Overloaded', `overloaded: ${this.admitted} requests in progress`, 1);
     }
-    const oldest = model?.oldestQueuedAt();
-    if (oldest !== undefined && now - oldest > this.maxQueueWaitMs) {
-      throw new RuntimeError('Overloaded', `overloaded: the oldest queued text has waited ${Math.round(now - oldest)} ms`, 1);
+    const oldestRequest: number | undefined = this.working.values().next().value;
+    if (oldestRequest !== undefined && now - oldestRequest > this.maxWaitMs) {
+      throw new RuntimeError('Overloaded', `overloaded: the oldest request in progress has waited ${Math.round(now - oldestRequest)} ms`, 1);
+    }
+    const oldestText = model?.oldestQueuedAt();
+    if (oldestText !== undefined && now - oldestText > this.maxWaitMs) {
+      throw new RuntimeError('Overloaded', `overloaded: the oldest queued text has waited ${Math.round(now - oldestText)} ms`, 1);
     }
     this.admitted++;
-  }
-
-  leave(): void {
-    this.admitted--;
+    const key = Symbol('request');
+    return {
+      working: (arrivedAt) => {
+        this.working.set(key, arrivedAt);
+      },
+      leave: () => {
+        this.admitted--;
+        this.working.delete(key);
+      },
+    };
   }
 }
 
@@ -73,6 +91,7 @@ function trackArrival(app: FastifyInstance): void {
   const acceptedAt = new WeakMap<Socket, number>();
   app.server.on('connection', (socket: Socket) => acceptedAt.set(socket, performance.now()));
   app.decorateRequest('arrivedAt', 0);
+  app.decorateRequest('admission', undefined);
   app.addHook('onRequest', async (request, reply) => {
     const socket = request.raw.socket;
     const accepted = acceptedAt.get(socket);
@@ -96,8 +115,12 @@ export function registerAccessControl(app: FastifyInstance, context: ServingCont
   }
   app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.config.kind !== 'inference') return;
-    admission.enter(context.model, performance.now());
+    const ticket = admission.enter(context.model, performance.now());
+    request.admission = ticket;
     // 'close' fires however the exchange ends: answered, failed or abandoned by the client.
-    reply.raw.once('close', () => admission.leave());
+    reply.raw.once('close', ticket.leave);
+  });
+  app.addHook('preHandler', async (request) => {
+    request.admission?.working(request.arrivedAt);
   });
 }
