@@ -7,6 +7,8 @@ import { stableHash } from './hash.js';
 import type { ModelDelivery } from './model-delivery.js';
 import { childMeta, childNames, labels, modelSummary, selectorLabels } from './names.js';
 import {
+  AUTH_DIR,
+  AUTH_TOKEN_FILE,
   CONFIG_DIR,
   CONFIG_FILE,
   CONTAINER_SECURITY_CONTEXT,
@@ -23,6 +25,7 @@ const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
 const GPU_TOLERATION: V1Toleration = { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' };
 /** Old ReplicaSets kept per model; the default of 10 adds up to thousands of objects across many models. */
 const REVISION_HISTORY_LIMIT = 3;
+const AUTH_VOLUME = 'auth-token';
 
 /**
  * The pod template, carrying its hash. The rollout strategy stays outside it: strategy.ts decides
@@ -106,6 +109,7 @@ function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTempl
   const nodeSelector = { ...scheduling.nodeSelector, ...(gpus.count > 0 && gpus.product ? { [GPU_PRODUCT_LABEL]: gpus.product } : {}) };
   const tolerations = [...(scheduling.tolerations ?? []), ...(gpus.count > 0 ? [GPU_TOLERATION] : [])];
   const probe = (path: string) => ({ httpGet: { path, port: HTTP_PORT_NAME } });
+  const auth = spec.server.auth;
 
   const runtime: V1Container = {
     name: 'runtime',
@@ -120,7 +124,12 @@ function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTempl
     readinessProbe: { ...probe('/readyz'), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
     livenessProbe: { ...probe('/healthz'), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
     ...(timing.preStopSleepSeconds > 0 ? { lifecycle: { preStop: { sleep: { seconds: timing.preStopSleepSeconds } } } } : {}),
-    volumeMounts: [{ name: 'config', mountPath: CONFIG_DIR, readOnly: true }, TMP_MOUNT, delivery.mount],
+    volumeMounts: [
+      { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
+      TMP_MOUNT,
+      delivery.mount,
+      ...(auth ? [{ name: AUTH_VOLUME, mountPath: AUTH_DIR, readOnly: true }] : []),
+    ],
     securityContext: CONTAINER_SECURITY_CONTEXT,
     terminationMessagePolicy: TERMINATION_MESSAGE_POLICY,
   };
@@ -148,7 +157,14 @@ function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTempl
       ...(scheduling.affinity ? { affinity: scheduling.affinity } : {}),
       ...(initContainers.length > 0 ? { initContainers } : {}),
       containers: [runtime],
-      volumes: [{ name: 'config', configMap: { name: childNames(model).configMap } }, TMP_VOLUME, delivery.volume],
+      volumes: [
+        { name: 'config', configMap: { name: childNames(model).configMap } },
+        TMP_VOLUME,
+        delivery.volume,
+        // Only the Secret's name and key enter the template (and its hash): a rotated token reaches
+        // the running pods through the volume, without a rollout.
+        ...(auth ? [{ name: AUTH_VOLUME, secret: { secretName: auth.tokenSecretRef.name, items: [{ key: auth.tokenSecretRef.key, path: AUTH_TOKEN_FILE }], defaultMode: 0o440 } }] : []),
+      ],
     },
   };
 }
