@@ -84,3 +84,31 @@ export function quantile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
+
+/**
+ * Requests per second the server completes with `concurrency` clients each waiting for its answer
+ * (a closed loop): what it can do right now, on however busy a machine, so an open-loop run can
+ * offer a known multiple of it.
+ */
+export async function closedLoopRate(options: { url: string; body: string; durationMs: number; concurrency: number }): Promise<number> {
+  const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
+  const end = performance.now() + options.durationMs;
+  let completed = 0;
+  const client = async (): Promise<void> => {
+    while (performance.now() < end) {
+      const status = await new Promise<number>((resolve, reject) => {
+        const outgoing = request(options.url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(options.body)) } }, (response) => {
+          response.resume();
+          response.once('end', () => resolve(response.statusCode ?? 0));
+        });
+        outgoing.once('error', reject);
+        outgoing.end(options.body);
+      });
+      if (status === 200) completed++;
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: options.concurrency }, client));
+  agent.destroy();
+  return (completed * 1000) / (performance.now() - started);
+}
