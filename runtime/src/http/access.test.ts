@@ -2,10 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { buildFakeApp, type FakeModel } from '../../../test/support/fake-model.js';
 import type { Prediction } from '../core/infer.js';
 import type { ServingContext } from './context.js';
+import { Admission } from './access.js';
 import { BearerTokens } from './bearer-tokens.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sentiment-auth-'));
@@ -26,7 +27,10 @@ describe('access control (app.inject over a fake model)', () => {
   const start = (...args: Parameters<typeof buildFakeApp>): void => {
     ({ app, model, context } = buildFakeApp(...args));
   };
-  afterEach(async () => app?.close());
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await app?.close();
+  });
 
   describe('bearer tokens (auth.tokenFile)', () => {
     const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -153,6 +157,31 @@ describe('access control (app.inject over a fake model)', () => {
       release();
       expect((await held).statusCode).toBe(200);
       expect((await app.inject({ method: 'POST', url: '/v1/sentiment', payload: { text: 'good' } })).statusCode).toBe(200);
+    });
+
+    it('refuses while the requests being worked on would take more than half the deadline at the rate requests recently finished', () => {
+      // 100 requests finished within the 5 s window (20/s): 11 more would take ~550 ms, past half of 1 s.
+      const admission = new Admission(1000, 500);
+      let now = 0;
+      vi.spyOn(performance, 'now').mockImplementation(() => now);
+      for (let i = 0; i < 100; i++) {
+        const ticket = admission.enter(undefined, now);
+        ticket.working(now);
+        ticket.leave();
+      }
+      now = 100;
+      const tickets = Array.from({ length: 11 }, () => admission.enter(undefined, now));
+      tickets.forEach((ticket) => ticket.working(now));
+      expect(() => admission.enter(undefined, now)).toThrow(/^overloaded: 11 requests ahead would take ~550 ms$/);
+      // Fewer ahead, and the door opens again.
+      tickets.slice(0, 2).forEach((ticket) => ticket.leave());
+      expect(() => admission.enter(undefined, now)).not.toThrow();
+    });
+
+    it('admits a burst after idle: no recent rate, no estimate', () => {
+      const admission = new Admission(1000, 500);
+      for (let i = 0; i < 500; i++) admission.enter(undefined, 0).working(0);
+      expect(admission.inProgress).toBe(500);
     });
 
     it('releases the slot of a request that failed', async () => {

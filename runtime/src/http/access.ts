@@ -24,14 +24,22 @@ declare module 'fastify' {
   }
 }
 
+/** The recent past the finishing rate is read over, and how many finished requests make it worth reading. */
+const RATE_WINDOW_MS = 5_000;
+const MIN_FINISHED_FOR_RATE = 8;
+
 /**
  * Load shedding at the door. A request is refused before its body is parsed or its texts
  * tokenized when (a) as many inference requests are already in progress as the queue holds texts
  * (each holds at least one), or (b) the oldest request in progress, or the oldest queued text,
- * has waited longer than half the deadline, so a newcomer would likely wait past it. The first
- * counts every wait a request meets (the tokenizer's thread pool, the queue, a busy event loop);
- * the second also sees texts that came some other way than HTTP. A request counts towards (b)
- * only once its body has arrived, so a client that uploads slowly holds one slot of (a) (until
+ * has waited longer than half the deadline, or (c) the requests being worked on would take longer
+ * than that to finish at the rate requests have recently finished: a newcomer waits for all of
+ * them. (b) counts every wait a request meets (the tokenizer's thread pool, the queue, a busy
+ * event loop) and also sees texts that came some other way than HTTP; (c) catches the backlog a
+ * burst admits just after the oldest request leaves, which (b) alone lets in (measured: a third
+ * of accepted requests then ended 504 under a 3x open-loop overload). (c) waits for a few
+ * completions, so a burst after idle is admitted. A request counts towards (b) and (c) only once
+ * its body has arrived, so a client that uploads slowly holds one slot of (a) (until
  * server.bodyTimeoutMs) and never shuts the door on everyone else. Refusing costs microseconds,
  * which keeps the event loop free for probes and for the requests already accepted.
  */
@@ -39,6 +47,9 @@ export class Admission {
   private admitted = 0;
   /** Arrival times of the requests being worked on (body read), in that order: the first is (about) the oldest. */
   private readonly working = new Map<symbol, number>();
+  /** When worked-on requests finished, oldest first; those before `finishedFrom` are past the window. */
+  private finishedAt: number[] = [];
+  private finishedFrom = 0;
 
   constructor(
     private readonly maxInProgress: number,
@@ -54,6 +65,16 @@ export class Admission {
     return this.admitted;
   }
 
+  /** Requests finished within the window before `now`; amortized O(1), since it runs on every request. */
+  private finishedWithin(now: number): number {
+    while (this.finishedFrom < this.finishedAt.length && now - this.finishedAt[this.finishedFrom]! > RATE_WINDOW_MS) this.finishedFrom++;
+    if (this.finishedFrom > 1024 && this.finishedFrom * 2 > this.finishedAt.length) {
+      this.finishedAt = this.finishedAt.slice(this.finishedFrom);
+      this.finishedFrom = 0;
+    }
+    return this.finishedAt.length - this.finishedFrom;
+  }
+
   /** Throws Overloaded, or counts the request in; its body has arrived at working(), and it is done at leave(). */
   enter(model: ServedModel | undefined, now: number): { working(arrivedAt: number): void; leave(): void } {
     if (this.admitted >= this.maxInProgress) {
@@ -62,6 +83,14 @@ export class Admission {
     const oldestRequest: number | undefined = this.working.values().next().value;
     if (oldestRequest !== undefined && now - oldestRequest > this.maxWaitMs) {
       throw new RuntimeError('Overloaded', `overloaded: the oldest request in progress has waited ${Math.round(now - oldestRequest)} ms`, 1);
+    }
+    const finished = this.finishedWithin(now);
+    if (finished >= MIN_FINISHED_FOR_RATE) {
+      const perMs = finished / RATE_WINDOW_MS;
+      const expectedWaitMs = this.working.size / perMs;
+      if (expectedWaitMs > this.maxWaitMs) {
+        throw new RuntimeError('Overloaded', `overloaded: ${this.working.size} requests ahead would take ~${Math.round(expectedWaitMs)} ms`, 1);
+      }
     }
     const oldestText = model?.oldestQueuedAt();
     if (oldestText !== undefined && now - oldestText > this.maxWaitMs) {
@@ -75,7 +104,7 @@ export class Admission {
       },
       leave: () => {
         this.admitted--;
-        this.working.delete(key);
+        if (this.working.delete(key)) this.finishedAt.push(performance.now());
       },
     };
   }
