@@ -1,5 +1,6 @@
 import { buildApp } from '../runtime/src/app.js';
 import { validateConfig } from '../runtime/src/config/load.js';
+import { Admission } from '../runtime/src/http/access.js';
 import { Lifecycle } from '../runtime/src/lifecycle.js';
 import { RuntimeMetrics } from '../runtime/src/metrics.js';
 
@@ -12,7 +13,8 @@ export const OPENAPI_FILE = 'docs/openapi.json';
  */
 export async function renderOpenApi(): Promise<string> {
   const metrics = new RuntimeMetrics();
-  const app = buildApp({ config: validateConfig({ logging: { level: 'silent' } }), lifecycle: new Lifecycle(), metrics, exposition: () => metrics.registry.metrics() });
+  const config = validateConfig({ logging: { level: 'silent' } });
+  const app = buildApp({ config, lifecycle: new Lifecycle(), metrics, exposition: () => metrics.registry.metrics(), admission: Admission.forConfig(config) });
   await app.ready();
   const document = `${JSON.stringify(app.swagger(), null, 2)}\n`;
   await app.close();

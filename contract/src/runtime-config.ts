@@ -92,6 +92,21 @@ export const ServerConfig = Type.Object(
     bodyTimeoutMs: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 30_000, description: 'A connection whose whole request (headers and body) has not arrived this long after its first byte is answered 408 and closed: a Content-Length that promises more than is sent holds no connection longer.' }),
     drainDelayMs: Type.Integer({ minimum: 0, maximum: 600_000, default: 5_000, description: 'After SIGTERM: not ready at once, still accepting for this long so endpoints can update.' }),
     shutdownTimeoutMs: Type.Integer({ minimum: 1_000, maximum: 3_600_000, default: 30_000, description: 'Hard limit for the whole drain after SIGTERM.' }),
+    playground: Type.Boolean({ default: true, description: 'Serve the playground page at /. On for the local demo; the operator renders it off unless the model asks for it.' }),
+  },
+  closed,
+);
+
+export const AuthConfig = Type.Object(
+  {
+    tokenFile: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'File holding the bearer tokens inference routes accept, one per line (a mounted Secret; never the token itself in the config). Unset: no authentication. Re-read every few seconds, so a rotated Secret takes effect without a restart.',
+      }),
+    ),
+    metrics: Type.Boolean({ default: false, description: 'Require the token on /metrics too. Off: /metrics stays open and a NetworkPolicy decides who reaches it.' }),
   },
   closed,
 );
@@ -144,6 +159,7 @@ export const RuntimeConfig = Type.Object(
     batching: Type.Object(BatchingConfig.properties, { ...closed, default: {} }),
     cache: Type.Object(CacheConfig.properties, { ...closed, default: {} }),
     server: Type.Object(ServerConfig.properties, { ...closed, default: {} }),
+    auth: Type.Object(AuthConfig.properties, { ...closed, default: {} }),
     logging: Type.Object(LoggingConfig.properties, { ...closed, default: {} }),
     stream: Type.Object(StreamConfig.properties, { ...closed, default: {} }),
   },

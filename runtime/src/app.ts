@@ -1,4 +1,5 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { registerAccessControl } from './http/access.js';
 import type { ServingContext } from './http/context.js';
 import { registerErrorHandling } from './http/errors.js';
 import { registerJsonParser } from './http/json.js';
@@ -35,6 +36,7 @@ export function buildApp(context: ServingContext): FastifyInstance {
   });
   registerErrorHandling(app, context.metrics);
   registerJsonParser(app);
+  registerAccessControl(app, context);
 
   app.addHook('onSend', async (_request, reply) => {
     // While draining, ask keep-alive clients to reconnect, which lands them on a ready pod.
@@ -49,7 +51,7 @@ export function buildApp(context: ServingContext): FastifyInstance {
   // Before the routes, so it sees each of them registered.
   registerOpenApi(app);
   void app.register(healthRoutes);
-  void app.register(playgroundRoutes);
+  void app.register(playgroundRoutes, { page: context.config.server.playground });
   void app.register(sentimentRoutes);
   void app.register(predictRoutes);
   void app.register(v2Routes);

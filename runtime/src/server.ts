@@ -2,6 +2,8 @@ import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { RuntimeConfig } from '#contract/runtime-config.js';
+import { Admission } from './http/access.js';
+import { BearerTokens } from './http/bearer-tokens.js';
 import type { ServingContext } from './http/context.js';
 import { explainListenError } from '#contract/listen-error.js';
 import { Lifecycle } from './lifecycle.js';
@@ -32,8 +34,13 @@ export async function startServer(config: RuntimeConfig): Promise<RunningServer>
   metrics.queueCapacity.set(config.batching.maxQueue);
   const supervisor = isServingProcess() ? joinSupervisor(metrics.registry) : undefined;
   const exposition = supervisor ? supervisor.metrics : () => metrics.registry.metrics();
-  const context: ServingContext = { config, lifecycle, metrics, exposition };
+  const tokens = config.auth.tokenFile === undefined ? undefined : BearerTokens.load(config.auth.tokenFile);
+  const context: ServingContext = { config, lifecycle, metrics, exposition, tokens, admission: Admission.forConfig(config) };
   const app = buildApp(context);
+  if (tokens) {
+    const stopWatching = tokens.watch((error) => app.log.warn({ err: error }, 'cannot re-read auth.tokenFile; the tokens read before stay in use'));
+    app.addHook('onClose', async () => stopWatching());
+  }
   const address = { host: config.server.host, port: supervisor?.port ?? config.server.port };
   const url = await app
     .listen(

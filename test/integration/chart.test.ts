@@ -55,6 +55,23 @@ describe('Helm chart: lint, values schema, rendered objects', () => {
     expect(() => render('default-values.yaml', set)).toThrow(message);
   });
 
+  it('renders NetworkPolicies only when asked: the operator admits the monitoring namespace, runtime pods the named callers and it, in each watched namespace', () => {
+    expect(render('default-values.yaml').map((o) => o.kind)).not.toContain('NetworkPolicy');
+    const policies = render('namespaced-values.yaml').filter((o) => o.kind === 'NetworkPolicy') as (Manifest & { spec: { podSelector: unknown; ingress: { from: unknown[]; ports: unknown[] }[] } })[];
+    expect(policies.map((p) => `${p.metadata.namespace}/${p.metadata.name}`)).toEqual([`${RELEASE_NAMESPACE}/sentiment-operator`, 'team-a/sentiment-operator-runtimes', 'team-b/sentiment-operator-runtimes']);
+    const monitoring = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'observability' } } };
+    const [operatorPolicy, runtimePolicy] = policies;
+    expect(operatorPolicy!.spec.podSelector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'sentiment-operator', 'app.kubernetes.io/instance': 'sentiment-operator', 'app.kubernetes.io/component': 'operator' } });
+    expect(operatorPolicy!.spec.ingress).toEqual([{ from: [monitoring], ports: [{ port: 'http', protocol: 'TCP' }] }]);
+    // The label every runtime pod the operator creates carries (operator/src/controller/resources/names.ts).
+    expect(runtimePolicy!.spec.podSelector).toEqual({ matchLabels: { 'app.kubernetes.io/managed-by': 'sentiment-operator' } });
+    const operatorPods = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': RELEASE_NAMESPACE } }, podSelector: operatorPolicy!.spec.podSelector };
+    expect(runtimePolicy!.spec.ingress).toEqual([{ from: [{ namespaceSelector: { matchLabels: { team: 'shop' } }, podSelector: { matchLabels: { app: 'checkout' } } }, monitoring, operatorPods], ports: [{ port: 'http', protocol: 'TCP' }] }]);
+    // Watching every namespace, the chart cannot place runtime policies: only the operator's is rendered.
+    expect(render('all-features-values.yaml').filter((o) => o.kind === 'NetworkPolicy').map((o) => o.metadata.name)).toEqual(['sentiment-operator']);
+    expect(() => render('default-values.yaml', 'networkPolicy.runtime.allowFrom[0].everyone=true')).toThrow('/networkPolicy/runtime/allowFrom/0');
+  });
+
   it('grants least privilege: explicit verbs and resources only, no wildcards, no deletes', () => {
     for (const file of valuesFiles) {
       for (const rule of rules(render(file))) {
@@ -258,7 +275,7 @@ describe('chart installed on a real control plane', () => {
     expect(dryRun.stdout).toContain('deployment.apps/sentiment-operator serverside-applied (server dry run)');
     const applied = await kubectl('apply', '--server-side', '--field-manager=helm', '-f', file);
     expect(applied.stderr).not.toContain('Warning');
-    for (const kind of ['prometheusrule.monitoring.coreos.com/sentiment-operator', 'podmonitor.monitoring.coreos.com/sentiment-operator-runtimes', 'servicemonitor.monitoring.coreos.com/sentiment-operator']) {
+    for (const kind of ['networkpolicy.networking.k8s.io/sentiment-operator', 'prometheusrule.monitoring.coreos.com/sentiment-operator', 'podmonitor.monitoring.coreos.com/sentiment-operator-runtimes', 'servicemonitor.monitoring.coreos.com/sentiment-operator']) {
       expect(applied.stdout).toContain(kind);
     }
     await waitForDeploymentAvailable(cp.kubeConfig, RELEASE_NAMESPACE, 'sentiment-operator', 2);

@@ -92,6 +92,8 @@ const invalid: [string, Record<string, unknown>, string][] = [
   ['stream records filling the queue', kafka({ maxInFlight: 2048 }), 'stream.kafka.maxInFlight must be below batching.maxQueue'],
   ['a bootstrap server without a port', kafka({ bootstrapServers: ['kafka'] }), 'spec.stream.kafka.bootstrapServers[0] in body should match'],
   ['SASL without a Secret', kafka({ sasl: { mechanism: 'SCRAM-SHA-512' } }), 'spec.stream.kafka.sasl.secretName: Required value'],
+  ['a token Secret without a key', { server: { auth: { tokenSecretRef: { name: 'reviews-token' } } } }, 'spec.server.auth.tokenSecretRef.key: Required value'],
+  ['/metrics behind the token with the builtin autoscaler', { autoscaling: { enabled: true }, server: { auth: { tokenSecretRef: { name: 'reviews-token', key: 'token' }, metrics: true } } }, 'server.auth.metrics closes /metrics to the builtin autoscaler'],
 ];
 
 describe('operator: SentimentModel validation by the apiserver', () => {
@@ -170,8 +172,21 @@ describe('operator: SentimentModel validation by the apiserver', () => {
         resources: { gpu: { count: 0, resourceName: 'nvidia.com/gpu' } },
         autoscaling: { enabled: false, minReplicas: 1, maxReplicas: 10 },
         rollout: { strategy: 'Auto' },
+        server: { playground: false },
       },
     });
+    expect(model.spec).not.toHaveProperty('server.auth');
+  });
+
+  it('accepts a token Secret, and /metrics behind it where no builtin autoscaler scrapes', async () => {
+    const auth = { tokenSecretRef: { name: 'reviews-token', key: 'token' }, metrics: true };
+    for (const [name, autoscaling] of [['token-static', { enabled: false }], ['token-external', { enabled: true, engine: 'external' }]] as const) {
+      const model = await applyObject(cp.kubeConfig, {
+        apiVersion: 'serving.sentiment.dev/v1alpha1', kind: 'SentimentModel', metadata: { name, namespace: ns },
+        spec: { model: { image: { reference: `${MODEL_IMAGE}@${DIGEST}` } }, runtime: { image: `ghcr.io/example/sentiment-runtime@${DIGEST}` }, autoscaling, server: { auth } },
+      });
+      expect(model.spec).toMatchObject({ server: { auth } });
+    }
   });
 });
 

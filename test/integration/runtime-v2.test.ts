@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,5 +79,34 @@ describe('KServe Open Inference Protocol (V2)', () => {
     }
     expect(report.default_outputs).toEqual(['label', 'probabilities', 'probability']);
     expect(report.unknown_model_error).toContain('unknown model "no-such-model"');
+  });
+});
+
+describe('V2 behind a bearer token (auth.tokenFile), with the real tritonclient', () => {
+  let runtime: Awaited<ReturnType<typeof startRuntime>>;
+  const dir = mkdtempSync(join(tmpdir(), 'sentiment-v2-auth-'));
+  const TOKEN = 'v2-test-token-0123456789';
+
+  beforeAll(async () => {
+    writeFileSync(join(dir, 'token'), `${TOKEN}\n`);
+    runtime = await startRuntime({ model: { path: models.demo, name: 'sst2', revision: '3' }, auth: { tokenFile: join(dir, 'token') } });
+  });
+  afterAll(async () => {
+    await runtime?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves the client that sends the token, and refuses the one that does not with 401', async () => {
+    const python = process.env.SENTIMENT_PYTHON;
+    if (!python) throw new Error('SENTIMENT_PYTHON is not set: run the tests through hack/dev (it installs tritonclient into a cached venv)');
+    const client = (env: Record<string, string>) => run(python, [join(repoRoot, 'test', 'clients', 'v2_client.py'), new URL(runtime.url).host, 'sst2', 'a joyous triumph'], { env: { ...process.env, ...env } });
+    const report = JSON.parse((await client({ V2_BEARER_TOKEN: TOKEN })).stdout);
+    expect(report).toMatchObject({ live: true, ready: true, model_ready: true, binary: { labels: ['positive'] }, json: { labels: ['positive'] } });
+    const refused = await client({}).then(() => undefined, (error: { stderr: string }) => error.stderr);
+    expect(refused).toContain('authorization required');
+    // The probes answer without it: the kubelet sends no token.
+    expect((await fetch(`${runtime.url}/v2/health/ready`)).status).toBe(200);
+    const unauthenticated = await post(`${runtime.url}/v2/models/sst2/infer`, { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['x'] }] });
+    expect([unauthenticated.status, unauthenticated.headers.get('www-authenticate'), unauthenticated.json.error_type]).toEqual([401, 'Bearer realm="sentiment-runtime"', 'Unauthorized']);
   });
 });

@@ -3,6 +3,8 @@ import { buildApp } from '../../runtime/src/app.js';
 import { validateConfig } from '../../runtime/src/config/load.js';
 import type { ClassifyOptions, Prediction } from '../../runtime/src/core/infer.js';
 import { softmax } from '../../runtime/src/core/scores.js';
+import { Admission } from '../../runtime/src/http/access.js';
+import { BearerTokens } from '../../runtime/src/http/bearer-tokens.js';
 import type { ServingContext } from '../../runtime/src/http/context.js';
 import { Lifecycle } from '../../runtime/src/lifecycle.js';
 import { RuntimeMetrics } from '../../runtime/src/metrics.js';
@@ -24,11 +26,17 @@ export class FakeModel implements ServedModel {
   };
   readonly calls: { texts: string[]; options: ClassifyOptions; at: number }[] = [];
   broken: Error | undefined;
+  /** What oldestQueuedAt() reports: tests set it to stand for a queue that has waited. */
+  queuedSince: number | undefined;
   answer: (texts: string[]) => Promise<Prediction[]> = async (texts) => texts.map((text) => fakePrediction(text, this.info.maxTokens));
 
   classify(texts: string[], options: ClassifyOptions): Promise<Prediction[]> {
     this.calls.push({ texts, options, at: performance.now() });
     return this.answer(texts);
+  }
+
+  oldestQueuedAt(): number | undefined {
+    return this.queuedSince;
   }
 
   failure(): Error | undefined {
@@ -54,7 +62,8 @@ export function buildFakeApp(overrides: Overrides = {}, options: { loading?: boo
   const model = new FakeModel();
   const lifecycle = new Lifecycle();
   const metrics = new RuntimeMetrics();
-  const context: ServingContext = { config, lifecycle, metrics, exposition: () => metrics.registry.metrics() };
+  const tokens = config.auth.tokenFile === undefined ? undefined : BearerTokens.load(config.auth.tokenFile);
+  const context: ServingContext = { config, lifecycle, metrics, exposition: () => metrics.registry.metrics(), tokens, admission: Admission.forConfig(config) };
   if (!options.loading) {
     context.model = model;
     lifecycle.markReady();

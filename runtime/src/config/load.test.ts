@@ -39,7 +39,7 @@ describe('loadConfig', () => {
 
   it.each([
     [{ file: 'model:\n  bogus: 1\n' }, 'config: unknown key model.bogus (known keys of model: path, name, revision, quantization, maxSequenceLength, labels)'],
-    [{ file: 'extra: {}\n' }, 'config: unknown key extra (known keys: model, session, batching, cache, server, logging, stream)'],
+    [{ file: 'extra: {}\n' }, 'config: unknown key extra (known keys: model, session, batching, cache, server, auth, logging, stream)'],
     [{ file: 'batching:\n  maxBatchSize: 0\n' }, 'batching.maxBatchSize must be >= 1'],
     [{ file: 'batching:\n  maxBatchDelayMs: 5000\n' }, 'batching.maxBatchDelayMs must be <= 1000'],
     [{ file: 'model:\n  quantization: int4\n' }, 'config: model.quantization must be one of none, fp16, int8 (got "int4")'],
@@ -49,7 +49,7 @@ describe('loadConfig', () => {
     [{ env: { SENTIMENT_BATCHING_MAX_BACH_SIZE: '3' } }, 'unknown environment variable SENTIMENT_BATCHING_MAX_BACH_SIZE'],
     [{ env: { SENTIMENT_SERVER_PORT: 'eighty' } }, 'must be a number (got "eighty")'],
     [{ argv: ['--server.prot=1'] }, 'config: unknown flag --server.prot (known keys of server: host, port, processes, '],
-    [{ argv: ['--sever.port=1'] }, 'config: unknown flag --sever.port (sections: model, session, batching, cache, server, logging, stream)'],
+    [{ argv: ['--sever.port=1'] }, 'config: unknown flag --sever.port (sections: model, session, batching, cache, server, auth, logging, stream)'],
     [{ argv: ['--server.port'] }, 'flag --server.port needs a value'],
     [{ argv: ['--cache.enabled=maybe'] }, 'must be true or false'],
     [{ file: 'stream:\n  inputTopic: texts\n' }, 'stream.inputTopic need stream.bootstrapServers'],

@@ -10,6 +10,7 @@ export type ErrorKind =
   | 'ClientGone' // the caller disconnected; nobody reads the answer
   | 'NotReady' // model loading or draining
   | 'NotFound'
+  | 'Unauthorized' // no bearer token, or not one the runtime accepts
   | 'Backend'; // inference itself failed
 
 export class RuntimeError extends Error {

@@ -5,6 +5,8 @@ import type { Prediction } from '../core/infer.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { RuntimeMetrics } from '../metrics.js';
 import type { ServedModel } from '../model/served-model.js';
+import type { Admission } from './access.js';
+import type { BearerTokens } from './bearer-tokens.js';
 
 /** What routes share, decorated onto the app so no route imports a singleton. */
 export interface ServingContext {
@@ -13,6 +15,9 @@ export interface ServingContext {
   metrics: RuntimeMetrics;
   /** The Prometheus text for /metrics: this process's registry, or every serving process's summed. */
   exposition(): Promise<string>;
+  admission: Admission;
+  /** The accepted bearer tokens; absent when auth.tokenFile is unset. */
+  tokens?: BearerTokens | undefined;
   /** Absent until the model has loaded and warmed up. */
   model?: ServedModel | undefined;
 }
@@ -41,8 +46,7 @@ export async function classifyForRequest(context: ServingContext, request: Fasti
   reply.raw.once('close', onClose);
   context.metrics.inflight.inc();
   try {
-    const arrivedAt = performance.now() - reply.elapsedTime;
-    return await model.classify(texts, { signal: abort.signal, deadline: arrivedAt + context.config.server.requestTimeoutMs });
+    return await model.classify(texts, { signal: abort.signal, deadline: request.arrivedAt + context.config.server.requestTimeoutMs });
   } finally {
     context.metrics.inflight.dec();
     reply.raw.off('close', onClose);

@@ -13,6 +13,7 @@ const STATUS: Record<ErrorKind, number> = {
   ClientGone: 499,
   NotReady: 503,
   NotFound: 404,
+  Unauthorized: 401,
   Backend: 500,
 };
 
@@ -29,6 +30,8 @@ export const errorResponses = { '4xx': ErrorBody, '5xx': ErrorBody };
 
 export function sendError(reply: FastifyReply, error: RuntimeError): FastifyReply {
   if (error.retryAfterSeconds !== undefined) void reply.header('retry-after', String(error.retryAfterSeconds));
+  // RFC 6750: a 401 names the scheme the client should use.
+  if (error.kind === 'Unauthorized') void reply.header('www-authenticate', 'Bearer realm="sentiment-runtime"');
   return reply.code(STATUS[error.kind]).send({ error: error.message, error_type: error.kind } satisfies ErrorBody);
 }
 

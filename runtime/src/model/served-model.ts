@@ -32,6 +32,8 @@ export interface ServedModel {
   readonly info: ModelInfo;
   /** One Prediction per text, in input order. */
   classify(texts: string[], options: ClassifyOptions): Promise<Prediction[]>;
+  /** When the oldest text still waiting for a batch was queued (performance.now() clock), if any: admission reads the queue's wait from it. */
+  oldestQueuedAt(): number | undefined;
   /** Why the model can no longer answer, if it cannot; liveness fails on it. */
   failure(): Error | undefined;
 }

@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox';
-import { BatchingConfig, CacheConfig, ExecutionProvider, ModelConfig, Quantization, ServerConfig, SessionConfig } from '#contract/runtime-config.js';
+import { AuthConfig, BatchingConfig, CacheConfig, ExecutionProvider, ModelConfig, Quantization, ServerConfig, SessionConfig } from '#contract/runtime-config.js';
 import { StringEnum } from '#contract/string-enum.js';
 import { Affinity } from './affinity.js';
 import { httpsUrlRules, ImageReference, InnerPath, LabelMap, LabelValue, QualifiedName, Quantity, validations } from './kube-schema.js';
@@ -263,9 +263,22 @@ export const Rollout = Type.Object(
   { default: {}, description: 'How a change to the pod template rolls out.' },
 );
 
+export const ServerAuth = Type.Object({
+  tokenSecretRef: Type.Object(
+    {
+      name: Type.String({ minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN, description: 'A Secret in the model\'s namespace.' }),
+      key: Type.String({ minLength: 1, maxLength: 253, pattern: '^[-._a-zA-Z0-9]+$', description: 'Its key holding the token; several tokens, one per line, are all accepted (rotate by adding the new one, moving clients, then removing the old).' }),
+    },
+    { description: 'The bearer token inference and model routes require. Mounted as a file the runtime re-reads, so changing the Secret needs no restart.' },
+  ),
+  metrics: Type.With(AuthConfig.properties.metrics, { description: 'Require the token on /metrics too (Prometheus then needs it). Off: /metrics stays open to whoever the network lets reach the pod.' }),
+}, { description: 'Bearer-token authentication for the inference and model routes; the probes stay open.' });
+
 export const Server = Type.Object(
   {
     requestTimeoutMs: ServerConfig.properties.requestTimeoutMs,
+    playground: Type.Boolean({ default: false, description: 'Serve the runtime\'s playground page at / (off in-cluster unless asked for; it sends no token, so it is of no use with auth).' }),
+    auth: Type.Optional(ServerAuth),
     drainDelaySeconds: Type.Integer({ minimum: 0, maximum: 600, default: 5, description: 'Pod keeps serving this long after deletion so endpoints can drop it.' }),
     shutdownTimeoutSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 30, description: 'Limit for finishing in-flight work after SIGTERM.' }),
   },
@@ -315,6 +328,12 @@ export const SentimentModelSpec = Type.Object(
       rule: "self.quantization != 'fp16' || self.runtime.executionProvider == 'cuda'",
       message: 'quantization fp16 requires runtime.executionProvider cuda; use int8 or none on CPU',
       fieldPath: '.quantization',
+    },
+    {
+      // The builtin autoscaler scrapes the runtime's /metrics without a token.
+      rule: "!has(self.server.auth) || !self.server.auth.metrics || !self.autoscaling.enabled || self.autoscaling.engine != 'builtin'",
+      message: 'server.auth.metrics closes /metrics to the builtin autoscaler: leave it false (and restrict /metrics with a NetworkPolicy) or use autoscaling.engine external',
+      fieldPath: '.server.auth.metrics',
     },
     {
       rule: 'self.batching.maxBatchTokens >= self.maxSequenceLength',

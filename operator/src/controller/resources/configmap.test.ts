@@ -52,6 +52,15 @@ describe('runtime config', () => {
     expect(config.server).toMatchObject({ port: 8080, requestTimeoutMs: 5000, drainDelayMs: 0, shutdownTimeoutMs: 20_000 });
   });
 
+  it('turns the playground off unless the spec asks, and points auth at the mounted Secret, never its content', () => {
+    const plain = runtimeConfig(sentimentModel(), '/m');
+    expect([plain.server.playground, plain.auth]).toEqual([false, { metrics: false }]);
+    expect(runtimeConfig(sentimentModel({ server: { playground: true } }), '/m').server.playground).toBe(true);
+    const secured = runtimeConfig(sentimentModel({ server: { auth: { tokenSecretRef: { name: 'reviews-token', key: 'token' }, metrics: true } } }), '/m');
+    expect(secured.auth).toEqual({ tokenFile: '/etc/sentiment-runtime-auth/token', metrics: true });
+    expect(renderRuntimeConfig(secured)).not.toContain('reviews-token');
+  });
+
   it.each([
     [{ image: { reference: `ghcr.io/m/sst2@${DIGEST}` } }, 'sha256:bbbbbbbbbbbb'],
     [{ image: { reference: 'localhost:5000/m/sst2:2024.1' } }, '2024.1'],

@@ -29,6 +29,21 @@ describe('makeDeployment: runtime container', () => {
     expect(podSpec(d).volumes).toContainEqual({ name: 'config', configMap: { name: 'demo-runtime-config' } });
   });
 
+  it('mounts no token without spec.server.auth', () => {
+    expect(podSpec(d).volumes?.map((volume) => volume.name)).not.toContain('auth-token');
+  });
+
+  it('mounts the auth token Secret as a directory (so the kubelet updates it), and rotating it rolls nothing', () => {
+    const secured = (name: string) => deploymentOf(sentimentModel({ server: { auth: { tokenSecretRef: { name, key: 'bearer' } } } }));
+    const withAuth = secured('reviews-token');
+    expect(podSpec(withAuth).volumes).toContainEqual({ name: 'auth-token', secret: { secretName: 'reviews-token', items: [{ key: 'bearer', path: 'token' }], defaultMode: 0o440 } });
+    expect(runtimeOf(withAuth).volumeMounts).toContainEqual({ name: 'auth-token', mountPath: '/etc/sentiment-runtime-auth', readOnly: true });
+    expect(runtimeOf(withAuth).volumeMounts?.find((mount) => mount.name === 'auth-token')?.subPath).toBeUndefined();
+    // Another Secret is another pod template; the same Secret with new content is the same one.
+    expect(templateHashOf(secured('other-token'))).not.toBe(templateHashOf(withAuth));
+    expect(templateHashOf(secured('reviews-token'))).toBe(templateHashOf(withAuth));
+  });
+
   it('probes /readyz for startup and readiness and /healthz for liveness', () => {
     expect(c.startupProbe?.httpGet).toEqual({ path: '/readyz', port: 'http' });
     expect(c.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'http' });

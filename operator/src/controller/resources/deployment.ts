@@ -7,6 +7,8 @@ import { stableHash } from './hash.js';
 import type { ModelDelivery } from './model-delivery.js';
 import { childMeta, childNames, labels, modelSummary, selectorLabels } from './names.js';
 import {
+  AUTH_DIR,
+  AUTH_TOKEN_FILE,
   CONFIG_DIR,
   CONFIG_FILE,
   CONTAINER_SECURITY_CONTEXT,
@@ -24,6 +26,7 @@ const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
 const GPU_TOLERATION: V1Toleration = { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' };
 /** Old ReplicaSets kept per model; the default of 10 adds up to thousands of objects across many models. */
 const REVISION_HISTORY_LIMIT = 3;
+const AUTH_VOLUME = 'auth-token';
 
 /**
  * The pod template, carrying its hash. The rollout strategy stays outside it: strategy.ts decides
@@ -108,6 +111,7 @@ function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTempl
   const tolerations = [...(scheduling.tolerations ?? []), ...(gpus.count > 0 ? [GPU_TOLERATION] : [])];
   const probe = (path: string) => ({ httpGet: { path, port: HTTP_PORT_NAME } });
   const stream = streamPodParts(model);
+  const auth = spec.server.auth;
 
   const runtime: V1Container = {
     name: 'runtime',
@@ -123,7 +127,13 @@ function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTempl
     readinessProbe: { ...probe('/readyz'), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
     livenessProbe: { ...probe('/healthz'), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
     ...(timing.preStopSleepSeconds > 0 ? { lifecycle: { preStop: { sleep: { seconds: timing.preStopSleepSeconds } } } } : {}),
-    volumeMounts: [{ name: 'config', mountPath: CONFIG_DIR, readOnly: true }, TMP_MOUNT, delivery.mount, ...stream.mounts],
+    volumeMounts: [
+      { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
+      TMP_MOUNT,
+      delivery.mount,
+      ...(auth ? [{ name: AUTH_VOLUME, mountPath: AUTH_DIR, readOnly: true }] : []),
+      ...stream.mounts,
+    ],
     securityContext: CONTAINER_SECURITY_CONTEXT,
     terminationMessagePolicy: TERMINATION_MESSAGE_POLICY,
   };
@@ -151,7 +161,15 @@ function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTempl
       ...(scheduling.affinity ? { affinity: scheduling.affinity } : {}),
       ...(initContainers.length > 0 ? { initContainers } : {}),
       containers: [runtime],
-      volumes: [{ name: 'config', configMap: { name: childNames(model).configMap } }, TMP_VOLUME, ...delivery.volumes, ...stream.volumes],
+      volumes: [
+        { name: 'config', configMap: { name: childNames(model).configMap } },
+        TMP_VOLUME,
+        ...delivery.volumes,
+        // Only the Secret's name and key enter the template (and its hash): a rotated token reaches
+        // the running pods through the volume, without a rollout.
+        ...(auth ? [{ name: AUTH_VOLUME, secret: { secretName: auth.tokenSecretRef.name, items: [{ key: auth.tokenSecretRef.key, path: AUTH_TOKEN_FILE }], defaultMode: 0o440 } }] : []),
+        ...stream.volumes,
+      ],
     },
   };
 }

@@ -24,11 +24,13 @@ const ModelDescription = Type.Object({
   }),
 });
 
-/** The page at `/` and the model description it shows. */
-export const playgroundRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  app.get('/', { schema: { summary: 'The playground page', response: { 200: textResponse('text/html') } } }, async (_request, reply) =>
-    reply.type('text/html; charset=utf-8').send(PLAYGROUND_HTML),
-  );
+/** The page at `/` (unless `page` is false: server.playground) and the model description it shows. */
+export const playgroundRoutes: FastifyPluginAsyncTypebox<{ page: boolean }> = async (app, { page }) => {
+  if (page) {
+    app.get('/', { schema: { summary: 'The playground page', response: { 200: textResponse('text/html'), ...errorResponses } } }, async (_request, reply) =>
+      reply.type('text/html; charset=utf-8').send(PLAYGROUND_HTML),
+    );
+  }
 
   app.get('/v1/model', { schema: { summary: 'The served model', response: { 200: ModelDescription, ...errorResponses } } }, async () => {
     const { config } = app.serving;

@@ -36,7 +36,7 @@ function parseInputs(inputs: unknown): { texts: unknown[]; batch: boolean } {
 }
 
 export const predictRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  app.post('/predict', { schema: { summary: 'Classify (text-embeddings-inference API)', body: Body, response: { 200: Response, ...errorResponses } } }, async (request, reply) => {
+  app.post('/predict', { config: { kind: 'inference' }, schema: { summary: 'Classify (text-embeddings-inference API)', body: Body, response: { 200: Response, ...errorResponses } } }, async (request, reply) => {
     const { texts, batch } = parseInputs(request.body.inputs);
     checkTexts(texts, app.serving.config);
     const { info } = requireModel(app.serving);

@@ -21,7 +21,7 @@ const Response = Type.Object({ model: Type.String(), revision: Type.String(), re
 
 /** The native API: one text or a list, each answered with its label, scores and warnings. */
 export const sentimentRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  app.post('/v1/sentiment', { schema: { summary: 'Classify one text or a list', body: Body, response: { 200: Response, ...errorResponses } } }, async (request, reply) => {
+  app.post('/v1/sentiment', { config: { kind: 'inference' }, schema: { summary: 'Classify one text or a list', body: Body, response: { 200: Response, ...errorResponses } } }, async (request, reply) => {
     const { text, texts, topK } = request.body;
     if ((text === undefined) === (texts === undefined)) throw new RuntimeError('Validation', 'give exactly one of "text" or "texts"');
     const inputs = texts ?? [text];

@@ -53,9 +53,9 @@ export const v2Routes: FastifyPluginAsync = async (app) => {
   const context: ServingContext = app.serving;
   const version = (): string => context.config.model.revision;
 
-  app.get('/v2', { schema: { summary: 'V2 server metadata', response: { 200: ServerMetadata } } }, async () => ({ name: 'sentiment-runtime', version: '1', extensions: ['binary_tensor_data'] }));
-  app.get('/v2/health/live', { schema: { summary: 'V2 server liveness', response: { 200: Type.Object({ live: Type.Boolean() }) } } }, async () => ({ live: true }));
-  app.get('/v2/health/ready', { schema: { summary: 'V2 server readiness', response: { 200: ServerReady, 400: ServerReady } } }, async (_request, reply) =>
+  app.get('/v2', { schema: { summary: 'V2 server metadata', response: { 200: ServerMetadata, ...errorResponses } } }, async () => ({ name: 'sentiment-runtime', version: '1', extensions: ['binary_tensor_data'] }));
+  app.get('/v2/health/live', { config: { kind: 'probe' }, schema: { summary: 'V2 server liveness', response: { 200: Type.Object({ live: Type.Boolean() }) } } }, async () => ({ live: true }));
+  app.get('/v2/health/ready', { config: { kind: 'probe' }, schema: { summary: 'V2 server readiness', response: { 200: ServerReady, 400: ServerReady } } }, async (_request, reply) =>
     context.lifecycle.ready ? { ready: true } : reply.code(400).send({ ready: false }),
   );
 
@@ -112,6 +112,7 @@ export const v2Routes: FastifyPluginAsync = async (app) => {
     app.post(
       `${prefix}/infer`,
       {
+        config: { kind: 'inference' },
         schema: {
           summary: 'V2 inference',
           params,
