@@ -86,10 +86,15 @@ export class OnnxBackend implements Backend {
       numLabels: manifest.labels.length,
     };
     const workers = Array.from({ length: Math.max(1, session.sessions) }, () => new Worker(workerUrl, { workerData: init }));
-    const ready = await Promise.all(workers.map((worker) => readiness(worker, manifest.onnxFile))).catch(async (error: unknown) => {
+    // Every worker settles before any is terminated: terminating one still inside onnxruntime's
+    // session creation aborts the whole process (a native Napi::Error) instead of the one-line error.
+    const outcomes = await Promise.allSettled(workers.map((worker) => readiness(worker, manifest.onnxFile)));
+    const failed = outcomes.find((outcome) => outcome.status === 'rejected');
+    if (failed) {
       await Promise.all(workers.map((worker) => worker.terminate()));
-      throw error;
-    });
+      throw failed.reason;
+    }
+    const ready = outcomes.map((outcome) => (outcome as PromiseFulfilledResult<WorkerReady>).value);
     const first = ready[0]!;
     if (first.fallbackReason) onFallback(first.fallbackReason);
     return new OnnxBackend(workers, {
