@@ -96,7 +96,9 @@ describe('images built from the Dockerfiles', () => {
       expect(status).toBe(200);
       expect(json.results.map((r: { label: string }) => r.label)).toEqual(['positive', 'negative']);
     } finally {
-      child.kill('SIGTERM');
+      // SIGKILL: util-linux unshare --fork ignores SIGTERM while it waits, so SIGTERM left the
+      // runtime running after every suite; --kill-child then takes the namespace with it.
+      child.kill('SIGKILL');
     }
   });
 
@@ -106,7 +108,9 @@ describe('images built from the Dockerfiles', () => {
       const url = await waitForReadyUrl(child, 120_000);
       expect((await post(`${url}/v1/sentiment`, { text: 'A wonderful, moving film.' })).json.results[0].label).toBe('positive');
     } finally {
-      child.kill('SIGTERM');
+      // SIGKILL: util-linux unshare --fork ignores SIGTERM while it waits, so SIGTERM left the
+      // runtime running after every suite; --kill-child then takes the namespace with it.
+      child.kill('SIGKILL');
     }
   });
 

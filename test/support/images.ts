@@ -86,7 +86,9 @@ export function runInImage(image: OpenImage, options: RunOptions = {}) {
     'mount --rbind /dev "$root/dev"',
     ...volumes.map((_, i) => `mount --bind "$VOLUME_FROM_${i}" "$root$VOLUME_AT_${i}"`),
     'mount -o remount,bind,ro "$root"',
-    'exec "$@"',
+    // Not exec: this shell stays the namespace's PID 1 and keeps --kill-child's death signal (the
+    // setuid below would clear it), so killing unshare takes the whole namespace, runtime included.
+    '"$@"',
   ].join('\n');
   const volumeEnv = Object.fromEntries(volumes.flatMap(([at, from], i) => [[`VOLUME_AT_${i}`, at], [`VOLUME_FROM_${i}`, from]]));
   const inner = ['env', '-i', ...(image.config.Env ?? []), 'unshare', `--root=${image.rootfs}`, `--wd=${image.config.WorkingDir || '/'}`, `--setuid=${uid}`, `--setgid=${gid}`, '--', ...argv];
