@@ -23,13 +23,13 @@ const NodeSelectorRequirement = Type.Object(
   {
     description: "A requirement on a node's label.",
     ...validations(
-    { rule: `!(self.operator in ['In', 'NotIn']) || (${hasValues})`, message: 'operator In and NotIn need at least one value', fieldPath: '.values' },
-    { rule: `!(self.operator in ['Exists', 'DoesNotExist']) || (${noValues})`, message: 'operator Exists and DoesNotExist take no values', fieldPath: '.values' },
-    {
-      rule: "!(self.operator in ['Gt', 'Lt']) || (has(self.values) && self.values.size() == 1 && self.values[0].matches('^-?[0-9]{1,18}$'))",
-      message: 'operator Gt and Lt take exactly one integer value',
-      fieldPath: '.values',
-    },
+      { rule: `!(self.operator in ['In', 'NotIn']) || (${hasValues})`, message: 'operator In and NotIn need at least one value', fieldPath: '.values' },
+      { rule: `!(self.operator in ['Exists', 'DoesNotExist']) || (${noValues})`, message: 'operator Exists and DoesNotExist take no values', fieldPath: '.values' },
+      {
+        rule: "!(self.operator in ['Gt', 'Lt']) || (has(self.values) && self.values.size() == 1 && self.values[0].matches('^-?[0-9]{1,18}$'))",
+        message: 'operator Gt and Lt take exactly one integer value',
+        fieldPath: '.values',
+      },
     ),
   },
 );
@@ -108,14 +108,14 @@ const PodAffinityTerm = Type.Object(
   {
     description: 'Pods (by labels and namespaces) the incoming pod is placed with, or away from, within a topology domain.',
     ...validations(
-    {
-      rule: '(!has(self.matchLabelKeys) && !has(self.mismatchLabelKeys)) || has(self.labelSelector)',
-      message: 'matchLabelKeys and mismatchLabelKeys need a labelSelector',
-    },
-    {
-      rule: '!has(self.matchLabelKeys) || !has(self.mismatchLabelKeys) || !self.matchLabelKeys.exists(k, k in self.mismatchLabelKeys)',
-      message: 'a key must not be in both matchLabelKeys and mismatchLabelKeys',
-    },
+      {
+        rule: '(!has(self.matchLabelKeys) && !has(self.mismatchLabelKeys)) || has(self.labelSelector)',
+        message: 'matchLabelKeys and mismatchLabelKeys need a labelSelector',
+      },
+      {
+        rule: '!has(self.matchLabelKeys) || !has(self.mismatchLabelKeys) || !self.matchLabelKeys.exists(k, k in self.mismatchLabelKeys)',
+        message: 'a key must not be in both matchLabelKeys and mismatchLabelKeys',
+      },
     ),
   },
 );

@@ -15,6 +15,17 @@ export interface CelRule {
 
 export const validations = (...rules: CelRule[]) => ({ 'x-kubernetes-validations': rules });
 
+/** Names of namespaced objects (Secrets, ConfigMaps, PVCs, classes): a DNS-1123 subdomain. */
+export const DNS1123_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+/** Keys of a Secret's or ConfigMap's data. */
+const DATA_KEY = '^[-._a-zA-Z0-9]+$';
+
+/** The name of an object the model refers to in its own namespace. */
+export const ObjectName = (description: string) => Type.String({ minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN, description });
+
+/** A key of a Secret's or ConfigMap's data. */
+export const DataKey = (options: { description: string; default?: string }) => Type.String({ minLength: 1, maxLength: 253, pattern: DATA_KEY, ...options });
+
 // The apimachinery resource.Quantity grammar, so a bad quantity fails at admission of the
 // SentimentModel instead of at Deployment creation, where only the operator would see it.
 const QUANTITY = '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$';

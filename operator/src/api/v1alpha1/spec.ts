@@ -2,7 +2,7 @@ import Type, { type Static } from 'typebox';
 import { AuthConfig, BatchingConfig, CacheConfig, ExecutionProvider, ModelConfig, Quantization, ServerConfig, SessionConfig } from '#contract/runtime-config.js';
 import { StringEnum } from '#contract/string-enum.js';
 import { Affinity } from './affinity.js';
-import { httpsUrlRules, ImageReference, InnerPath, LabelMap, LabelValue, QualifiedName, Quantity, validations } from './kube-schema.js';
+import { DataKey, DNS1123_SUBDOMAIN, httpsUrlRules, ImageReference, InnerPath, LabelMap, LabelValue, ObjectName, QualifiedName, Quantity, validations } from './kube-schema.js';
 import { Stream } from './stream.js';
 
 /**
@@ -14,7 +14,6 @@ import { Stream } from './stream.js';
  */
 
 const LABEL_VALUE = '^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$';
-const DNS1123_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 
 export const ImageSource = Type.Object({
   reference: ImageReference('Model image (an OCI image holding the model directory), pinned by tag or digest.'),
@@ -22,20 +21,19 @@ export const ImageSource = Type.Object({
 }, { description: 'The model as an OCI image: mounted as an image volume where the cluster supports it, else copied by an init container.' });
 
 export const PvcSource = Type.Object({
-  claimName: Type.String({ minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN, description: 'PersistentVolumeClaim in the model\'s namespace.' }),
+  claimName: ObjectName('PersistentVolumeClaim in the model\'s namespace.'),
   path: InnerPath('/', 'Model directory inside the volume.'),
   readOnly: Type.Boolean({ default: true, description: 'Mount the volume read-only.' }),
 }, { description: 'The model on a PersistentVolumeClaim, mounted into every pod.' });
 
 /** userinfo (`user:password@`) in a URL's authority; exported for the unit tests (RE2 and JS agree on it). */
 export const URL_USERINFO = '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@';
-const SECRET_KEY = '^[-._a-zA-Z0-9]+$';
 
 const KeyRef = (kind: string, description: string, defaultKey?: string) =>
   Type.Object(
     {
-      name: Type.String({ minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN, description: `${kind} in the model's namespace.` }),
-      key: Type.String({ minLength: 1, maxLength: 253, pattern: SECRET_KEY, description: `Key in the ${kind}.`, ...(defaultKey ? { default: defaultKey } : {}) }),
+      name: ObjectName(`${kind} in the model's namespace.`),
+      key: DataKey({ description: `Key in the ${kind}.`, ...(defaultKey ? { default: defaultKey } : {}) }),
     },
     { description },
   );
@@ -60,7 +58,7 @@ export const UrlSource = Type.Object(
     ),
     headersSecretRef: Type.Optional(
       Type.Object(
-        { name: Type.String({ minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN, description: "Secret in the model's namespace." }) },
+        { name: ObjectName("Secret in the model's namespace.") },
         { description: 'A Secret whose every key is an HTTP header sent with the download, e.g. Authorization: Bearer <token>. Sent to the URL\'s own host only, not after a redirect elsewhere.' },
       ),
     ),
@@ -266,8 +264,8 @@ export const Rollout = Type.Object(
 export const ServerAuth = Type.Object({
   tokenSecretRef: Type.Object(
     {
-      name: Type.String({ minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN, description: 'A Secret in the model\'s namespace.' }),
-      key: Type.String({ minLength: 1, maxLength: 253, pattern: '^[-._a-zA-Z0-9]+$', description: 'Its key holding the token; several tokens, one per line, are all accepted (rotate by adding the new one, moving clients, then removing the old).' }),
+      name: ObjectName('A Secret in the model\'s namespace.'),
+      key: DataKey({ description: 'Its key holding the token; several tokens, one per line, are all accepted (rotate by adding the new one, moving clients, then removing the old).' }),
     },
     { description: 'The bearer token inference and model routes require. Mounted as a file the runtime re-reads, so changing the Secret needs no restart.' },
   ),

@@ -1,6 +1,6 @@
 import Type, { type Static } from 'typebox';
 import { KafkaTopic, SaslMechanism, StreamConfig } from '#contract/runtime-config.js';
-import { validations } from './kube-schema.js';
+import { DataKey, ObjectName, validations } from './kube-schema.js';
 
 /**
  * spec.stream.kafka: stream mode, the runtime consuming texts from Kafka and producing results.
@@ -8,9 +8,8 @@ import { validations } from './kube-schema.js';
  * credentials as env from secretKeyRef and the TLS files on Secret volumes.
  */
 
-const DNS1123_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
-const SecretName = Type.String({ minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN, description: 'A Secret in the model\'s namespace.' });
-const SecretKey = (fallback: string, description: string) => Type.String({ minLength: 1, maxLength: 253, pattern: '^[-._a-zA-Z0-9]+$', default: fallback, description });
+const SecretName = ObjectName('A Secret in the model\'s namespace.');
+const SecretKey = (fallback: string, description: string) => DataKey({ default: fallback, description });
 const stream = StreamConfig.properties;
 
 export const KafkaTls = Type.Object({
@@ -47,12 +46,12 @@ export const KafkaStream = Type.Object(
   {
     description: 'The Kafka cluster, topics and consumer settings.',
     ...validations(
-    { rule: 'self.inputTopic != self.outputTopic', message: 'stream.kafka.inputTopic and stream.kafka.outputTopic must differ', fieldPath: '.outputTopic' },
-    {
-      rule: '!has(self.deadLetterTopic) || (self.deadLetterTopic != self.inputTopic && self.deadLetterTopic != self.outputTopic)',
-      message: 'stream.kafka.deadLetterTopic must differ from the input and output topics',
-      fieldPath: '.deadLetterTopic',
-    },
+      { rule: 'self.inputTopic != self.outputTopic', message: 'stream.kafka.inputTopic and stream.kafka.outputTopic must differ', fieldPath: '.outputTopic' },
+      {
+        rule: '!has(self.deadLetterTopic) || (self.deadLetterTopic != self.inputTopic && self.deadLetterTopic != self.outputTopic)',
+        message: 'stream.kafka.deadLetterTopic must differ from the input and output topics',
+        fieldPath: '.deadLetterTopic',
+      },
     ),
   },
 );
