@@ -46,7 +46,7 @@ describe('loadConfig', () => {
     [{ file: 'logging:\n  level: verbose\n' }, 'config: logging.level must be one of fatal, error, warn, info, debug, trace, silent (got "verbose")'],
     [{ file: 'server: [1, 2]\n' }, 'server'],
     [{ file: 'batching: {maxBatchSize: [' }, 'is not valid YAML/JSON'],
-    [{ env: { SENTIMENT_BATCHING_MAX_BACH_SIZE: '3' } }, 'unknown environment variable SENTIMENT_BATCHING_MAX_BACH_SIZE'],
+    [{ env: { SENTIMENT_BATCHING_MAX_BACH_SIZE: '3' } }, 'unknown environment variable SENTIMENT_BATCHING_MAX_BACH_SIZE (known: SENTIMENT_BATCHING_MAX_BATCH_SIZE, '],
     [{ env: { SENTIMENT_SERVER_PORT: 'eighty' } }, 'must be a number (got "eighty")'],
     [{ argv: ['--server.prot=1'] }, 'config: unknown flag --server.prot (known keys of server: host, port, processes, '],
     [{ argv: ['--sever.port=1'] }, 'config: unknown flag --sever.port (sections: model, session, batching, cache, server, auth, logging, stream)'],

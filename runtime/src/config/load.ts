@@ -59,7 +59,11 @@ function fromEnv(env: NodeJS.ProcessEnv): JsonObject {
   for (const [name, raw] of Object.entries(env)) {
     if (raw === undefined || !sectionPrefixes.some((prefix) => name.startsWith(prefix))) continue;
     const path = byEnvName.get(name);
-    if (!path) throw new ConfigError(`config: unknown environment variable ${name}`);
+    if (!path) {
+      const prefix = sectionPrefixes.find((p) => name.startsWith(p))!;
+      const siblings = [...byEnvName.keys()].filter((known) => known.startsWith(prefix));
+      throw new ConfigError(`config: unknown environment variable ${name} (known: ${siblings.join(', ')})`);
+    }
     setPath(out, path, coerce(leafSchema(RuntimeConfig, path), raw, name));
   }
   return out;
