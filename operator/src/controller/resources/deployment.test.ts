@@ -44,6 +44,21 @@ describe('makeDeployment: runtime container', () => {
     expect(templateHashOf(secured('reviews-token'))).toBe(templateHashOf(withAuth));
   });
 
+  it('mounts every Secret (token, fetch headers, Kafka TLS) readable by the pod group only', () => {
+    const model = sentimentModel({
+      model: { url: { url: 'https://models.example/m.tar.gz', sha256: 'a'.repeat(64), headersSecretRef: { name: 'model-token' } } },
+      server: { auth: { tokenSecretRef: { name: 'reviews-token', key: 'token' } } },
+      stream: { kafka: { bootstrapServers: ['kafka:9093'], inputTopic: 'in', outputTopic: 'out', tls: { caSecret: { name: 'kafka-ca' }, clientCertificateSecret: { name: 'kafka-client' } } } },
+    });
+    const secretVolumes = podSpec(deploymentOf(model)).volumes!.filter((volume) => volume.secret);
+    expect(secretVolumes.map((volume) => [volume.name, volume.secret!.defaultMode])).toEqual([
+      ['model-headers', 0o440],
+      ['auth-token', 0o440],
+      ['kafka-ca', 0o440],
+      ['kafka-client', 0o440],
+    ]);
+  });
+
   it('probes /readyz for startup and readiness and /healthz for liveness', () => {
     expect(c.startupProbe?.httpGet).toEqual({ path: '/readyz', port: 'http' });
     expect(c.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'http' });

@@ -6,9 +6,8 @@ import { drainTiming } from './drain.js';
 import { stableHash } from './hash.js';
 import type { ModelDelivery } from './model-delivery.js';
 import { childMeta, childNames, labels, modelSummary, selectorLabels } from './names.js';
+import { authPodParts } from './auth.js';
 import {
-  AUTH_DIR,
-  AUTH_TOKEN_FILE,
   CONFIG_DIR,
   CONFIG_FILE,
   CONTAINER_SECURITY_CONTEXT,
@@ -26,7 +25,6 @@ const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
 const GPU_TOLERATION: V1Toleration = { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' };
 /** Old ReplicaSets kept per model; the default of 10 adds up to thousands of objects across many models. */
 const REVISION_HISTORY_LIMIT = 3;
-const AUTH_VOLUME = 'auth-token';
 
 /**
  * The pod template, carrying its hash. The rollout strategy stays outside it: strategy.ts decides
@@ -111,7 +109,7 @@ function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTempl
   const tolerations = [...(scheduling.tolerations ?? []), ...(gpus.count > 0 ? [GPU_TOLERATION] : [])];
   const probe = (path: string) => ({ httpGet: { path, port: HTTP_PORT_NAME } });
   const stream = streamPodParts(model);
-  const auth = spec.server.auth;
+  const auth = authPodParts(model);
 
   const runtime: V1Container = {
     name: 'runtime',
@@ -131,7 +129,7 @@ function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTempl
       { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
       TMP_MOUNT,
       delivery.mount,
-      ...(auth ? [{ name: AUTH_VOLUME, mountPath: AUTH_DIR, readOnly: true }] : []),
+      ...auth.mounts,
       ...stream.mounts,
     ],
     securityContext: CONTAINER_SECURITY_CONTEXT,
@@ -165,9 +163,7 @@ function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTempl
         { name: 'config', configMap: { name: childNames(model).configMap } },
         TMP_VOLUME,
         ...delivery.volumes,
-        // Only the Secret's name and key enter the template (and its hash): a rotated token reaches
-        // the running pods through the volume, without a rollout.
-        ...(auth ? [{ name: AUTH_VOLUME, secret: { secretName: auth.tokenSecretRef.name, items: [{ key: auth.tokenSecretRef.key, path: AUTH_TOKEN_FILE }], defaultMode: 0o440 } }] : []),
+        ...auth.volumes,
         ...stream.volumes,
       ],
     },
