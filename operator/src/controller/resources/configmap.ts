@@ -3,7 +3,7 @@ import { Value } from 'typebox/value';
 import { stringify } from 'yaml';
 import { RuntimeConfig } from '#contract/runtime-config.js';
 import { sessionLayout, type SessionLayout } from '#contract/session-layout.js';
-import { RUNTIME_HTTP_PORT, type ModelSource, type SentimentModel } from '../../api/v1alpha1/index.js';
+import { RUNTIME_HTTP_PORT, RUNTIME_PROBE_PORT, type ModelSource, type SentimentModel } from '../../api/v1alpha1/index.js';
 import { drainTiming } from './drain.js';
 import { childMeta, childNames } from './names.js';
 import { AUTH_TOKEN_PATH } from './auth.js';
@@ -36,6 +36,7 @@ export function runtimeConfig(model: SentimentModel, modelPath: string): Runtime
     server: {
       host: '0.0.0.0',
       port: RUNTIME_HTTP_PORT,
+      probePort: RUNTIME_PROBE_PORT,
       processes: spec.runtime.processes,
       requestTimeoutMs: spec.server.requestTimeoutMs,
       drainDelayMs: timing.runtimeDrainDelayMs,

@@ -1,6 +1,6 @@
 import type { V1Container, V1Deployment, V1PodTemplateSpec, V1ResourceRequirements, V1RollingUpdateDeployment, V1Toleration } from '@kubernetes/client-node';
 import {
-  ANNOTATION_MODEL_SOURCE, ANNOTATION_QUANTIZATION, ANNOTATION_RUNTIME_IMAGE, ANNOTATION_TEMPLATE_HASH, RUNTIME_HTTP_PORT, type RolloutChoice, type SentimentModel, type SentimentModelSpec,
+  ANNOTATION_MODEL_SOURCE, ANNOTATION_QUANTIZATION, ANNOTATION_RUNTIME_IMAGE, ANNOTATION_TEMPLATE_HASH, RUNTIME_HTTP_PORT, RUNTIME_PROBE_PORT, type RolloutChoice, type SentimentModel, type SentimentModelSpec,
 } from '../../api/v1alpha1/index.js';
 import { drainTiming } from './drain.js';
 import { stableHash } from './hash.js';
@@ -12,6 +12,7 @@ import {
   CONFIG_FILE,
   CONTAINER_SECURITY_CONTEXT,
   HTTP_PORT_NAME,
+  PROBE_PORT_NAME,
   POD_SECURITY_CONTEXT,
   RUNTIME_ENTRYPOINT,
   RUNTIME_WORKDIR,
@@ -107,7 +108,8 @@ function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTempl
   const { scheduling } = spec;
   const nodeSelector = { ...scheduling.nodeSelector, ...(gpus.count > 0 && gpus.product ? { [GPU_PRODUCT_LABEL]: gpus.product } : {}) };
   const tolerations = [...(scheduling.tolerations ?? []), ...(gpus.count > 0 ? [GPU_TOLERATION] : [])];
-  const probe = (path: string) => ({ httpGet: { path, port: HTTP_PORT_NAME } });
+  // The probe port's own thread answers even while the serving port's event loop is saturated.
+  const probe = (path: string) => ({ httpGet: { path, port: PROBE_PORT_NAME } });
   const stream = streamPodParts(model);
   const auth = authPodParts(model);
 
@@ -117,7 +119,10 @@ function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTempl
     imagePullPolicy: spec.runtime.imagePullPolicy,
     workingDir: RUNTIME_WORKDIR,
     command: [...RUNTIME_ENTRYPOINT, 'serve', '--config', `${CONFIG_DIR}/${CONFIG_FILE}`],
-    ports: [{ name: HTTP_PORT_NAME, containerPort: RUNTIME_HTTP_PORT, protocol: 'TCP' }],
+    ports: [
+      { name: HTTP_PORT_NAME, containerPort: RUNTIME_HTTP_PORT, protocol: 'TCP' },
+      { name: PROBE_PORT_NAME, containerPort: RUNTIME_PROBE_PORT, protocol: 'TCP' },
+    ],
     ...(stream.env.length > 0 ? { env: stream.env } : {}),
     resources: containerResources(spec.resources, true),
     // Startup allows 10 minutes for loading and warming a model; afterwards readiness reacts in ~10 s.

@@ -4,6 +4,7 @@ import type { V1PodSecurityContext, V1SecurityContext, V1Volume, V1VolumeMount }
 export const RUNTIME_WORKDIR = '/app';
 export const RUNTIME_ENTRYPOINT = ['node', 'dist/runtime/src/main.js'];
 export const HTTP_PORT_NAME = 'http';
+export const PROBE_PORT_NAME = 'probe';
 export const CONFIG_DIR = '/etc/sentiment-runtime';
 export const CONFIG_FILE = 'config.yaml';
 
