@@ -78,6 +78,13 @@ export const ServerConfig = Type.Object(
   {
     host: Type.String({ minLength: 1, default: '0.0.0.0' }),
     port: Type.Integer({ minimum: 0, maximum: 65_535, default: 8080 }),
+    probePort: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 65_535,
+        description: 'A second port answering only /healthz and /readyz, from a thread of its own, so probes never wait behind inference traffic (the operator points the kubelet here). Unset: the probes are on the serving port only.',
+      }),
+    ),
     processes: Type.Integer({
       minimum: 1,
       maximum: 64,

@@ -49,7 +49,7 @@ export function buildApp(context: ServingContext): FastifyInstance {
   });
 
   // Before the routes, so it sees each of them registered.
-  registerOpenApi(app);
+  registerOpenApi(app, context.config);
   void app.register(healthRoutes);
   void app.register(playgroundRoutes, { page: context.config.server.playground });
   void app.register(sentimentRoutes);

@@ -10,12 +10,15 @@ import { Lifecycle } from './lifecycle.js';
 import { RuntimeMetrics } from './metrics.js';
 import { loadModel } from './model/load.js';
 import type { LoadedModel } from './model/served-model.js';
+import { ProbeListener } from './probes/probe-listener.js';
 import { isServingProcess, joinSupervisor } from './processes/serving-process.js';
 import { StreamConsumer } from './stream/consumer.js';
 
 export interface RunningServer {
   app: FastifyInstance;
   url: string;
+  /** The probe listener's base URL (server.probePort), when there is one. */
+  probeUrl?: string | undefined;
   /** Resolves once the model is loaded and the server reports ready. */
   loaded: Promise<void>;
   /** SIGTERM behaviour: unready at once, keep serving through the drain delay, finish everything, close. */
@@ -23,6 +26,13 @@ export interface RunningServer {
 }
 
 const LISTEN_SETTINGS = { host: 'server.host (--server.host, SENTIMENT_SERVER_HOST)', port: 'server.port (--server.port, SENTIMENT_SERVER_PORT)' };
+const PROBE_LISTEN_SETTINGS = { host: LISTEN_SETTINGS.host, port: 'server.probePort (--server.probePort, SENTIMENT_SERVER_PROBE_PORT)' };
+
+function withPort(url: string, port: number): string {
+  const parsed = new URL(url);
+  parsed.port = String(port);
+  return parsed.origin;
+}
 
 /**
  * Listens first and loads the model after, so liveness answers during a slow load while
@@ -54,6 +64,22 @@ export async function startServer(config: RuntimeConfig): Promise<RunningServer>
     });
 
   let model: LoadedModel | undefined;
+  const probeAddress = config.server.probePort === undefined ? undefined : { host: config.server.host, port: config.server.probePort };
+  const probes =
+    probeAddress &&
+    (await ProbeListener.start(
+      // Serving processes share the probe port as they share the serving port: any of them may answer.
+      { ...probeAddress, reusePort: supervisor !== undefined },
+      () => {
+        const failure = model?.failure();
+        return { phase: failure ? 'failed' : lifecycle.phase, failure };
+      },
+      (error) => app.log.error({ err: error }, 'the probe listener failed; the kubelet\'s probes will fail'),
+    ).catch(async (error: unknown) => {
+      await app.close();
+      throw explainListenError(error, probeAddress, PROBE_LISTEN_SETTINGS);
+    }));
+  const probeUrl = probes && withPort(url, probes.port);
   let stream: StreamConsumer | undefined;
   const loaded = loadModel(config, metrics, app.log).then(
     (loadedModel) => {
@@ -65,16 +91,17 @@ export async function startServer(config: RuntimeConfig): Promise<RunningServer>
         stream = new StreamConsumer({ config, model: loadedModel, observer: metrics, log: app.log, clientId: `${config.model.name}-${hostname()}-${process.pid}` });
       }
       lifecycle.markReady();
+      probes?.publish();
       metrics.ready.set(1);
       if (supervisor) {
         // The supervisor logs "ready" once every serving process is.
-        app.log.info({ url }, 'worker ready');
+        app.log.info({ url, probeUrl }, 'worker ready');
         supervisor.ready(url);
-      } else app.log.info({ url }, 'ready');
+      } else app.log.info({ url, probeUrl }, 'ready');
     },
     async (error: unknown) => {
       lifecycle.markFailed();
-      await app.close();
+      await Promise.all([app.close(), probes?.close()]);
       throw error;
     },
   );
@@ -83,6 +110,7 @@ export async function startServer(config: RuntimeConfig): Promise<RunningServer>
   const drain = (): Promise<void> => {
     draining ??= (async () => {
       lifecycle.markDraining();
+      probes?.publish();
       metrics.ready.set(0);
       app.log.info({ drainDelayMs: config.server.drainDelayMs }, 'draining: not ready, still serving until endpoints update');
       // The stream stops fetching at once and delivers what it holds while HTTP serves out the delay.
@@ -90,9 +118,10 @@ export async function startServer(config: RuntimeConfig): Promise<RunningServer>
       await app.close();
       await model?.idle();
       await model?.close();
+      await probes?.close();
       app.log.info('drained');
     })();
     return draining;
   };
-  return { app, url, loaded, drain };
+  return { app, url, probeUrl, loaded, drain };
 }

@@ -48,7 +48,7 @@ describe('loadConfig', () => {
     [{ file: 'batching: {maxBatchSize: [' }, 'is not valid YAML/JSON'],
     [{ env: { SENTIMENT_BATCHING_MAX_BACH_SIZE: '3' } }, 'unknown environment variable SENTIMENT_BATCHING_MAX_BACH_SIZE (known: SENTIMENT_BATCHING_MAX_BATCH_SIZE, '],
     [{ env: { SENTIMENT_SERVER_PORT: 'eighty' } }, 'must be a number (got "eighty")'],
-    [{ argv: ['--server.prot=1'] }, 'config: unknown flag --server.prot (known keys of server: host, port, processes, '],
+    [{ argv: ['--server.prot=1'] }, 'config: unknown flag --server.prot (known keys of server: host, port, probePort, processes, '],
     [{ argv: ['--sever.port=1'] }, 'config: unknown flag --sever.port (sections: model, session, batching, cache, server, auth, logging, stream)'],
     [{ argv: ['--server.port'] }, 'flag --server.port needs a value'],
     [{ argv: ['--cache.enabled=maybe'] }, 'must be true or false'],

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -93,14 +93,28 @@ describe('access control (app.inject over a fake model)', () => {
       expect(() => BearerTokens.load(tokenFile('empty', ' \n'))).toThrow('holds no token');
     });
 
-    it('re-reads the file on its own timer', async () => {
-      const file = tokenFile('watched', 'first');
-      const tokens = BearerTokens.load(file);
-      const stop = tokens.watch(() => {}, 20);
-      writeFileSync(file, 'second');
+    it('re-reads the file on its own timer, through the kubelet\'s atomic swap of a Secret volume', async () => {
+      // The kubelet's layout (atomic_writer.go): token -> ..data/token, ..data -> a timestamped
+      // directory; an update writes a new directory and renames a new ..data link over the old one.
+      const volume = mkdtempSync(join(dir, 'volume-'));
+      const writeVersion = (name: string, token: string): void => {
+        mkdirSync(join(volume, name));
+        writeFileSync(join(volume, name, 'token'), token);
+        symlinkSync(name, join(volume, '..data_tmp'));
+        renameSync(join(volume, '..data_tmp'), join(volume, '..data'));
+      };
+      writeVersion('..2026_12_02_10_00_00.1', 'first\n');
+      symlinkSync('..data/token', join(volume, 'token'));
+      const tokens = BearerTokens.load(join(volume, 'token'));
+      const errors: Error[] = [];
+      const stop = tokens.watch((error) => errors.push(error), 20);
+      expect(tokens.accepts('Bearer first')).toBe(true);
+      writeVersion('..2026_12_02_10_01_00.2', 'second\n');
+      rmSync(join(volume, '..2026_12_02_10_00_00.1'), { recursive: true });
       await expect.poll(() => tokens.accepts('Bearer second'), { timeout: 2000 }).toBe(true);
       stop();
       expect(tokens.accepts('Bearer first')).toBe(false);
+      expect(errors).toEqual([]);
     });
   });
 

@@ -129,14 +129,19 @@ function trackArrival(app: FastifyInstance): void {
   });
 }
 
+/** Whether a route of this kind needs the bearer token; unknown routes (kind undefined) do too, so they cannot be probed. */
+export function needsToken(config: RuntimeConfig, kind: RouteKind | undefined): boolean {
+  if (config.auth.tokenFile === undefined) return false;
+  return !(kind === 'probe' || (kind === 'metrics' && !config.auth.metrics));
+}
+
 /** Bearer tokens (when configured) on every route but the open ones, then admission on inference routes. */
 export function registerAccessControl(app: FastifyInstance, context: ServingContext): void {
   trackArrival(app);
   const { tokens, admission, config } = context;
   if (tokens) {
-    const open = new Set<RouteKind | undefined>(config.auth.metrics ? ['probe'] : ['probe', 'metrics']);
     app.addHook('onRequest', async (request) => {
-      if (open.has(request.routeOptions.config.kind)) return;
+      if (!needsToken(config, request.routeOptions.config.kind)) return;
       if (!tokens.accepts(request.headers.authorization)) {
         throw new RuntimeError('Unauthorized', request.headers.authorization ? 'bearer token not accepted' : 'authorization required: send "Authorization: Bearer <token>"');
       }

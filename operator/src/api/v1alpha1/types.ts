@@ -10,8 +10,10 @@ export const PLURAL = 'sentimentmodels';
 export const SINGULAR = 'sentimentmodel';
 export const SHORT_NAME = 'sentm';
 
-/** Where the runtime listens in every pod the operator makes: its probes, its Service and the autoscaler's scrapes go there. */
+/** Where the runtime listens in every pod the operator makes: its Service and the autoscaler's scrapes go there. */
 export const RUNTIME_HTTP_PORT = 8080;
+/** The runtime's probe listener (server.probePort): the kubelet's probes go there, answered off the serving event loop. */
+export const RUNTIME_PROBE_PORT = 8081;
 
 export const LABEL_MODEL = `${GROUP}/model`;
 export const ANNOTATION_TEMPLATE_HASH = `${GROUP}/template-hash`;

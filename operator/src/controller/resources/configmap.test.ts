@@ -49,7 +49,7 @@ describe('runtime config', () => {
     expect(config.batching).toMatchObject({ maxBatchSize: 64, maxBatchTokens: 4096 });
     expect(config.cache.ttlSeconds).toBe(60);
     // The preStop sleep does the drain delay, so the runtime must not wait a second time.
-    expect(config.server).toMatchObject({ port: 8080, requestTimeoutMs: 5000, drainDelayMs: 0, shutdownTimeoutMs: 20_000 });
+    expect(config.server).toMatchObject({ port: 8080, probePort: 8081, requestTimeoutMs: 5000, drainDelayMs: 0, shutdownTimeoutMs: 20_000 });
   });
 
   it('turns the playground off unless the spec asks, and points auth at the mounted Secret, never its content', () => {

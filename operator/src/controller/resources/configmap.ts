@@ -3,10 +3,11 @@ import { Value } from 'typebox/value';
 import { stringify } from 'yaml';
 import { RuntimeConfig } from '#contract/runtime-config.js';
 import { sessionLayout, type SessionLayout } from '#contract/session-layout.js';
-import { RUNTIME_HTTP_PORT, type ModelSource, type SentimentModel } from '../../api/v1alpha1/index.js';
+import { RUNTIME_HTTP_PORT, RUNTIME_PROBE_PORT, type ModelSource, type SentimentModel } from '../../api/v1alpha1/index.js';
 import { drainTiming } from './drain.js';
 import { childMeta, childNames } from './names.js';
-import { AUTH_DIR, AUTH_TOKEN_FILE, CONFIG_FILE } from './pod-defaults.js';
+import { AUTH_TOKEN_PATH } from './auth.js';
+import { CONFIG_FILE } from './pod-defaults.js';
 import { streamRuntimeConfig } from './stream.js';
 
 /**
@@ -35,6 +36,7 @@ export function runtimeConfig(model: SentimentModel, modelPath: string): Runtime
     server: {
       host: '0.0.0.0',
       port: RUNTIME_HTTP_PORT,
+      probePort: RUNTIME_PROBE_PORT,
       processes: spec.runtime.processes,
       requestTimeoutMs: spec.server.requestTimeoutMs,
       drainDelayMs: timing.runtimeDrainDelayMs,
@@ -43,7 +45,7 @@ export function runtimeConfig(model: SentimentModel, modelPath: string): Runtime
     },
     ...(stream ? { stream } : {}),
     // The path of the mounted Secret only: the token never enters the ConfigMap.
-    ...(spec.server.auth ? { auth: { tokenFile: `${AUTH_DIR}/${AUTH_TOKEN_FILE}`, metrics: spec.server.auth.metrics } } : {}),
+    ...(spec.server.auth ? { auth: { tokenFile: AUTH_TOKEN_PATH, metrics: spec.server.auth.metrics } } : {}),
   };
   return Value.Default(RuntimeConfig, partial) as RuntimeConfig;
 }

@@ -4,6 +4,7 @@ import { RUNTIME_IMAGE, sentimentModel } from '../../testing/fixtures.js';
 import type { RolloutChoice, SentimentModel } from '../../api/v1alpha1/index.js';
 import { desiredDraft, withStrategy } from './desired.js';
 import type { ClusterFacts } from './facts.js';
+import { runtimeConfig } from './configmap.js';
 import { deploymentForCache, rollingUpdate, templateHashOf } from './deployment.js';
 
 const facts: ClusterFacts = { imageVolumes: false, clusterDomain: 'cluster.local' };
@@ -23,7 +24,10 @@ describe('makeDeployment: runtime container', () => {
       image: RUNTIME_IMAGE,
       workingDir: '/app',
       command: ['node', 'dist/runtime/src/main.js', 'serve', '--config', '/etc/sentiment-runtime/config.yaml'],
-      ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }],
+      ports: [
+        { name: 'http', containerPort: 8080, protocol: 'TCP' },
+        { name: 'probe', containerPort: 8081, protocol: 'TCP' },
+      ],
     });
     expect(c.volumeMounts).toContainEqual({ name: 'config', mountPath: '/etc/sentiment-runtime', readOnly: true });
     expect(podSpec(d).volumes).toContainEqual({ name: 'config', configMap: { name: 'demo-runtime-config' } });
@@ -44,10 +48,27 @@ describe('makeDeployment: runtime container', () => {
     expect(templateHashOf(secured('reviews-token'))).toBe(templateHashOf(withAuth));
   });
 
-  it('probes /readyz for startup and readiness and /healthz for liveness', () => {
-    expect(c.startupProbe?.httpGet).toEqual({ path: '/readyz', port: 'http' });
-    expect(c.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'http' });
-    expect(c.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'http' });
+  it('mounts every Secret (token, fetch headers, Kafka TLS) readable by the pod group only', () => {
+    const model = sentimentModel({
+      model: { url: { url: 'https://models.example/m.tar.gz', sha256: 'a'.repeat(64), headersSecretRef: { name: 'model-token' } } },
+      server: { auth: { tokenSecretRef: { name: 'reviews-token', key: 'token' } } },
+      stream: { kafka: { bootstrapServers: ['kafka:9093'], inputTopic: 'in', outputTopic: 'out', tls: { caSecret: { name: 'kafka-ca' }, clientCertificateSecret: { name: 'kafka-client' } } } },
+    });
+    const secretVolumes = podSpec(deploymentOf(model)).volumes!.filter((volume) => volume.secret);
+    expect(secretVolumes.map((volume) => [volume.name, volume.secret!.defaultMode])).toEqual([
+      ['model-headers', 0o440],
+      ['auth-token', 0o440],
+      ['kafka-ca', 0o440],
+      ['kafka-client', 0o440],
+    ]);
+  });
+
+  it('probes /readyz for startup and readiness and /healthz for liveness, on the probe port the runtime config opens', () => {
+    expect(c.startupProbe?.httpGet).toEqual({ path: '/readyz', port: 'probe' });
+    expect(c.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'probe' });
+    expect(c.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'probe' });
+    const probePort = c.ports?.find((port) => port.name === 'probe')?.containerPort;
+    expect(runtimeConfig(sentimentModel(), '/m').server.probePort).toBe(probePort);
   });
 
   it('takes replicas, selector, labels and owner from the model', () => {

@@ -1,18 +1,18 @@
 import type { V1Container, V1Deployment, V1PodTemplateSpec, V1ResourceRequirements, V1RollingUpdateDeployment, V1Toleration } from '@kubernetes/client-node';
 import {
-  ANNOTATION_MODEL_SOURCE, ANNOTATION_QUANTIZATION, ANNOTATION_RUNTIME_IMAGE, ANNOTATION_TEMPLATE_HASH, RUNTIME_HTTP_PORT, type RolloutChoice, type SentimentModel, type SentimentModelSpec,
+  ANNOTATION_MODEL_SOURCE, ANNOTATION_QUANTIZATION, ANNOTATION_RUNTIME_IMAGE, ANNOTATION_TEMPLATE_HASH, RUNTIME_HTTP_PORT, RUNTIME_PROBE_PORT, type RolloutChoice, type SentimentModel, type SentimentModelSpec,
 } from '../../api/v1alpha1/index.js';
 import { drainTiming } from './drain.js';
 import { stableHash } from './hash.js';
 import type { ModelDelivery } from './model-delivery.js';
 import { childMeta, childNames, labels, modelSummary, selectorLabels } from './names.js';
+import { authPodParts } from './auth.js';
 import {
-  AUTH_DIR,
-  AUTH_TOKEN_FILE,
   CONFIG_DIR,
   CONFIG_FILE,
   CONTAINER_SECURITY_CONTEXT,
   HTTP_PORT_NAME,
+  PROBE_PORT_NAME,
   POD_SECURITY_CONTEXT,
   RUNTIME_ENTRYPOINT,
   RUNTIME_WORKDIR,
@@ -26,7 +26,6 @@ const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
 const GPU_TOLERATION: V1Toleration = { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' };
 /** Old ReplicaSets kept per model; the default of 10 adds up to thousands of objects across many models. */
 const REVISION_HISTORY_LIMIT = 3;
-const AUTH_VOLUME = 'auth-token';
 
 /**
  * The pod template, carrying its hash. The rollout strategy stays outside it: strategy.ts decides
@@ -109,9 +108,10 @@ function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTempl
   const { scheduling } = spec;
   const nodeSelector = { ...scheduling.nodeSelector, ...(gpus.count > 0 && gpus.product ? { [GPU_PRODUCT_LABEL]: gpus.product } : {}) };
   const tolerations = [...(scheduling.tolerations ?? []), ...(gpus.count > 0 ? [GPU_TOLERATION] : [])];
-  const probe = (path: string) => ({ httpGet: { path, port: HTTP_PORT_NAME } });
+  // The probe port's own thread answers even while the serving port's event loop is saturated.
+  const probe = (path: string) => ({ httpGet: { path, port: PROBE_PORT_NAME } });
   const stream = streamPodParts(model);
-  const auth = spec.server.auth;
+  const auth = authPodParts(model);
 
   const runtime: V1Container = {
     name: 'runtime',
@@ -119,7 +119,10 @@ function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTempl
     imagePullPolicy: spec.runtime.imagePullPolicy,
     workingDir: RUNTIME_WORKDIR,
     command: [...RUNTIME_ENTRYPOINT, 'serve', '--config', `${CONFIG_DIR}/${CONFIG_FILE}`],
-    ports: [{ name: HTTP_PORT_NAME, containerPort: RUNTIME_HTTP_PORT, protocol: 'TCP' }],
+    ports: [
+      { name: HTTP_PORT_NAME, containerPort: RUNTIME_HTTP_PORT, protocol: 'TCP' },
+      { name: PROBE_PORT_NAME, containerPort: RUNTIME_PROBE_PORT, protocol: 'TCP' },
+    ],
     ...(stream.env.length > 0 ? { env: stream.env } : {}),
     resources: containerResources(spec.resources, true),
     // Startup allows 10 minutes for loading and warming a model; afterwards readiness reacts in ~10 s.
@@ -131,7 +134,7 @@ function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTempl
       { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
       TMP_MOUNT,
       delivery.mount,
-      ...(auth ? [{ name: AUTH_VOLUME, mountPath: AUTH_DIR, readOnly: true }] : []),
+      ...auth.mounts,
       ...stream.mounts,
     ],
     securityContext: CONTAINER_SECURITY_CONTEXT,
@@ -165,9 +168,7 @@ function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTempl
         { name: 'config', configMap: { name: childNames(model).configMap } },
         TMP_VOLUME,
         ...delivery.volumes,
-        // Only the Secret's name and key enter the template (and its hash): a rotated token reaches
-        // the running pods through the volume, without a rollout.
-        ...(auth ? [{ name: AUTH_VOLUME, secret: { secretName: auth.tokenSecretRef.name, items: [{ key: auth.tokenSecretRef.key, path: AUTH_TOKEN_FILE }], defaultMode: 0o440 } }] : []),
+        ...auth.volumes,
         ...stream.volumes,
       ],
     },

@@ -3,7 +3,7 @@ import type { V1Container, V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes
 import { FETCH_URL_ENV } from '#contract/model-fetch.js';
 import type { SentimentModel, UrlSource } from '../../api/v1alpha1/index.js';
 import type { ClusterFacts } from './facts.js';
-import { RUNTIME_ENTRYPOINT, RUNTIME_WORKDIR, TMP_MOUNT } from './pod-defaults.js';
+import { RUNTIME_ENTRYPOINT, RUNTIME_WORKDIR, SECRET_FILE_MODE, TMP_MOUNT } from './pod-defaults.js';
 
 const MODEL_ROOT = '/models';
 /** Where copied or downloaded models land; not the mount point itself, so a tool may create it. */
@@ -13,8 +13,6 @@ const VOLUME = 'model';
 const HEADERS_DIR = '/var/run/sentiment-runtime/model-headers';
 const CA_DIR = '/var/run/sentiment-runtime/model-ca';
 const CA_FILE = 'ca.crt';
-/** Readable by the pod's group (fsGroup) only: the header values are credentials. */
-const SECRET_MODE = 0o440;
 
 /** How the model reaches the runtime container. Init containers get resources and security context from the Deployment. */
 export interface ModelDelivery {
@@ -103,7 +101,7 @@ function fetchInputs(url: UrlSource): { url: V1EnvVar; args: string[]; volumes: 
   const mounts: V1VolumeMount[] = [];
   if (headersSecretRef) {
     args.push('--headers-dir', HEADERS_DIR);
-    volumes.push({ name: 'model-headers', secret: { secretName: headersSecretRef.name, defaultMode: SECRET_MODE } });
+    volumes.push({ name: 'model-headers', secret: { secretName: headersSecretRef.name, defaultMode: SECRET_FILE_MODE } });
     mounts.push({ name: 'model-headers', mountPath: HEADERS_DIR, readOnly: true });
   }
   if (caConfigMapRef) {

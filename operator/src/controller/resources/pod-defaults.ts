@@ -4,11 +4,9 @@ import type { V1PodSecurityContext, V1SecurityContext, V1Volume, V1VolumeMount }
 export const RUNTIME_WORKDIR = '/app';
 export const RUNTIME_ENTRYPOINT = ['node', 'dist/runtime/src/main.js'];
 export const HTTP_PORT_NAME = 'http';
+export const PROBE_PORT_NAME = 'probe';
 export const CONFIG_DIR = '/etc/sentiment-runtime';
 export const CONFIG_FILE = 'config.yaml';
-/** Where the auth token Secret is mounted: a directory the kubelet updates when the Secret changes (a subPath mount would not be). */
-export const AUTH_DIR = '/etc/sentiment-runtime-auth';
-export const AUTH_TOKEN_FILE = 'token';
 
 /** The distroless "nonroot" user; fixed so files in model images and volumes can be made readable to it. */
 const NONROOT = 65532;
@@ -30,6 +28,9 @@ export const CONTAINER_SECURITY_CONTEXT: V1SecurityContext = {
   capabilities: { drop: ['ALL'] },
   seccompProfile: { type: 'RuntimeDefault' },
 };
+
+/** Mode of every mounted Secret's files: readable by the pod's group (fsGroup) only, since they hold credentials. */
+export const SECRET_FILE_MODE = 0o440;
 
 /** Writable scratch space, since the root filesystem is read-only. */
 export const TMP_VOLUME: V1Volume = { name: 'tmp', emptyDir: {} };

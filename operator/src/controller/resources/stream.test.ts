@@ -46,7 +46,7 @@ describe('spec.stream.kafka', () => {
       { name: 'SENTIMENT_STREAM_SASL_USERNAME', valueFrom: { secretKeyRef: { name: 'kafka-user', key: 'username' } } },
       { name: 'SENTIMENT_STREAM_SASL_PASSWORD', valueFrom: { secretKeyRef: { name: 'kafka-user', key: 'secret' } } },
     ]);
-    expect(template.spec!.volumes).toContainEqual({ name: 'kafka-ca', secret: { secretName: 'kafka-ca', items: [{ key: 'bundle.pem', path: 'bundle.pem' }] } });
+    expect(template.spec!.volumes).toContainEqual({ name: 'kafka-ca', secret: { secretName: 'kafka-ca', items: [{ key: 'bundle.pem', path: 'bundle.pem' }], defaultMode: 0o440 } });
     expect(runtime.volumeMounts).toContainEqual({ name: 'kafka-ca', mountPath: '/etc/sentiment-kafka/ca', readOnly: true });
     expect(runtimeConfig(model, '/m').stream.tlsCaFile).toBe('/etc/sentiment-kafka/ca/bundle.pem');
   });

@@ -1,6 +1,7 @@
 import type { V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { StreamConfig } from '#contract/runtime-config.js';
 import type { SentimentModel } from '../../api/v1alpha1/index.js';
+import { SECRET_FILE_MODE } from './pod-defaults.js';
 
 /** Where the Kafka TLS Secrets are mounted in the runtime container. */
 const KAFKA_CA_DIR = '/etc/sentiment-kafka/ca';
@@ -44,12 +45,12 @@ export function streamPodParts(model: SentimentModel): { env: V1EnvVar[]; volume
   }
   const ca = kafka?.tls?.caSecret;
   if (ca) {
-    volumes.push({ name: 'kafka-ca', secret: { secretName: ca.name, items: [{ key: ca.key, path: ca.key }] } });
+    volumes.push({ name: 'kafka-ca', secret: { secretName: ca.name, items: [{ key: ca.key, path: ca.key }], defaultMode: SECRET_FILE_MODE } });
     mounts.push({ name: 'kafka-ca', mountPath: KAFKA_CA_DIR, readOnly: true });
   }
   const client = kafka?.tls?.clientCertificateSecret;
   if (client) {
-    volumes.push({ name: 'kafka-client', secret: { secretName: client.name, items: [{ key: 'tls.crt', path: 'tls.crt' }, { key: 'tls.key', path: 'tls.key' }] } });
+    volumes.push({ name: 'kafka-client', secret: { secretName: client.name, items: [{ key: 'tls.crt', path: 'tls.crt' }, { key: 'tls.key', path: 'tls.key' }], defaultMode: SECRET_FILE_MODE } });
     mounts.push({ name: 'kafka-client', mountPath: KAFKA_CLIENT_DIR, readOnly: true });
   }
   return { env, volumes, mounts };
