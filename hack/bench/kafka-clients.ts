@@ -143,7 +143,7 @@ function loaded<T>(name: string): T {
 const sentences = readSentences(args.data);
 const message = (prefix: string, i: number): Message => ({ key: Buffer.from(`${prefix}${i}`), value: Buffer.from(sentences[i % sentences.length]!) });
 
-console.log(`npm run bench:kafka-clients -- ${process.argv.slice(2).join(' ')}`.trim());
+console.log(['npm run bench:kafka-clients', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '));
 console.log(`load average at start ${loadavg().map((l) => l.toFixed(1)).join(' ')}; ${records} records of SST-2 sentences, ${partitions} partitions, ${roundTrips} round trips`);
 const broker = await startKafka();
 

@@ -64,7 +64,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => 
 
 const sentences = readSentences(args.data);
 const serverFlags = [...BENCH_SERVER_FLAGS, `--model.path=${args.model}`, `--batching.maxBatchSize=${batchSize}`, ...args.set.map((s) => `--${s}`)];
-const command = `npm run bench:stream -- ${process.argv.slice(2).join(' ')}`.trim();
+const command = ['npm run bench:stream', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
 /** A result for every record within this long, or the run fails with what did arrive. */
 const drainTimeoutMs = (count: number) => 120_000 + count * 20;
 
@@ -74,13 +74,19 @@ const bootstrapBrokers = [broker.bootstrap];
 const producer = new Producer({ clientId: 'bench', bootstrapBrokers, acks: ProduceAcks.ALL, idempotent: true });
 const streamFlags = (output: string, group: string) => [`--stream.bootstrapServers=${broker.bootstrap}`, '--stream.inputTopic=backlog', `--stream.outputTopic=${output}`, `--stream.groupId=${group}`];
 
-interface Row { name: string; count: number; seconds: number; perSecond: number; meanBatch: number; serverCores: number; otherCores: number }
+interface Row { name: string; count: number; seconds: number; perSecond: number; meanBatch: number; preferredBatch: number; serverCores: number; otherCores: number }
 const rows: Row[] = [];
-function row(name: string, count: number, seconds: number, inside: { meanBatch: number }, cpu: { server: number; other: number }, perSecond = count / seconds): Row {
-  const r = { name, count, seconds, perSecond, meanBatch: inside.meanBatch, serverCores: cpu.server, otherCores: cpu.other };
+function row(name: string, count: number, seconds: number, inside: { meanBatch: number; preferredBatch: number }, cpu: { server: number; other: number }, perSecond = count / seconds): Row {
+  const r = { name, count, seconds, perSecond, ...inside, serverCores: cpu.server, otherCores: cpu.other };
   rows.push(r);
   console.log(`  ${name}: ${count} in ${seconds.toFixed(1)} s, ${perSecond.toFixed(0)}/s, mean batch ${r.meanBatch.toFixed(1)}`);
   return r;
+}
+
+/** The batch size the server's batcher cuts at, by its own measurement (batching.maxBatchSize bounds it). */
+async function preferredBatch(server: ServerChild): Promise<number> {
+  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  return Number(/^sentiment_runtime_preferred_batch_size (\S+)$/m.exec(metrics)?.[1] ?? Number.NaN);
 }
 
 /** A server draining the backlog into `output`: seconds from spawn to the last result, and the steady rate. */
@@ -94,7 +100,8 @@ async function drain(name: string, output: string, group: string, extra: string[
   const [after, metricsAfter] = [cpuSample(server.pid), await serverSample(server.url)];
   const total = (watch.lastAt - spawned) / 1000;
   const batches = metricsAfter.batches - metricsBefore.batches;
-  const r = row(name, records, (watch.lastAt - watch.firstAt) / 1000, { meanBatch: (metricsAfter.batchedTexts - metricsBefore.batchedTexts) / batches }, cpuShare(before, after), watch.steadyRate);
+  const inside = { meanBatch: (metricsAfter.batchedTexts - metricsBefore.batchedTexts) / batches, preferredBatch: await preferredBatch(server) };
+  const r = row(name, records, (watch.lastAt - watch.firstAt) / 1000, inside, cpuShare(before, after), watch.steadyRate);
   return { server, watch, total, row: r };
 }
 
@@ -108,8 +115,9 @@ try {
   const httpServer = await startServer(serverFlags);
   await loadTest(httpServer, sentences, connections, 3);
   const load = await loadTest(httpServer, sentences, connections, httpSeconds);
+  const httpInside = { meanBatch: load.inside.meanBatch, preferredBatch: await preferredBatch(httpServer) };
   await httpServer.stop();
-  const http = row(`HTTP POST /v1/sentiment, ${connections} clients (p50 ${load.p50Ms.toFixed(1)} ms)`, load.ok, httpSeconds, load.inside, load.cpu);
+  const http = row(`HTTP POST /v1/sentiment, ${connections} clients (p50 ${load.p50Ms.toFixed(1)} ms)`, load.ok, httpSeconds, httpInside, load.cpu);
 
   console.log('drain, 2 serving processes (server.processes=2)');
   const two = await drain('Kafka in-process, server.processes=2', 'out-2', 'bench-two', ['--server.processes=2']);
@@ -146,17 +154,18 @@ try {
     const running = await perMessageBridge(bootstrapBrokers, server.url, { input: 'backlog', output: 'out-bridge' }, handlers);
     await watch.until(bridgeRecords, drainTimeoutMs(bridgeRecords));
     const [after, metricsAfter] = [cpuSample(server.pid), await serverSample(server.url)];
+    const preferred = await preferredBatch(server);
     await running.stop();
     await server.stop();
     await watch.stop();
     const meanBatch = (metricsAfter.batchedTexts - metricsBefore.batchedTexts) / (metricsAfter.batches - metricsBefore.batches);
-    bridge = row(`per-message bridge, ${handlers} in flight`, bridgeRecords, (watch.lastAt - watch.firstAt) / 1000, { meanBatch }, cpuShare(before, after), watch.steadyRate);
+    bridge = row(`per-message bridge, ${handlers} in flight`, bridgeRecords, (watch.lastAt - watch.firstAt) / 1000, { meanBatch, preferredBatch: preferred }, cpuShare(before, after), watch.steadyRate);
   }
 
   const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
   console.log(`\n${command}\n`);
-  console.log('| row | results | seconds | per second | mean batch | server cores | other cores |\n|---|---:|---:|---:|---:|---:|---:|');
-  for (const r of rows) console.log(`| ${r.name} | ${r.count} | ${fmt(r.seconds, 1)} | ${fmt(r.perSecond)} | ${fmt(r.meanBatch, 1)} | ${fmt(r.serverCores, 2)} | ${fmt(r.otherCores, 2)} |`);
+  console.log('| row | results | seconds | per second | mean batch | preferred batch | server cores | other cores |\n|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) console.log(`| ${r.name} | ${r.count} | ${fmt(r.seconds, 1)} | ${fmt(r.perSecond)} | ${fmt(r.meanBatch, 1)} | ${fmt(r.preferredBatch)} | ${fmt(r.serverCores, 2)} | ${fmt(r.otherCores, 2)} |`);
   console.log('\nKafka rows: seconds and rate from the first result to the last (start-up excluded); other cores include the broker.');
   console.log(`Kafka (1 process) / HTTP: ${(one.row.perSecond / http.perSecond).toFixed(2)}x (target >= 0.9)`);
   if (bridge) console.log(`Kafka (1 process) / per-message bridge: ${(one.row.perSecond / bridge.perSecond).toFixed(2)}x`);
