@@ -1,5 +1,6 @@
 // `npm run bench:stream`: stream mode measured the way issue 15 asks, on a throwaway real broker,
-// all in one run with one model and one batch size (result cache off, so every text is inferred):
+// all in one run with one model and one batch size (result cache off, so every text is inferred);
+// the capacity rows share one server process, so they share its batcher's measured batch size:
 //   capacity   records/s through Kafka (the in-process consumer draining a backlog) against the
 //              same model's HTTP throughput with enough clients to fill batches (target >= 0.9x),
 //              and a per-message bridge (one POST per record, KubeAI messenger's shape) beside them
@@ -111,14 +112,6 @@ try {
   await produceBacklog(producer, 'backlog', 'b', records, sentences);
   console.log(`backlog of ${records} records produced in ${((performance.now() - produceStart) / 1000).toFixed(1)} s`);
 
-  console.log(`HTTP, ${connections} clients (3 s warm-up, ${httpSeconds} s measured)`);
-  const httpServer = await startServer(serverFlags);
-  await loadTest(httpServer, sentences, connections, 3);
-  const load = await loadTest(httpServer, sentences, connections, httpSeconds);
-  const httpInside = { meanBatch: load.inside.meanBatch, preferredBatch: await preferredBatch(httpServer) };
-  await httpServer.stop();
-  const http = row(`HTTP POST /v1/sentiment, ${connections} clients (p50 ${load.p50Ms.toFixed(1)} ms)`, load.ok, httpSeconds, httpInside, load.cpu);
-
   console.log('drain, 2 serving processes (server.processes=2)');
   const two = await drain('Kafka in-process, server.processes=2', 'out-2', 'bench-two', ['--server.processes=2']);
   await two.server.stop();
@@ -141,34 +134,43 @@ try {
     toConsume.push(receivedAt - sentAt.get(key)!);
   }
   await latencyWatch.stop();
-  await one.server.stop();
   await one.watch.stop();
+
+  // HTTP and the bridge go to the same server, its consumer idle now: one process, one batcher
+  // and one measured batch size for every capacity row.
+  const server = one.server;
+  console.log(`HTTP, ${connections} clients (3 s warm-up, ${httpSeconds} s measured), same server`);
+  await loadTest(server, sentences, connections, 3);
+  const load = await loadTest(server, sentences, connections, httpSeconds);
+  const httpInside = { meanBatch: load.inside.meanBatch, preferredBatch: await preferredBatch(server) };
+  const http = row(`HTTP POST /v1/sentiment, ${connections} clients (p50 ${load.p50Ms.toFixed(1)} ms)`, load.ok, httpSeconds, httpInside, load.cpu);
 
   let bridge: Row | undefined;
   if (bridgeRecords > 0) {
-    console.log(`per-message bridge, ${handlers} in flight, first ${bridgeRecords} records of the backlog`);
+    console.log(`per-message bridge, ${handlers} in flight, first ${bridgeRecords} records of the backlog, same server`);
     await broker.createTopics([{ name: 'out-bridge', partitions }]);
     const watch = await new OutputWatch('b').start(bootstrapBrokers, 'out-bridge');
-    const server = await startServer(serverFlags);
     const [before, metricsBefore] = [cpuSample(server.pid), await serverSample(server.url)];
     const running = await perMessageBridge(bootstrapBrokers, server.url, { input: 'backlog', output: 'out-bridge' }, handlers);
     await watch.until(bridgeRecords, drainTimeoutMs(bridgeRecords));
     const [after, metricsAfter] = [cpuSample(server.pid), await serverSample(server.url)];
     const preferred = await preferredBatch(server);
     await running.stop();
-    await server.stop();
     await watch.stop();
     const meanBatch = (metricsAfter.batchedTexts - metricsBefore.batchedTexts) / (metricsAfter.batches - metricsBefore.batches);
     bridge = row(`per-message bridge, ${handlers} in flight`, bridgeRecords, (watch.lastAt - watch.firstAt) / 1000, { meanBatch, preferredBatch: preferred }, cpuShare(before, after), watch.steadyRate);
   }
+  await server.stop();
 
   const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
   console.log(`\n${command}\n`);
-  console.log('| row | results | seconds | per second | mean batch | preferred batch | server cores | other cores |\n|---|---:|---:|---:|---:|---:|---:|---:|');
-  for (const r of rows) console.log(`| ${r.name} | ${r.count} | ${fmt(r.seconds, 1)} | ${fmt(r.perSecond)} | ${fmt(r.meanBatch, 1)} | ${fmt(r.preferredBatch)} | ${fmt(r.serverCores, 2)} | ${fmt(r.otherCores, 2)} |`);
-  console.log('\nKafka rows: seconds and rate from the first result to the last (start-up excluded); other cores include the broker.');
-  console.log(`Kafka (1 process) / HTTP: ${(one.row.perSecond / http.perSecond).toFixed(2)}x (target >= 0.9)`);
-  if (bridge) console.log(`Kafka (1 process) / per-message bridge: ${(one.row.perSecond / bridge.perSecond).toFixed(2)}x`);
+  console.log('| row | results | seconds | per second | per server core | mean batch | preferred batch | server cores | other cores |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) console.log(`| ${r.name} | ${r.count} | ${fmt(r.seconds, 1)} | ${fmt(r.perSecond)} | ${fmt(r.perSecond / r.serverCores)} | ${fmt(r.meanBatch, 1)} | ${fmt(r.preferredBatch)} | ${fmt(r.serverCores, 2)} | ${fmt(r.otherCores, 2)} |`);
+  console.log('\nKafka rows: seconds and rate from the first result to the last (start-up excluded). Server cores: CPU the server used (1.0 = one core);');
+  console.log('other cores: everything else on the machine, the broker and this process included. Per server core reads through CPU taken by other work.');
+  const perCore = (r: Row) => r.perSecond / r.serverCores;
+  console.log(`Kafka (1 process) / HTTP: ${(one.row.perSecond / http.perSecond).toFixed(2)}x, per server core ${(perCore(one.row) / perCore(http)).toFixed(2)}x (target >= 0.9)`);
+  if (bridge) console.log(`Kafka (1 process) / per-message bridge: ${(one.row.perSecond / bridge.perSecond).toFixed(2)}x, per server core ${(perCore(one.row) / perCore(bridge)).toFixed(2)}x`);
   console.log(`latency at 50% of capacity (${fmt(rate)} records/s open loop, ${latencySeconds} s, ${sentAt.size} records, ${sent.failed} failed sends): ` +
     `record timestamp to result produced p50 ${fmt(percentile(toProduce, 50))} ms p99 ${fmt(percentile(toProduce, 99))} ms; to result consumed p50 ${fmt(percentile(toConsume, 50))} ms p99 ${fmt(percentile(toConsume, 99))} ms`);
   console.log(`drain of ${records} records, spawn to last result (model load and group join included): 1 process ${fmt(one.total, 1)} s, ` +
