@@ -5,8 +5,14 @@
 //   round trip one record produced, then awaited on a consumer already assigned, R times in turn
 // after an untimed warm-up pass, in --rounds rounds (every other one in reverse order).
 // A client that cannot be loaded is reported with the reason. @confluentinc/kafka-javascript is
-// native (librdkafka) and needs a build, so it is not a dependency of this repository: build it in
-// a scratch directory (see the README's stream section) and pass --modules DIR to measure it.
+// native (librdkafka) and needs a build, so it is not a dependency of this repository. Its install
+// fetches a prebuilt binary from GitHub and its default source build downloads zlib, OpenSSL, zstd
+// and curl; with only the npm registry reachable it builds against the system's libssl-dev and
+// zlib1g-dev, in a scratch directory whose package.json allows its install script:
+//   mkdir /tmp/kclients && cd /tmp/kclients && npm init -y
+//   npm pkg set 'allowScripts.@confluentinc/kafka-javascript=true' --json   (npm 11 blocks install scripts)
+//   CKJS_LINKING=dynamic npm_config_nodedir=$(dirname "$(dirname "$(command -v node)")") npm install @confluentinc/kafka-javascript
+// then: npm run bench:kafka-clients -- --modules /tmp/kclients
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
@@ -128,10 +134,10 @@ const confluent = ({ KafkaJS }: Confluent): Factory => async (brokers) =>
   kafkaJsShape(new KafkaJS.Kafka({ kafkaJS: { clientId: 'clients-bench', brokers, logLevel: KafkaJS.logLevel.NOTHING } }),
     { producer: { kafkaJS: { acks: -1 } }, consumer: (groupId) => ({ kafkaJS: { groupId, fromBeginning: true, autoCommit: false } }), subscription: (topic) => ({ topics: [topic] }) });
 
-const candidates: { name: string; factory: () => Factory }[] = [
+const candidates: { name: string; factory: () => Factory; hint?: string }[] = [
   { name: '@platformatic/kafka', factory: () => platformatic(loaded('@platformatic/kafka')) },
   { name: 'kafkajs', factory: () => kafkajs(loaded('kafkajs')) },
-  { name: '@confluentinc/kafka-javascript', factory: () => confluent(loaded('@confluentinc/kafka-javascript')) },
+  { name: '@confluentinc/kafka-javascript', factory: () => confluent(loaded('@confluentinc/kafka-javascript')), hint: 'a native build: see the header of hack/bench/kafka-clients.ts, then pass --modules DIR' },
 ];
 const versions = new Map<string, string>();
 function loaded<T>(name: string): T {
@@ -198,7 +204,7 @@ for (const candidate of candidates) {
     rows.set(candidate.name, []);
     console.log(`${candidate.name} ${versions.get(candidate.name)}`);
   } catch (error) {
-    rows.set(candidate.name, [`not measured: ${(error as Error).message.split('\n')[0]}`]);
+    rows.set(candidate.name, [`not measured: ${(error as Error).message.split('\n')[0]}${candidate.hint ? ` (${candidate.hint})` : ''}`]);
   }
 }
 try {
