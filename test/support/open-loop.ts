@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
+import { fileURLToPath } from 'node:url';
 
 export interface Outcome {
   /** HTTP status, or 0 when no answer came (connection error or the client's own timeout). */
@@ -24,6 +26,11 @@ export interface OpenLoopOptions {
   timeoutMs?: number;
   /** A fresh connection per request, as the kubelet probes; otherwise keep-alive, opening as many connections as are busy. */
   freshConnections?: boolean;
+  /**
+   * At most this many connections open at once (keep-alive only); a request due while all are busy
+   * waits for one in the client, and that wait counts in its latency. Unbounded by default.
+   */
+  maxConnections?: number;
 }
 
 /**
@@ -33,8 +40,8 @@ export interface OpenLoopOptions {
  * counts from the due time, so a generator that falls behind does not hide the wait either.
  */
 export async function openLoop(options: OpenLoopOptions): Promise<Outcome[]> {
-  const { url, rate, durationMs, method = 'GET', body, headers = {}, timeoutMs = 60_000, freshConnections = false } = options;
-  const agent = new Agent({ keepAlive: !freshConnections, maxSockets: Infinity });
+  const { url, rate, durationMs, method = 'GET', body, headers = {}, timeoutMs = 60_000, freshConnections = false, maxConnections = Infinity } = options;
+  const agent = new Agent({ keepAlive: !freshConnections, maxSockets: freshConnections ? Infinity : maxConnections });
   const total = Math.floor((rate * durationMs) / 1000);
   const pending: Promise<Outcome>[] = [];
   const start = performance.now();
@@ -77,6 +84,22 @@ export async function openLoop(options: OpenLoopOptions): Promise<Outcome[]> {
   agent.destroy();
   return outcomes;
 }
+
+/**
+ * openLoop in a process of its own, as a kubelet probes from outside the pod: its latencies are
+ * not those of the test process's event loop, busy with a load generator's thousands of requests.
+ */
+export function openLoopInProcess(options: OpenLoopOptions): Promise<Outcome[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(output) as Outcome[]) : reject(new Error(`open-loop process exited with ${code}`))));
+  });
+}
+
+if (import.meta.main) process.stdout.write(JSON.stringify(await openLoop(JSON.parse(process.argv[2]!) as OpenLoopOptions)));
 
 /** The q-quantile (0..1) of `values`, or NaN for none. */
 export function quantile(values: number[], q: number): number {
