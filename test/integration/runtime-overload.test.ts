@@ -163,7 +163,8 @@ describe('runtime at the issue\'s rate: ~3,000 one-text requests/s, open loop', 
     // The clients' account holds the server to its deadline only where the generator kept to its
     // schedule: a generator that is seconds behind (a 2-core machine busy with other work cannot
     // always send 3,000 requests/s and read their answers) measures itself, not the server.
-    if (quantile(sendLag, 0.99) > 200) {
+    // (Up to a second behind, the slack below still covers it.)
+    if (quantile(sendLag, 0.99) > 1_000) {
       console.log(`client-side deadline checks not applied: the generator ran up to ${quantile(sendLag, 0.99).toFixed(0)} ms (p99) behind its schedule`);
       return;
     }
