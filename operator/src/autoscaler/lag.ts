@@ -109,15 +109,16 @@ export interface LagDemand {
  * replicas = ceil((inflow + lag / drainSeconds) / records/s per replica), at most one per partition.
  *
  * The divisor is a replica's capacity: a rate measured while the replicas had a backlog, as a
- * replica that keeps up produces what arrives, which says nothing of what it could.
- * The inflow is what the replicas produced plus how fast the lag grew (negative while it drains),
- * both over the last TREND_SECONDS,
- * so a steady flow keeps the replicas it needs once the backlog is gone instead of dropping to
- * the minimum and building the backlog up again. Until the trend is known (a fresh start) the
- * inflow counts as zero, a backlog alone: 60,000 records at 500/s per replica with a 60 s target
- * is 2 replicas, and the trend adds what a flow needs a few seconds later. While the lag is not near zero (or not known whole) the
- * replicas already running are kept: scale-down waits for the backlog to be gone, and then for
- * the scale-down delay like any other recommendation.
+ * replica that keeps up produces what arrives, which says nothing of what it could. The inflow is
+ * what the replicas produced plus how fast the lag grew (negative while it drains), both over the
+ * last TREND_SECONDS, so a steady flow keeps the replicas it needs once the backlog is gone instead
+ * of dropping to the minimum and building the backlog up again. Until the trend is known (a fresh
+ * start) the inflow counts as zero, a backlog alone: 60,000 records at 500/s per replica with a
+ * 60 s target is 2 replicas, and the trend adds what a flow needs a few seconds later.
+ *
+ * While the lag is not near zero (or not known whole) the replicas already running are kept:
+ * scale-down waits for the backlog to be gone, and then for the scale-down delay like any other
+ * recommendation.
  */
 export function lagDemand(
   windows: LagWindows,

@@ -145,6 +145,9 @@ describe('AutoscalerLoop', () => {
     const status = cluster.model.status!;
     expect(status).toMatchObject({ desiredReplicas: 4, autoscaling: { panic: true, reason: Reason.Panic, lastScaleTime: expect.stringMatching(/^2023-11-14T\d\d:\d\d:\d\dZ$/) } });
     expect(status.autoscaling?.state?.desired).toBe(4);
+    // One input only: nothing to tell apart.
+    expect(status.autoscaling?.drivenBy).toBeUndefined();
+    expect(status.autoscaling?.stream).toBeUndefined();
     expect(status.autoscaling?.state?.metric.length).toBeGreaterThan(0);
     expect(await gauge(h.metrics.autoscalerDesired)).toEqual([4]);
     expect((await gauge(h.metrics.autoscalerObserved))[0]).toBeGreaterThan(0);

@@ -189,7 +189,9 @@ export class AutoscalerLoop {
     const stream = d.stream
       ? { ...d.stream, ...(d.stream.recordsPerSecondPerReplica !== undefined ? { recordsPerSecondPerReplica: round(d.stream.recordsPerSecondPerReplica) } : {}) }
       : undefined;
-    const decision = decisionKey(d.desiredReplicas, d.reason, d.panicking, memory.lastScaleTime, d.drivenBy);
+    // Only a stream model has two inputs to tell apart.
+    const drivenBy = stream ? d.drivenBy : undefined;
+    const decision = decisionKey(d.desiredReplicas, d.reason, d.panicking, memory.lastScaleTime, drivenBy);
     const observed = observedKey(metricValue, stream);
     const { written } = memory;
     const refresh = observed !== written.observed && now - written.at >= this.deps.persistIntervalMs;
@@ -201,7 +203,7 @@ export class AutoscalerLoop {
         panic: d.panicking,
         reason: d.reason,
         ...(memory.lastScaleTime ? { lastScaleTime: memory.lastScaleTime } : {}),
-        drivenBy: d.drivenBy,
+        ...(drivenBy ? { drivenBy } : {}),
         ...(stream ? { stream } : {}),
         state: d.state,
       },

@@ -96,7 +96,7 @@ export const SentimentModelStatus = Type.Object({
       panic: Type.Optional(Type.Boolean({ description: 'A burst in the panic window has the autoscaler only scaling up.' })),
       reason: Type.Optional(Type.String({ maxLength: 64, description: 'Why desiredReplicas is what it is: ScaleUp, ScaleDown, Stable, Panic, HoldScaleDownDelay, AtMin, AtMax or MetricsUnavailable.' })),
       lastScaleTime: Type.Optional(Type.String({ format: 'date-time', description: 'When the autoscaler last changed spec.replicas.' })),
-      drivenBy: Type.Optional(StringEnum(['metric', 'streamLag'], { description: 'Which input asked for more replicas: spec.autoscaling.metric, or the stream lag.' })),
+      drivenBy: Type.Optional(StringEnum(['metric', 'streamLag'], { description: 'Stream mode: which input asked for more replicas, spec.autoscaling.metric or the stream lag.' })),
       stream: Type.Optional(Type.Object({
         lag: Type.Number({ description: 'Records of the input topic not yet committed, summed over the ready replicas\' partitions.' }),
         recordsPerSecondPerReplica: Type.Optional(Type.Number({ description: 'What one consuming replica was measured to produce while busy; absent until measured.' })),
