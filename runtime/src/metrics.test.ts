@@ -1,3 +1,4 @@
+import { AggregatorRegistry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { RuntimeMetrics } from './metrics.js';
 
@@ -17,5 +18,14 @@ describe('RuntimeMetrics stream lag', () => {
     text = await metrics.registry.metrics();
     expect(text).not.toMatch(/^sentiment_runtime_stream_lag\{/m);
     expect(text).toContain('sentiment_runtime_stream_topic_partitions{topic="posts"} 12');
+  });
+
+  it('keeps the partition count and each process\'s partitions when serving processes are aggregated', async () => {
+    const workers = [new RuntimeMetrics(), new RuntimeMetrics()];
+    workers[0]!.lag('posts', new Map([[0, 10n], [1, 20n]]), 4);
+    workers[1]!.lag('posts', new Map([[2, 30n], [3, 40n]]), 4);
+    const text = await AggregatorRegistry.aggregate(await Promise.all(workers.map((w) => w.registry.getMetricsAsJSON()))).metrics();
+    expect(text).toContain('sentiment_runtime_stream_topic_partitions{topic="posts"} 4');
+    expect(text.match(/^sentiment_runtime_stream_lag\{/gm)).toHaveLength(4);
   });
 });
