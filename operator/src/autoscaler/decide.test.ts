@@ -14,6 +14,7 @@ const DEFAULTS: AutoscalingSettings = {
   scaleDownDelaySeconds: 30,
   maxScaleUpRate: 1000,
   maxScaleDownRate: 2,
+  stream: { drainSeconds: 60 },
 };
 
 interface Tick extends Decision {
@@ -174,5 +175,92 @@ describe('decide', () => {
   it('starts afresh from state it does not recognise', () => {
     expect(parseState(undefined)).toEqual(initialState());
     expect(parseState({ metric: 'x', recommendations: [] })).toEqual(initialState());
+  });
+});
+
+const CAPACITY = 500;
+
+/**
+ * Replays a Kafka topic, one tick per second: `inflow(second)` records arrive, each consuming
+ * replica (at most one per partition) produces up to CAPACITY records/s, the rest stays as lag.
+ * The HTTP metric is `httpLoad` replicas' worth throughout.
+ */
+function replayStream(opts: {
+  seconds: number;
+  lag: number;
+  inflow?: (second: number) => number;
+  partitions?: number;
+  replicas?: number;
+  httpLoad?: number;
+  settings?: Partial<AutoscalingSettings>;
+}): (Tick & { lag: number })[] {
+  const settings = { ...DEFAULTS, ...opts.settings };
+  const partitions = opts.partitions ?? 12;
+  let { lag } = opts;
+  let replicas = opts.replicas ?? 1;
+  let state = initialState();
+  const ticks: (Tick & { lag: number })[] = [];
+  for (let second = 0; second < opts.seconds; second++) {
+    const consumers = Math.min(replicas, partitions);
+    const arrived = opts.inflow?.(second) ?? 0;
+    const produced = Math.min(lag + arrived, consumers * CAPACITY);
+    lag += arrived - produced;
+    const samples = new Map(Array.from({ length: replicas }, (_, i) => [`pod-${i}`, ((opts.httpLoad ?? 0) * TARGET) / replicas] as const));
+    const stream = { lag, complete: true, perReplicaRate: produced / consumers, producedPerSecond: produced, partitions };
+    const d = decide(state, { readyReplicas: replicas, samples, settings, stream }, T0 + second * 1000);
+    ticks.push({ ...d, second, lag });
+    state = parseState(JSON.parse(JSON.stringify(d.state)));
+    replicas = d.desiredReplicas;
+  }
+  return ticks;
+}
+
+describe('decide with stream lag', () => {
+  it('drains a backlog of 60,000 at 500 records/s per replica within the 60 s target: 2 replicas at once', () => {
+    const ticks = replayStream({ seconds: 150, lag: 60_500 });
+    expect(ticks[0]).toMatchObject({ lag: 60_000, desiredReplicas: 2, reason: Reason.ScaleUp, drivenBy: 'streamLag', stream: { lag: 60_000, recordsPerSecondPerReplica: 500, partitions: 12, desiredReplicas: 2 } });
+    // Held at 2 while the backlog lasts, though a single replica would finish the last half within the minute.
+    const drained = ticks.findIndex((t) => t.lag === 0);
+    expect(drained).toBeLessThanOrEqual(61);
+    expect(sizes(ticks.slice(0, drained)).every((n) => n === 2)).toBe(true);
+    // Back to the minimum only after the scale-down delay (30 s here) once the lag is near zero.
+    const nearZero = ticks.findIndex((t) => t.stream?.desiredReplicas === 0);
+    expect(nearZero).toBeGreaterThan(50);
+    const down = ticks.findIndex((t) => t.desiredReplicas === 1);
+    // The last recommendation of 2 came the tick before, and holds for the delay from then.
+    expect(down - (nearZero - 1)).toBe(DEFAULTS.scaleDownDelaySeconds);
+    expect(ticks.at(-1)).toMatchObject({ desiredReplicas: 1, reason: Reason.AtMin });
+  });
+
+  it('scales up while the lag grows, then keeps what the flow needs instead of falling back to the minimum', () => {
+    // 1,500 records/s arrive: three replicas' worth.
+    const ticks = replayStream({ seconds: 300, lag: 0, inflow: () => 1500 });
+    const peak = Math.max(...sizes(ticks));
+    expect(peak).toBeGreaterThanOrEqual(4);
+    expect(peak).toBeLessThanOrEqual(6);
+    const firstUp = ticks.find((t) => t.desiredReplicas > 1)!;
+    expect(firstUp).toMatchObject({ reason: Reason.ScaleUp, drivenBy: 'streamLag' });
+    expect(firstUp.second).toBeLessThanOrEqual(12);
+    expect(ticks.slice(-60).every((t) => t.desiredReplicas === 3 && t.lag === 0)).toBe(true);
+    expect(changes(ticks)).toBeLessThanOrEqual(4);
+  });
+
+  it('never asks for more replicas than the input topic has partitions', () => {
+    const ticks = replayStream({ seconds: 30, lag: 600_000, partitions: 4 });
+    expect(Math.max(...sizes(ticks))).toBe(4);
+    expect(ticks[0]!.stream).toMatchObject({ desiredReplicas: 4, partitions: 4 });
+  });
+
+  it('goes to the minimum with no lag and no flow', () => {
+    const ticks = replayStream({ seconds: 60, lag: 0, replicas: 5 });
+    expect(ticks.every((t) => t.stream?.desiredReplicas === 0)).toBe(true);
+    expect(ticks.at(-1)).toMatchObject({ desiredReplicas: 1, reason: Reason.AtMin });
+  });
+
+  it('takes the larger of the HTTP metric\'s and the lag\'s sizes', () => {
+    const http = replayStream({ seconds: 5, lag: 60_500, httpLoad: 6 });
+    expect(http[0]).toMatchObject({ desiredReplicas: 6, drivenBy: 'metric', stream: { desiredReplicas: 2 } });
+    const lag = replayStream({ seconds: 5, lag: 240_500, httpLoad: 2 });
+    expect(lag[0]).toMatchObject({ desiredReplicas: 8, drivenBy: 'streamLag' });
   });
 });

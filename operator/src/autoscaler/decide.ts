@@ -1,5 +1,6 @@
 import { Value } from 'typebox/value';
 import { AutoscalerState, type SentimentModelSpec } from '../api/v1alpha1/index.js';
+import { lagDemand, type StreamInput } from './lag.js';
 import { average, record, recordMax } from './window.js';
 
 /**
@@ -36,7 +37,12 @@ export interface DecideInput {
   /** One entry per ready pod: its metric value this tick, or undefined when it did not answer. */
   samples: ReadonlyMap<string, number | undefined>;
   settings: AutoscalingSettings;
+  /** Stream mode only: the input topic's lag and what the consumers produce. */
+  stream?: StreamInput;
 }
+
+/** Which input asked for the larger size. */
+export type DrivenBy = 'metric' | 'streamLag';
 
 export interface Decision {
   desiredReplicas: number;
@@ -46,6 +52,9 @@ export interface Decision {
   changed: boolean;
   /** Total metric across pods averaged over each window; absent when no pod answered. */
   observed?: { stable: number; panic: number };
+  drivenBy: DrivenBy;
+  /** The lag input and what it alone asks for (stream mode). */
+  stream?: { lag: number; recordsPerSecondPerReplica?: number; partitions?: number; desiredReplicas: number };
   state: AutoscalerState;
 }
 
@@ -62,6 +71,7 @@ export function decide(state: AutoscalerState, input: DecideInput, now: number):
       reason: Reason.MetricsUnavailable,
       panicking: state.overThresholdAt !== undefined,
       changed: desired !== previous,
+      drivenBy: 'metric',
       state: { ...state, desired },
     };
   }
@@ -83,7 +93,12 @@ export function decide(state: AutoscalerState, input: DecideInput, now: number):
   else if (overThresholdAt !== undefined && now - overThresholdAt >= s.stableWindowSeconds * 1000) overThresholdAt = undefined;
   const panicking = overThresholdAt !== undefined;
 
-  const want = panicking ? Math.max(replicasFor(panic, s), previous) : replicasFor(stable, s);
+  const metricWant = panicking ? Math.max(replicasFor(panic, s), previous) : replicasFor(stable, s);
+  const lag = input.stream
+    ? lagDemand({ rate: state.streamRate ?? [], lag: state.streamLag ?? [], produced: state.streamProduced ?? [] }, input.stream, { drainSeconds: s.stream.drainSeconds, stableWindowSeconds: s.stableWindowSeconds, readyReplicas, previous }, now)
+    : undefined;
+  // Either input alone may need the replicas, so the larger size wins.
+  const want = Math.max(metricWant, lag?.replicas ?? 0);
   // The delay applies to the recommendation before rate limiting, so once it has passed the
   // size steps down at the bounded rate every tick instead of waiting a delay per step.
   const delayed = recordMax(state.recommendations, now, want, s.scaleDownDelaySeconds);
@@ -99,11 +114,23 @@ export function decide(state: AutoscalerState, input: DecideInput, now: number):
     panicking,
     changed: desired !== previous,
     observed: { stable, panic },
+    drivenBy: lag && lag.replicas > metricWant ? 'streamLag' : 'metric',
+    ...(lag && input.stream
+      ? {
+        stream: {
+          lag: input.stream.lag,
+          ...(lag.rate !== undefined ? { recordsPerSecondPerReplica: lag.rate } : {}),
+          ...(input.stream.partitions !== undefined ? { partitions: input.stream.partitions } : {}),
+          desiredReplicas: lag.replicas,
+        },
+      }
+      : {}),
     state: {
       metric,
       recommendations: delayed.window,
       ...(overThresholdAt !== undefined ? { overThresholdAt } : {}),
       desired,
+      ...(lag ? { streamRate: lag.windows.rate, streamLag: lag.windows.lag, streamProduced: lag.windows.produced } : {}),
     },
   };
 

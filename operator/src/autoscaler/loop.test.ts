@@ -5,6 +5,7 @@ import { LABEL_MODEL, type SentimentModel, type SentimentModelStatus } from '../
 import { OperatorMetrics } from '../metrics.js';
 import { sentimentModel } from '../testing/fixtures.js';
 import { Reason } from './decide.js';
+import type { StreamSample } from './lag.js';
 import { AUTOSCALER_FIELD_MANAGER, AutoscalerLoop, type AutoscalerWriter } from './loop.js';
 
 const T0 = 1_700_000_000_000;
@@ -25,13 +26,17 @@ class FakeCluster implements AutoscalerWriter {
   deleted = false;
   lag = false;
   sampled = 0;
+  /** Stream mode: the input topic's lag, split evenly, and what each pod produces per second (one tick). */
+  stream?: { lag: number; perPod: number };
+  private readonly produced = new Map<string, number>();
   readonly scales: number[] = [];
   readonly statuses: SentimentModelStatus[] = [];
   readonly events: { type: string; reason: string; message: string }[] = [];
   private pending: (() => void)[] = [];
 
-  constructor(autoscaling: Record<string, unknown> = {}, replicas = 1) {
+  constructor(autoscaling: Record<string, unknown> = {}, replicas = 1, spec: Record<string, unknown> = {}) {
     this.model = sentimentModel({
+      ...spec,
       replicas,
       autoscaling: { enabled: true, minReplicas: 1, maxReplicas: 10, target: TARGET, stableWindowSeconds: 6, panicWindowSeconds: 2, scaleDownDelaySeconds: DELAY_S, ...autoscaling },
     });
@@ -54,6 +59,14 @@ class FakeCluster implements AutoscalerWriter {
       const { metadata, spec } = this.model;
       this.model = { ...this.model, metadata: { ...metadata, generation: (metadata.generation ?? 0) + 1 }, spec: { ...spec, replicas } };
     });
+  }
+
+  /** One scrape of a pod's stream series; its produced counter advances one tick's worth. */
+  streamSample(pod: string, pods: number): StreamSample | undefined {
+    if (!this.stream) return undefined;
+    const produced = (this.produced.get(pod) ?? 0) + this.stream.perPod;
+    this.produced.set(pod, produced);
+    return { lag: this.stream.lag / pods, assigned: 1, partitions: 12, produced };
   }
 
   sync(): void {
@@ -82,7 +95,12 @@ function harness(cluster: FakeCluster, metrics = new OperatorMetrics()) {
     pods: () => cluster.pods(),
     sample: async (pods) => {
       cluster.sampled++;
-      return new Map(pods.map((p) => [p.metadata?.name ?? '', cluster.answering ? cluster.load / pods.length : undefined]));
+      return new Map(pods.map((p) => {
+        const name = p.metadata?.name ?? '';
+        if (!cluster.answering) return [name, {}];
+        const stream = cluster.streamSample(name, pods.length);
+        return [name, { value: cluster.load / pods.length, ...(stream ? { stream } : {}) }];
+      }));
     },
     writer: cluster,
     events: {
@@ -127,6 +145,9 @@ describe('AutoscalerLoop', () => {
     const status = cluster.model.status!;
     expect(status).toMatchObject({ desiredReplicas: 4, autoscaling: { panic: true, reason: Reason.Panic, lastScaleTime: expect.stringMatching(/^2023-11-14T\d\d:\d\d:\d\dZ$/) } });
     expect(status.autoscaling?.state?.desired).toBe(4);
+    // One input only: nothing to tell apart.
+    expect(status.autoscaling?.drivenBy).toBeUndefined();
+    expect(status.autoscaling?.stream).toBeUndefined();
     expect(status.autoscaling?.state?.metric.length).toBeGreaterThan(0);
     expect(await gauge(h.metrics.autoscalerDesired)).toEqual([4]);
     expect((await gauge(h.metrics.autoscalerObserved))[0]).toBeGreaterThan(0);
@@ -215,6 +236,27 @@ describe('AutoscalerLoop', () => {
     expect(cluster.scales).toEqual([]);
     expect(cluster.statuses).toEqual([{}]);
     expect(cluster.model.status).toEqual({ replicas: 2 });
+  });
+
+  it('scales a stream model on its lag and shows the lag input in status and the event', async () => {
+    const kafka = { bootstrapServers: ['kafka:9092'], inputTopic: 'reviews', outputTopic: 'reviews-sentiment' };
+    const cluster = new FakeCluster({}, 1, { stream: { kafka } });
+    cluster.stream = { lag: 60_000, perPod: 500 };
+    const h = harness(cluster);
+    await h.run(2);
+    // The first tick has no rate yet (one counter sample); the second sizes the backlog.
+    expect(cluster.scales).toEqual([2]);
+    expect(cluster.model.status?.autoscaling).toMatchObject({
+      reason: Reason.ScaleUp,
+      drivenBy: 'streamLag',
+      stream: { lag: 60_000, recordsPerSecondPerReplica: 500, partitions: 12, desiredReplicas: 2 },
+    });
+    expect(cluster.events.at(-1)?.message).toMatch(/^1 -> 2 replicas \(ScaleUp, driven by streamLag\).*stream lag 60000 at 500 records\/s per replica over 12 partitions asks for 2$/);
+    // The backlog gone and the delay passed: back to the minimum, and the lag input says why.
+    cluster.stream = { lag: 0, perPod: 0 };
+    await h.run(DELAY_S + 2);
+    expect(cluster.model.spec.replicas).toBe(1);
+    expect(cluster.model.status?.autoscaling).toMatchObject({ drivenBy: 'metric', stream: { lag: 0, desiredReplicas: 0 } });
   });
 
   it('drops the series of a model that is gone', async () => {

@@ -7,6 +7,7 @@ import type { EventRecorder } from '../kube/events.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { isReadyPod, type MetricName } from './collector.js';
 import { type Decision, decide, parseState, Reason } from './decide.js';
+import { type ProducedCount, type StreamInput, type StreamSample, streamInput } from './lag.js';
 
 /** Its own field manager, so the reconciler's status applies and ours never remove each other's fields. */
 export const AUTOSCALER_FIELD_MANAGER = 'sentiment-autoscaler';
@@ -20,7 +21,8 @@ export interface AutoscalerLoopDeps {
   /** The models and pods as the informer caches hold them. */
   models(): readonly SentimentModel[];
   pods(namespace: string): readonly V1Pod[];
-  sample(pods: readonly V1Pod[], metric: MetricName): Promise<ReadonlyMap<string, number | undefined>>;
+  /** Each pod's metric and, with `stream`, its stream series; a pod that did not answer has neither. */
+  sample(pods: readonly V1Pod[], metric: MetricName, stream: boolean): Promise<ReadonlyMap<string, { value?: number; stream?: StreamSample }>>;
   writer: AutoscalerWriter;
   events: Pick<EventRecorder, 'normal' | 'warning'>;
   metrics: OperatorMetrics;
@@ -37,8 +39,10 @@ interface Memory {
   uid: string;
   state: AutoscalerState;
   lastScaleTime?: string;
-  /** The decision and observed value last persisted, and when. */
-  written: { decision: string; reason?: string; metricValue?: number; at: number };
+  /** The decision and observed values last persisted, and when. */
+  written: { decision: string; reason?: string; observed: string; at: number };
+  /** Each pod's produced-records counter at the last tick, for the records/s it manages (stream mode). */
+  produced: Map<string, ProducedCount>;
   /** Our last spec.replicas write and the generation it was made against, until the cache shows a newer one. */
   scaled?: { generation: number; replicas: number };
 }
@@ -119,12 +123,20 @@ export class AutoscalerLoop {
     this.released.delete(model.metadata.uid);
     const labels = { namespace: model.metadata.namespace, name: model.metadata.name };
     const pods = this.deps.pods(model.metadata.namespace).filter((p) => p.metadata?.labels?.[LABEL_MODEL] === model.metadata.name && isReadyPod(p));
-    const samples = await this.deps.sample(pods, metric);
+    const streaming = model.spec.stream !== undefined;
+    const scraped = await this.deps.sample(pods, metric, streaming);
+    const samples = new Map([...scraped].map(([pod, s]) => [pod, s.value]));
     const missing = [...samples.values()].filter((v) => v === undefined).length;
     if (missing > 0) this.deps.metrics.autoscalerScrapeErrors.inc(labels, missing);
 
     const memory = this.recall(key, model);
-    const d = decide(memory.state, { readyReplicas: pods.length, samples, settings }, now);
+    let stream: StreamInput | undefined;
+    if (streaming) {
+      const measured = streamInput(new Map([...scraped].map(([pod, s]) => [pod, s.stream])), memory.produced, now);
+      memory.produced = measured.counts;
+      stream = measured.input;
+    }
+    const d = decide(memory.state, { readyReplicas: pods.length, samples, settings, ...(stream ? { stream } : {}) }, now);
     memory.state = d.state;
     this.deps.metrics.autoscalerDesired.set(labels, d.desiredReplicas);
     if (d.observed) this.deps.metrics.autoscalerObserved.set(labels, d.observed.stable);
@@ -144,8 +156,14 @@ export class AutoscalerLoop {
       lastScaleTime: persisted?.lastScaleTime,
       // Never written by this term: the first changed observed value refreshes the status at once.
       written: persisted
-        ? { decision: decisionKey(model.status?.desiredReplicas, persisted.reason, persisted.panic ?? false, persisted.lastScaleTime), reason: persisted.reason, metricValue: persisted.metricValue, at: -Infinity }
-        : { decision: '', at: -Infinity },
+        ? {
+          decision: decisionKey(model.status?.desiredReplicas, persisted.reason, persisted.panic ?? false, persisted.lastScaleTime, persisted.drivenBy),
+          reason: persisted.reason,
+          observed: observedKey(persisted.metricValue, persisted.stream),
+          at: -Infinity,
+        }
+        : { decision: '', observed: '', at: -Infinity },
+      produced: new Map(),
     };
     this.memory.set(key, memory);
     return memory;
@@ -160,16 +178,23 @@ export class AutoscalerLoop {
     memory.lastScaleTime = metaTime(now);
     const { metric, target } = model.spec.autoscaling;
     const observed = d.observed ? `${metric} ${round(d.observed.stable)} (panic window ${round(d.observed.panic)})` : `no ${metric} samples`;
-    const message = `${current} -> ${d.desiredReplicas} replicas (${d.reason}): observed ${observed}, target ${target} per replica`;
+    const lag = d.stream ? `; stream lag ${d.stream.lag} at ${d.stream.recordsPerSecondPerReplica === undefined ? 'an unmeasured rate' : `${round(d.stream.recordsPerSecondPerReplica)} records/s per replica`}${d.stream.partitions === undefined ? '' : ` over ${d.stream.partitions} partitions`} asks for ${d.stream.desiredReplicas}` : '';
+    const message = `${current} -> ${d.desiredReplicas} replicas (${d.reason}${d.stream ? `, driven by ${d.drivenBy}` : ''}): observed ${observed}, target ${target} per replica${lag}`;
     this.deps.log.info({ model: `${model.metadata.namespace}/${model.metadata.name}`, from: current, to: d.desiredReplicas, reason: d.reason }, 'scaled');
     await this.deps.events.normal(model, d.desiredReplicas > current ? 'ScaledUp' : 'ScaledDown', message);
   }
 
   private async persist(model: SentimentModel, memory: Memory, d: Decision, now: number): Promise<void> {
     const metricValue = d.observed ? round(d.observed.stable) : undefined;
-    const decision = decisionKey(d.desiredReplicas, d.reason, d.panicking, memory.lastScaleTime);
+    const stream = d.stream
+      ? { ...d.stream, ...(d.stream.recordsPerSecondPerReplica !== undefined ? { recordsPerSecondPerReplica: round(d.stream.recordsPerSecondPerReplica) } : {}) }
+      : undefined;
+    // Only a stream model has two inputs to tell apart.
+    const drivenBy = stream ? d.drivenBy : undefined;
+    const decision = decisionKey(d.desiredReplicas, d.reason, d.panicking, memory.lastScaleTime, drivenBy);
+    const observed = observedKey(metricValue, stream);
     const { written } = memory;
-    const refresh = metricValue !== written.metricValue && now - written.at >= this.deps.persistIntervalMs;
+    const refresh = observed !== written.observed && now - written.at >= this.deps.persistIntervalMs;
     if (decision === written.decision && !refresh) return;
     await this.deps.writer.applyStatus(model, {
       desiredReplicas: d.desiredReplicas,
@@ -178,10 +203,12 @@ export class AutoscalerLoop {
         panic: d.panicking,
         reason: d.reason,
         ...(memory.lastScaleTime ? { lastScaleTime: memory.lastScaleTime } : {}),
+        ...(drivenBy ? { drivenBy } : {}),
+        ...(stream ? { stream } : {}),
         state: d.state,
       },
     }, AUTOSCALER_FIELD_MANAGER);
-    memory.written = { decision, reason: d.reason, metricValue, at: now };
+    memory.written = { decision, reason: d.reason, observed, at: now };
     if (d.reason === Reason.MetricsUnavailable && written.reason !== Reason.MetricsUnavailable) {
       await this.deps.events.warning(model, Reason.MetricsUnavailable, `no ready pod answered a ${model.spec.autoscaling.metric} scrape; holding ${d.desiredReplicas} replicas`);
     }
@@ -204,8 +231,12 @@ export class AutoscalerLoop {
   }
 }
 
-function decisionKey(desired: number | undefined, reason: string | undefined, panic: boolean, lastScaleTime: string | undefined): string {
-  return JSON.stringify([desired, reason, panic, lastScaleTime]);
+function decisionKey(desired: number | undefined, reason: string | undefined, panic: boolean, lastScaleTime: string | undefined, drivenBy: string | undefined): string {
+  return JSON.stringify([desired, reason, panic, lastScaleTime, drivenBy]);
+}
+
+function observedKey(metricValue: number | undefined, stream: unknown): string {
+  return JSON.stringify([metricValue, stream]);
 }
 
 /** Status and messages show two decimals; finer differences would only cause writes. */

@@ -225,6 +225,17 @@ export const Autoscaling = Type.Object(
     scaleDownDelaySeconds: Type.Integer({ minimum: 0, maximum: 3600, default: 300, description: 'How long demand must stay low before replicas are removed (Knative KPA semantics; 5 min keeps on-boundary loads from flapping).' }),
     maxScaleUpRate: Type.Number({ minimum: 1, maximum: 10_000, default: 1000, description: 'At most this many times the current replicas per decision.' }),
     maxScaleDownRate: Type.Number({ minimum: 1, maximum: 10_000, default: 2, description: 'At least current replicas divided by this per decision.' }),
+    stream: Type.Object(
+      {
+        drainSeconds: Type.Integer({
+          minimum: 1,
+          maximum: 86_400,
+          default: 60,
+          description: 'With spec.stream: enough replicas to consume the input topic\'s lag within this many seconds at the records per second a replica was measured to produce, at most one per partition.',
+        }),
+      },
+      { default: {}, description: 'Scaling on stream lag (with spec.stream), combined with the metric above: the larger of the two replica counts wins.' },
+    ),
   },
   {
     default: {},

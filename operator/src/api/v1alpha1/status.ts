@@ -43,6 +43,12 @@ export const AutoscalerState = Type.Object({
   overThresholdAt: Type.Optional(Type.Number({ description: 'Last time (epoch milliseconds) the panic-window demand was over the threshold; only while panicking.' })),
   /** The last decision, so a restart neither forgets a scale-up nor reports it again. */
   desired: Type.Optional(Type.Integer({ minimum: 0, description: 'The last decision, so a restart neither forgets a scale-up nor reports it again.' })),
+  /** Records per second per consuming replica, recorded while a backlog kept the replicas busy. */
+  streamRate: Type.Optional(Type.Array(Bucket, { description: 'Per-second records/s per consuming replica, recorded while the input topic had a backlog (stream mode).' })),
+  /** The input topic's lag over the last seconds, for whether it grows or shrinks. */
+  streamLag: Type.Optional(Type.Array(Bucket, { description: 'Per-second lag of the input topic over the last seconds, for its trend (stream mode).' })),
+  /** Records/s the replicas produced over the same seconds. */
+  streamProduced: Type.Optional(Type.Array(Bucket, { description: 'Per-second records/s the replicas produced over the same seconds as streamLag (stream mode).' })),
 });
 
 const count = (description: string) => Type.Optional(Type.Integer({ minimum: 0, format: 'int32', description }));
@@ -90,6 +96,13 @@ export const SentimentModelStatus = Type.Object({
       panic: Type.Optional(Type.Boolean({ description: 'A burst in the panic window has the autoscaler only scaling up.' })),
       reason: Type.Optional(Type.String({ maxLength: 64, description: 'Why desiredReplicas is what it is: ScaleUp, ScaleDown, Stable, Panic, HoldScaleDownDelay, AtMin, AtMax or MetricsUnavailable.' })),
       lastScaleTime: Type.Optional(Type.String({ format: 'date-time', description: 'When the autoscaler last changed spec.replicas.' })),
+      drivenBy: Type.Optional(StringEnum(['metric', 'streamLag'], { description: 'Stream mode: which input asked for more replicas, spec.autoscaling.metric or the stream lag.' })),
+      stream: Type.Optional(Type.Object({
+        lag: Type.Number({ description: 'Records of the input topic not yet committed, summed over the ready replicas\' partitions.' }),
+        recordsPerSecondPerReplica: Type.Optional(Type.Number({ description: 'What one consuming replica was measured to produce while busy; absent until measured.' })),
+        partitions: Type.Optional(Type.Integer({ minimum: 0, format: 'int32', description: 'Partitions of the input topic: more consumers than this would idle.' })),
+        desiredReplicas: Type.Integer({ minimum: 0, format: 'int32', description: 'Replicas the lag alone asks for (0 when it is near zero).' }),
+      }, { description: 'The stream lag input of the last decision (stream mode).' })),
       state: Type.Optional(Type.Object(AutoscalerState.properties, { description: 'The builtin autoscaler\'s windows, so a restarted or newly elected operator resumes its decisions.' })),
     }, { description: 'The builtin autoscaler\'s last decision and why.' }),
   ),
