@@ -53,8 +53,6 @@ export class RuntimeMetrics implements BatchObserver, InferObserver, StreamObser
   private readonly streamCommitDuration = new Histogram({ name: `${PREFIX}stream_commit_duration_seconds`, help: 'Time to commit consumed offsets, after their results were acknowledged.', buckets: LATENCY_BUCKETS, registers: [this.registry] });
   private readonly streamEndToEnd = new Histogram({ name: `${PREFIX}stream_end_to_end_seconds`, help: 'From an input record\'s timestamp to its result\'s acknowledgement.', buckets: [...LATENCY_BUCKETS, 30, 60, 300], registers: [this.registry] });
   private readonly streamLag = new Gauge({ name: `${PREFIX}stream_lag`, help: 'Records on the input topic not yet committed, per partition assigned to this process.', labelNames: ['topic', 'partition'], registers: [this.registry] });
-  // Every serving process reads the same count; summed over processes it would multiply.
-  private readonly streamPartitions = new Gauge({ name: `${PREFIX}stream_topic_partitions`, help: 'Partitions of the input topic: the most consumers of the group that get work.', labelNames: ['topic'], aggregator: 'max', registers: [this.registry] });
   private readonly streamErrors = new Counter({ name: `${PREFIX}stream_errors_total`, help: 'Kafka failures by operation (consume, produce, commit, lag); each is retried with backoff.', labelNames: ['operation'], registers: [this.registry] });
 
   constructor(private labels: string[] = []) {
@@ -122,10 +120,9 @@ export class RuntimeMetrics implements BatchObserver, InferObserver, StreamObser
     this.streamCommitDuration.observe(seconds);
   }
 
-  lag(topic: string, lags: Map<number, bigint>, partitions?: number): void {
+  lag(topic: string, lags: Map<number, bigint>): void {
     this.streamLag.reset();
     for (const [partition, lag] of lags) this.streamLag.set({ topic, partition: String(partition) }, Number(lag));
-    if (partitions !== undefined) this.streamPartitions.set({ topic }, partitions);
   }
 
   streamError(operation: 'consume' | 'produce' | 'commit' | 'lag'): void {

@@ -35,20 +35,19 @@ describe('readSeries', () => {
   });
 });
 
-// As runtime/src/metrics.ts writes them for a process holding partitions 0 and 3 of a 12-partition topic.
+// As runtime/src/metrics.ts writes them for a process holding partitions 0 and 3 of the input topic.
 const STREAMING = `${EXPOSITION}sentiment_runtime_stream_produced_records_total 1500
 sentiment_runtime_stream_lag{topic="reviews",partition="0"} 400
 sentiment_runtime_stream_lag{topic="reviews",partition="3"} 100
-sentiment_runtime_stream_topic_partitions{topic="reviews"} 12
 `;
 
 describe('readStream', () => {
-  it('sums the lag over the partitions the process holds and counts them', () => {
-    expect(readStream(STREAMING)).toEqual({ lag: 500, assigned: 2, partitions: 12, produced: 1500 });
+  it('reads the produced counter and counts the partitions the process holds', () => {
+    expect(readStream(STREAMING)).toEqual({ assigned: 2, produced: 1500 });
   });
 
-  it('reads a consumer holding no partition as contributing no lag, before it knows the partition count too', () => {
-    expect(readStream('sentiment_runtime_stream_produced_records_total 0\n')).toEqual({ lag: 0, assigned: 0, produced: 0 });
+  it('reads a consumer holding no partition as assigned none', () => {
+    expect(readStream('sentiment_runtime_stream_produced_records_total 0\n')).toEqual({ assigned: 0, produced: 0 });
   });
 
   it('is undefined without a stream consumer or with a broken sample', () => {
@@ -94,24 +93,20 @@ describe('Collector', () => {
   it('samples every pod in parallel; errors, timeouts and unaddressable pods are undefined', async () => {
     const collector = new Collector({ address: (p) => (p.metadata?.name === 'none' ? undefined : `${base}/${p.metadata?.name}`), timeoutMs: 200 });
     const started = performance.now();
-    const samples = await collector.sample([pod('ok'), pod('error'), pod('hang'), pod('none'), pod('gone')], 'inflight', false);
+    const samples = await collector.sample([pod('ok'), pod('error'), pod('hang'), pod('none'), pod('gone')], 'inflight');
     expect(Object.fromEntries(samples)).toEqual({ ok: { value: 7 }, error: {}, hang: {}, none: {}, gone: {} });
     expect(performance.now() - started).toBeLessThan(1000);
-    expect((await collector.sample([pod('ok')], 'queueDepth', false)).get('ok')).toEqual({ value: 7.5 });
+    expect((await collector.sample([pod('ok')], 'queueDepth')).get('ok')).toEqual({ value: 7.5 });
   });
 
-  it('reads the metric and the stream series from one scrape in stream mode', async () => {
+  it('reads the stream series for metric kafkaLag, whose lag itself comes from the brokers', async () => {
     const collector = new Collector({ address: (p) => `${base}/${p.metadata?.name}`, timeoutMs: 200 });
-    const samples = await collector.sample([pod('streaming'), pod('ok'), pod('error')], 'inflight', true);
-    expect(Object.fromEntries(samples)).toEqual({
-      streaming: { value: 7, stream: { lag: 500, assigned: 2, partitions: 12, produced: 1500 } },
-      ok: { value: 7 },
-      error: {},
-    });
+    const samples = await collector.sample([pod('streaming'), pod('ok'), pod('error')], 'kafkaLag');
+    expect(Object.fromEntries(samples)).toEqual({ streaming: { stream: { assigned: 2, produced: 1500 } }, ok: {}, error: {} });
   });
 
   it('treats an unreachable address as a missing sample', async () => {
     const collector = new Collector({ address: () => 'http://127.0.0.1:1', timeoutMs: 200 });
-    expect((await collector.sample([pod('a')], 'inflight', false)).get('a')).toEqual({});
+    expect((await collector.sample([pod('a')], 'inflight')).get('a')).toEqual({});
   });
 });

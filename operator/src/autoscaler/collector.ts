@@ -8,17 +8,18 @@ import type { StreamSample } from './lag.js';
  */
 
 export type MetricName = SentimentModelSpec['autoscaling']['metric'];
+/** The metrics read from the pods; kafkaLag is read from the brokers. */
+export type PodMetricName = Exclude<MetricName, 'kafkaLag'>;
 
-/** The runtime's gauges (runtime/src/metrics.ts) behind each spec.autoscaling.metric. */
-export const SERIES: Record<MetricName, string> = {
+/** The runtime's gauges (runtime/src/metrics.ts) behind each spec.autoscaling.metric read from the pods. */
+export const SERIES: Record<PodMetricName, string> = {
   inflight: 'sentiment_runtime_inflight_requests',
   queueDepth: 'sentiment_runtime_queue_depth',
 };
 
-/** The runtime's stream series (stream mode) behind the lag input. */
+/** The runtime's stream series behind the measured records/s per replica (metric kafkaLag). */
 export const STREAM_SERIES = {
   lag: 'sentiment_runtime_stream_lag',
-  partitions: 'sentiment_runtime_stream_topic_partitions',
   produced: 'sentiment_runtime_stream_produced_records_total',
 } as const;
 
@@ -64,20 +65,20 @@ function readSamples(text: string, name: string): number[] | undefined {
 
 /**
  * The stream series of one scrape. The produced counter exists from the consumer's start, so its
- * absence means no stream consumer runs there (undefined); an absent lag series means the pod holds
- * no partition, so it contributes no lag.
+ * absence means no stream consumer runs there (undefined); the runtime keeps a lag series for each
+ * partition the process holds, so their count is its share of the topic.
  */
 export function readStream(text: string): StreamSample | undefined {
   const produced = readSeries(text, STREAM_SERIES.produced);
   const lags = readSamples(text, STREAM_SERIES.lag);
-  const partitions = readSamples(text, STREAM_SERIES.partitions);
-  if (produced === undefined || lags === undefined || partitions === undefined) return undefined;
-  return {
-    lag: lags.reduce((a, b) => a + b, 0),
-    assigned: lags.length,
-    ...(partitions.length > 0 ? { partitions: Math.max(...partitions) } : {}),
-    produced,
-  };
+  if (produced === undefined || lags === undefined) return undefined;
+  return { assigned: lags.length, produced };
+}
+
+/** One pod's scrape: the metric's value, or for kafkaLag the stream series; empty when it could not be read. */
+export interface PodSample {
+  value?: number;
+  stream?: StreamSample;
 }
 
 export interface CollectorOptions {
@@ -90,18 +91,22 @@ export class Collector {
   constructor(private readonly opts: CollectorOptions) {}
 
   /**
-   * The metric and, with `stream`, the stream series of each pod, keyed by pod name, scraped in
-   * parallel, one scrape each. A pod that has no address, does not answer in time, answers an
-   * error or lacks the series has no value: decide() counts it as at target instead of as idle.
+   * Each pod's value of the metric, or for kafkaLag its stream series, keyed by pod name, scraped
+   * in parallel. A pod that has no address, does not answer in time, answers an error or lacks the
+   * series has no value: decide() counts it as at target instead of as idle.
    */
-  async sample(pods: readonly V1Pod[], metric: MetricName, stream: boolean): Promise<Map<string, { value?: number; stream?: StreamSample }>> {
+  async sample(pods: readonly V1Pod[], metric: MetricName): Promise<Map<string, PodSample>> {
     const texts = await Promise.all(pods.map((pod) => this.scrape(pod)));
-    return new Map(pods.map((pod, i) => {
+    return new Map(pods.map((pod, i): [string, PodSample] => {
       const text = texts[i];
-      if (text === undefined) return [pod.metadata?.name ?? '', {}];
+      const name = pod.metadata?.name ?? '';
+      if (text === undefined) return [name, {}];
+      if (metric === 'kafkaLag') {
+        const stream = readStream(text);
+        return [name, stream ? { stream } : {}];
+      }
       const value = readSeries(text, SERIES[metric]);
-      const sample = stream ? readStream(text) : undefined;
-      return [pod.metadata?.name ?? '', { ...(value !== undefined ? { value } : {}), ...(sample ? { stream: sample } : {}) }];
+      return [name, value !== undefined ? { value } : {}];
     }));
   }
 

@@ -1,39 +1,39 @@
 import { describe, expect, it } from 'vitest';
-import { type LagWindows, lagDemand, type StreamInput, streamInput } from './lag.js';
+import { type LagInput, type LagWindows, lagDemand, producedRates } from './lag.js';
 
 const T0 = 1_700_000_000_000;
 const EMPTY: LagWindows = { rate: [], lag: [], produced: [] };
 const OPTS = { drainSeconds: 60, stableWindowSeconds: 60, readyReplicas: 1, previous: 1 };
 
-describe('streamInput', () => {
+describe('producedRates', () => {
   it('measures records/s per consuming pod from the produced counters between ticks', () => {
     const last = new Map([['a', { at: T0, total: 1000 }], ['b', { at: T0, total: 5000 }], ['idle', { at: T0, total: 0 }]]);
-    const { input, counts } = streamInput(new Map([
-      ['a', { lag: 40_000, assigned: 6, partitions: 12, produced: 2000 }],
-      ['b', { lag: 20_000, assigned: 6, partitions: 12, produced: 5600 }],
+    const { rates, counts } = producedRates(new Map([
+      ['a', { assigned: 6, produced: 2000 }],
+      ['b', { assigned: 6, produced: 5600 }],
       // More consumers than partitions: this one holds none, and its zero rate must not halve the others'.
-      ['idle', { lag: 0, assigned: 0, produced: 0 }],
+      ['idle', { assigned: 0, produced: 0 }],
     ]), last, T0 + 2000);
-    expect(input).toEqual({ lag: 60_000, complete: true, perReplicaRate: 400, producedPerSecond: 800, partitions: 12 });
+    expect(rates).toEqual({ perReplicaRate: 400, producedPerSecond: 800 });
     expect(counts.get('a')).toEqual({ at: T0 + 2000, total: 2000 });
   });
 
-  it('yields no rate for a restarted process or a first sample, and marks a silent pod as incomplete', () => {
+  it('yields no rate for a restarted process, a first sample or a silent pod', () => {
     const last = new Map([['a', { at: T0, total: 9000 }]]);
-    const { input, counts } = streamInput(new Map([['a', { lag: 10, assigned: 1, produced: 20 }], ['new', { lag: 5, assigned: 1, produced: 7 }], ['gone', undefined]]), last, T0 + 1000);
-    expect(input).toEqual({ lag: 15, complete: false });
+    const { rates, counts } = producedRates(new Map([['a', { assigned: 1, produced: 20 }], ['new', { assigned: 1, produced: 7 }], ['gone', undefined]]), last, T0 + 1000);
+    expect(rates).toEqual({});
     expect([...counts.keys()]).toEqual(['a', 'new']);
   });
 });
 
 describe('lagDemand', () => {
-  const input = (lag: number, perReplicaRate?: number, extra: Partial<StreamInput> = {}): StreamInput => ({
-    lag, complete: true, ...(perReplicaRate !== undefined ? { perReplicaRate, producedPerSecond: perReplicaRate } : {}), partitions: 12, ...extra,
+  const input = (lag: number, perReplicaRate?: number, extra: Partial<LagInput> = {}): LagInput => ({
+    lag, ...(perReplicaRate !== undefined ? { perReplicaRate, producedPerSecond: perReplicaRate } : {}), partitions: 12, ...extra,
   });
 
   it('drains a backlog within the target: lag 60,000 at 500 records/s per replica in 60 s is 2 replicas', () => {
     const d = lagDemand(EMPTY, input(60_000, 500), OPTS, T0);
-    expect(d).toMatchObject({ replicas: 2, rate: 500 });
+    expect(d).toMatchObject({ replicas: 2, rate: 500, drivenBy: 'backlog' });
     expect(lagDemand(EMPTY, input(60_001, 500), OPTS, T0).replicas).toBe(3);
     expect(lagDemand(EMPTY, input(60_000, 500), { ...OPTS, drainSeconds: 30 }, T0).replicas).toBe(4);
   });
@@ -48,16 +48,25 @@ describe('lagDemand', () => {
     expect(lagDemand(EMPTY, input(0), { ...OPTS, readyReplicas: 4, previous: 4 }, T0).replicas).toBe(0);
   });
 
-  it('keeps the running replicas while a backlog remains, or while a pod did not report its lag', () => {
+  it('keeps the running replicas while a backlog remains', () => {
     // 20,000 left at 500/s would be one replica's minute, but the backlog is not gone yet.
     expect(lagDemand(EMPTY, input(20_000, 500), { ...OPTS, readyReplicas: 4, previous: 4 }, T0).replicas).toBe(4);
     // Under 5 s of work for the 4 replicas counts as drained.
     expect(lagDemand(EMPTY, input(9_000, 500), { ...OPTS, readyReplicas: 4, previous: 4 }, T0).replicas).toBe(0);
-    expect(lagDemand(EMPTY, input(0, 500, { complete: false }), { ...OPTS, readyReplicas: 4, previous: 4 }, T0).replicas).toBe(4);
   });
 
-  it('holds the size while lag exists but no rate has been measured yet', () => {
-    expect(lagDemand(EMPTY, input(60_000), { ...OPTS, readyReplicas: 2, previous: 2 }, T0)).toEqual({ replicas: 2, windows: { rate: [], lag: [{ at: T0, sum: 60_000, n: 1 }], produced: [] } });
+  it('wakes a model at zero replicas for any lag, since nothing else will consume it', () => {
+    // Remembered capacity 500/s: 10 records are far under 5 s of one replica's work, yet no replica runs.
+    const remembered: LagWindows = { rate: [{ at: T0 - 3_600_000, sum: 500, n: 1 }], lag: [], produced: [] };
+    expect(lagDemand(remembered, input(10), { ...OPTS, readyReplicas: 0, previous: 0 }, T0)).toMatchObject({ replicas: 1, drivenBy: 'backlog', rate: 500 });
+    // ...and sizes a large backlog from that capacity at once: 240,000 / 60 s / 500/s.
+    expect(lagDemand(remembered, input(240_000), { ...OPTS, readyReplicas: 0, previous: 0 }, T0).replicas).toBe(8);
+  });
+
+  it('asks for one replica while lag exists but no rate was ever measured, and keeps those running', () => {
+    expect(lagDemand(EMPTY, input(60_000), { ...OPTS, readyReplicas: 0, previous: 0 }, T0))
+      .toEqual({ replicas: 1, drivenBy: 'backlog', windows: { rate: [], lag: [{ at: T0, sum: 60_000, n: 1 }], produced: [] } });
+    expect(lagDemand(EMPTY, input(60_000), { ...OPTS, readyReplicas: 2, previous: 2 }, T0).replicas).toBe(2);
   });
 
   it('takes a replica\'s capacity only from seconds with a backlog, not from a replica that keeps up', () => {
@@ -78,6 +87,6 @@ describe('lagDemand', () => {
     expect(d.replicas).toBe(5);
     // Once drained (and the drop has left the trend window), the flow alone keeps 3 replicas rather than dropping to the minimum.
     for (let s = 11; s <= 35; s++) d = lagDemand(d.windows, input(1000, 500, { producedPerSecond: 1500 }), { ...OPTS, readyReplicas: 5, previous: 5 }, T0 + s * 1000);
-    expect(d.replicas).toBe(3);
+    expect(d).toMatchObject({ replicas: 3, drivenBy: 'inflow' });
   });
 });

@@ -2,29 +2,26 @@ import type { MetricWindow } from '../api/v1alpha1/index.js';
 import { average, record } from './window.js';
 
 /**
- * Replicas for a stream backlog, as pure functions beside decide(): KEDA's Kafka scaler divides
- * total lag by a fixed per-replica threshold; here the divisor is what a replica was measured to
- * produce, so the backlog drains within autoscaling.stream.drainSeconds whatever the model's speed.
+ * Replicas for a consumer group's backlog (metric kafkaLag), as pure functions beside decide():
+ * KEDA's Kafka scaler divides total lag by a fixed per-replica threshold; here the divisor is what
+ * a replica was measured to produce, so the backlog drains within autoscaling.kafkaLag.drainSeconds
+ * whatever the model's speed.
  */
 
 /**
- * Lag a replica set drains within this many seconds counts as none. The runtime refreshes its lag
- * gauge every 5 s and records in flight are uncommitted, so a keeping-up consumer shows up to
- * this much lag.
+ * Lag the running replicas drain within this many seconds counts as none: a keeping-up consumer
+ * shows the records it holds in flight (committed only once their results are acknowledged) and
+ * whatever arrived since its last commit.
  */
 const NEAR_ZERO_SECONDS = 5;
-/** The lag's trend is read over this long: a few of the runtime's 5 s lag refreshes. */
+/** The lag's trend is read over this long. */
 const TREND_SECONDS = 20;
 const TREND_MIN_SECONDS = 10;
 
 /** One pod's stream series (runtime/src/metrics.ts), as scraped. */
 export interface StreamSample {
-  /** Uncommitted records summed over the partitions this pod holds; 0 when it holds none. */
-  lag: number;
-  /** Partitions of the input topic this pod holds. */
+  /** Partitions of the input topic this pod holds (its per-partition lag series). */
   assigned: number;
-  /** Partitions of the input topic, as this pod last read them from the brokers; undefined until it has. */
-  partitions?: number;
   /** Results the output topic acknowledged since the process started (a counter). */
   produced: number;
 }
@@ -34,41 +31,32 @@ export interface ProducedCount {
   total: number;
 }
 
-export interface StreamInput {
-  /** Uncommitted records summed over the pods that answered. */
+/** The consumer group's lag, read from the brokers, and what the pods produce. */
+export interface LagInput {
+  /** Records of the input topic the group has not committed, summed over every partition. */
   lag: number;
-  /** Every ready pod answered: lag is the whole lag, not a lower bound. */
-  complete: boolean;
+  /** Partitions of the input topic. */
+  partitions: number;
   /** Mean records/s over the last tick of the pods holding partitions; undefined before a pod has two samples. */
   perReplicaRate?: number;
   /** Records/s those pods produced together over the last tick. */
   producedPerSecond?: number;
-  /** Partitions of the input topic; undefined until a pod has read them. */
-  partitions?: number;
 }
 
 /**
- * This tick's stream input from the pods' samples and the counters seen last tick (which the
+ * What the pods produced this tick, from their samples and the counters seen last tick (which the
  * caller keeps and passes back). A counter that went down is a restarted process: it yields no
  * rate this tick rather than a negative one.
  */
-export function streamInput(
+export function producedRates(
   samples: ReadonlyMap<string, StreamSample | undefined>,
   last: ReadonlyMap<string, ProducedCount>,
   now: number,
-): { input: StreamInput; counts: Map<string, ProducedCount> } {
-  let lag = 0;
-  let complete = true;
-  let partitions: number | undefined;
+): { rates: Pick<LagInput, 'perReplicaRate' | 'producedPerSecond'>; counts: Map<string, ProducedCount> } {
   const rates: number[] = [];
   const counts = new Map<string, ProducedCount>();
   for (const [pod, sample] of samples) {
-    if (!sample) {
-      complete = false;
-      continue;
-    }
-    lag += sample.lag;
-    if (sample.partitions !== undefined) partitions = Math.max(partitions ?? 0, sample.partitions);
+    if (!sample) continue;
     counts.set(pod, { at: now, total: sample.produced });
     const before = last.get(pod);
     // A pod holding no partition produces nothing and says nothing about what a consumer manages.
@@ -77,15 +65,7 @@ export function streamInput(
     }
   }
   const produced = rates.reduce((a, b) => a + b, 0);
-  return {
-    input: {
-      lag,
-      complete,
-      ...(rates.length > 0 ? { perReplicaRate: produced / rates.length, producedPerSecond: produced } : {}),
-      ...(partitions !== undefined ? { partitions } : {}),
-    },
-    counts,
-  };
+  return { rates: rates.length > 0 ? { perReplicaRate: produced / rates.length, producedPerSecond: produced } : {}, counts };
 }
 
 export interface LagWindows {
@@ -97,9 +77,13 @@ export interface LagWindows {
   produced: MetricWindow;
 }
 
+/** What set the lag's replica count: the backlog to drain, the steady flow without one, or nothing at all. */
+export type DrivenBy = 'backlog' | 'inflow' | 'idle';
+
 export interface LagDemand {
-  /** Replicas the stream alone asks for; 0 when there is neither lag nor flow. */
+  /** Replicas the lag alone asks for; 0 when there is neither lag nor flow. */
   replicas: number;
+  drivenBy: DrivenBy;
   /** Records/s one busy replica produces, averaged over the stable window; undefined until measured. */
   rate?: number;
   windows: LagWindows;
@@ -109,20 +93,24 @@ export interface LagDemand {
  * replicas = ceil((inflow + lag / drainSeconds) / records/s per replica), at most one per partition.
  *
  * The divisor is a replica's capacity: a rate measured while the replicas had a backlog, as a
- * replica that keeps up produces what arrives, which says nothing of what it could. The inflow is
- * what the replicas produced plus how fast the lag grew (negative while it drains), both over the
- * last TREND_SECONDS, so a steady flow keeps the replicas it needs once the backlog is gone instead
- * of dropping to the minimum and building the backlog up again. Until the trend is known (a fresh
- * start) the inflow counts as zero, a backlog alone: 60,000 records at 500/s per replica with a
- * 60 s target is 2 replicas, and the trend adds what a flow needs a few seconds later.
+ * replica that keeps up produces what arrives, which says nothing of what it could. It is kept
+ * (in the persisted windows) after the backlog and the pods are gone, so a backlog appearing at
+ * zero replicas is sized at once from the last one. The inflow is what the replicas produced plus
+ * how fast the lag grew (negative while it drains), both over the last TREND_SECONDS, so a steady
+ * flow keeps the replicas it needs once the backlog is gone instead of dropping to the minimum and
+ * building the backlog up again. Until the trend is known the inflow counts as zero.
  *
- * While the lag is not near zero (or not known whole) the replicas already running are kept:
- * scale-down waits for the backlog to be gone, and then for the scale-down delay like any other
- * recommendation.
+ * Before any rate was ever measured, any lag asks for one replica (or keeps those running): the
+ * records a model manages per second vary a hundredfold between a CPU and a GPU, so no guess
+ * here would be better than measuring one replica, which takes two scrapes once it consumes.
+ *
+ * While the lag is not near zero the replicas already running are kept: scale-down waits for the
+ * backlog to be gone, and then for the scale-down delay like any other recommendation. At zero
+ * replicas nothing drains, so any lag counts.
  */
 export function lagDemand(
   windows: LagWindows,
-  input: StreamInput,
+  input: LagInput,
   opts: { drainSeconds: number; stableWindowSeconds: number; readyReplicas: number; previous: number },
   now: number,
 ): LagDemand {
@@ -132,21 +120,25 @@ export function lagDemand(
   const busy = measured !== undefined && lag > measured * replicas * NEAR_ZERO_SECONDS;
   const next: LagWindows = {
     rate: busy ? record(windows.rate, now, measured, opts.stableWindowSeconds) : windows.rate,
-    lag: input.complete ? record(windows.lag, now, lag, TREND_SECONDS) : windows.lag,
-    produced: input.complete && input.producedPerSecond !== undefined ? record(windows.produced, now, input.producedPerSecond, TREND_SECONDS) : windows.produced,
+    lag: record(windows.lag, now, lag, TREND_SECONDS),
+    produced: input.producedPerSecond !== undefined ? record(windows.produced, now, input.producedPerSecond, TREND_SECONDS) : windows.produced,
   };
   const rate = capacity(next.rate, now, opts.stableWindowSeconds, measured);
-  const known = rate !== undefined ? { rate } : {};
-  const nearZero = lag <= (rate ?? 0) * replicas * NEAR_ZERO_SECONDS;
-  if (rate === undefined) return { replicas: nearZero && input.complete ? 0 : opts.previous, windows: next };
+  const consuming = opts.readyReplicas > 0 || opts.previous > 0;
+  const nearZero = lag <= 0 || (consuming && lag <= (rate ?? 0) * replicas * NEAR_ZERO_SECONDS);
+  if (rate === undefined) {
+    return nearZero ? { replicas: 0, drivenBy: 'idle', windows: next } : { replicas: Math.max(1, opts.previous), drivenBy: 'backlog', windows: next };
+  }
 
-  const growth = trend(next.lag);
-  const output = average(next.produced, now, TREND_SECONDS);
-  const inflow = growth === undefined || output === undefined ? 0 : Math.max(0, output + growth);
-  const cap = (n: number) => Math.min(n, input.partitions ?? Infinity);
+  const inflow = inflowOf(next.lag, next.produced) ?? 0;
+  const cap = (n: number) => Math.min(n, input.partitions);
   const forFlow = (records: number) => Math.max(0, Math.ceil(records / rate - 1e-9));
-  if (nearZero && input.complete) return { replicas: cap(forFlow(inflow)), ...known, windows: next };
-  return { replicas: Math.max(cap(forFlow(inflow + lag / opts.drainSeconds)), opts.previous), ...known, windows: next };
+  if (nearZero) {
+    const flow = cap(forFlow(inflow));
+    return { replicas: flow, drivenBy: flow > 0 ? 'inflow' : 'idle', rate, windows: next };
+  }
+  // A backlog never asks for zero: something has to consume it.
+  return { replicas: Math.max(cap(forFlow(inflow + lag / opts.drainSeconds)), opts.previous, 1), drivenBy: 'backlog', rate, windows: next };
 }
 
 /**
@@ -161,12 +153,18 @@ function capacity(window: MetricWindow, now: number, seconds: number, measured: 
 }
 
 /**
- * Records/s the lag changed by, from the oldest to the newest second of the window; undefined
- * until they are TREND_MIN_SECONDS apart, since each process refreshes its lag only every 5 s.
+ * Records/s that arrived over the lag window: what was produced after its first second plus how
+ * much the lag grew (negative while it drains) from the first to the last second, undefined until
+ * those are TREND_MIN_SECONDS apart. The first second's output is left out, as the first lag
+ * reading already has it taken off; counted, a drained backlog would read as a flow.
  */
-function trend(window: MetricWindow): number | undefined {
-  const first = window[0];
-  const last = window.at(-1);
+function inflowOf(lag: MetricWindow, produced: MetricWindow): number | undefined {
+  const first = lag[0];
+  const last = lag.at(-1);
   if (!first || !last || last.at - first.at < TREND_MIN_SECONDS * 1000) return undefined;
-  return (last.sum / last.n - first.sum / first.n) / ((last.at - first.at) / 1000);
+  const after = produced.filter((b) => b.at > first.at && b.at <= last.at);
+  if (after.length === 0) return undefined;
+  const output = after.reduce((sum, b) => sum + b.sum / b.n, 0) / after.length;
+  const growth = (last.sum / last.n - first.sum / first.n) / ((last.at - first.at) / 1000);
+  return Math.max(0, output + growth);
 }

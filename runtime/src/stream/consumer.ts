@@ -287,24 +287,22 @@ export class StreamConsumer {
     const consumer = this.consumer;
     const topic = this.stream.inputTopic;
     const partitions = consumer?.assignments?.find((assignment) => assignment.topic === topic)?.partitions ?? [];
-    if (!consumer) {
+    if (!consumer || partitions.length === 0) {
       this.options.observer.lag(topic, new Map());
       return;
     }
     try {
-      // The end offsets list every partition of the topic, so the autoscaler also learns its
-      // partition count from a process that holds none.
       const [ends, committed] = await Promise.all([
         consumer.listOffsets({ topics: [topic] }),
-        partitions.length > 0 ? consumer.listCommittedOffsets({ topics: [{ topic, partitions }] }) : undefined,
+        consumer.listCommittedOffsets({ topics: [{ topic, partitions }] }),
       ]);
       const lags = new Map<number, bigint>();
       for (const partition of partitions) {
         const end = ends.get(topic)?.[partition] ?? 0n;
-        const at = committed?.get(topic)?.[partition] ?? -1n;
+        const at = committed.get(topic)?.[partition] ?? -1n;
         lags.set(partition, at < 0n ? end : end - at);
       }
-      this.options.observer.lag(topic, lags, ends.get(topic)?.length);
+      this.options.observer.lag(topic, lags);
     } catch (error) {
       this.options.observer.streamError('lag');
       this.options.log.debug({ err: error }, 'stream: lag query failed');

@@ -8,10 +8,7 @@ export interface StreamObserver {
   deadLettered(reason: PoisonReason): void;
   redelivered(count: number): void;
   committed(seconds: number): void;
-  /**
-   * Lag per partition assigned to this process (partitions absent here are not this process's),
-   * and the topic's partition count when the brokers were asked this time.
-   */
-  lag(topic: string, lags: Map<number, bigint>, partitions?: number): void;
+  /** Lag per partition assigned to this process; partitions absent here are not this process's. */
+  lag(topic: string, lags: Map<number, bigint>): void;
   streamError(operation: 'consume' | 'produce' | 'commit' | 'lag'): void;
 }
