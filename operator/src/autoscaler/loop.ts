@@ -91,6 +91,8 @@ export class AutoscalerLoop {
     await this.running;
     this.deps.metrics.autoscalerDesired.reset();
     this.deps.metrics.autoscalerObserved.reset();
+    this.deps.metrics.kafkaLag.reset();
+    this.deps.metrics.kafkaPartitions.reset();
   }
 
   private async loop(): Promise<void> {
@@ -139,11 +141,11 @@ export class AutoscalerLoop {
 
     const memory = this.recall(key, model);
     let kafkaLag: { input?: LagInput } | undefined;
-    if (lagged) {
+    if (lag) {
       const produced = producedRates(new Map([...scraped].map(([pod, s]) => [pod, s.stream])), memory.produced, now);
       memory.produced = produced.counts;
-      kafkaLag = 'error' in lag! ? {} : { input: { ...lag!, ...produced.rates } };
-      await this.noteLagRead(model, memory, lag!);
+      kafkaLag = 'error' in lag ? {} : { input: { ...lag, ...produced.rates } };
+      await this.noteLagRead(model, memory, lag);
     }
     const d = decide(memory.state, { readyReplicas: pods.length, samples, settings, ...(kafkaLag ? { kafkaLag } : {}) }, now);
     memory.state = d.state;
