@@ -79,6 +79,14 @@ describe('lagDemand', () => {
     expect(d.windows.rate).toHaveLength(10);
   });
 
+  it('does not trust one tick over the window: a batch acknowledged just before a scrape is no capacity', () => {
+    let windows = EMPTY;
+    for (let s = 0; s < 10; s++) windows = lagDemand(windows, input(60_000, 500), OPTS, T0 + s * 1000).windows;
+    // 2,000 records acknowledged in the half second since the last scrape: 4,000/s for one tick.
+    const d = lagDemand(windows, input(10_000, 4000), OPTS, T0 + 10_000);
+    expect(d).toMatchObject({ rate: 500, drivenBy: 'backlog' });
+  });
+
   it('adds the replicas a steady flow needs, from what is produced and how fast the lag grows', () => {
     // 2 replicas at 500/s each while 1,500/s arrive: the lag grows by 500/s.
     let d = lagDemand(EMPTY, input(30_000, 500, { producedPerSecond: 1000 }), { ...OPTS, readyReplicas: 2, previous: 2 }, T0);

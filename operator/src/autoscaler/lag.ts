@@ -143,13 +143,14 @@ export function lagDemand(
 
 /**
  * Records/s a replica manages: the busy seconds of the stable window, else the last busy second
- * however old (a replica that keeps up never shows its capacity again until the next backlog), and
- * never less than a replica produces now.
+ * however old (a replica that keeps up never shows its capacity again until the next backlog),
+ * else what it produced this tick. One tick alone is not trusted over the window: a consumer
+ * produces in batches, and a batch acknowledged just before a scrape half a second after the last
+ * reads as several times its real rate, enough to take a backlog for none.
  */
 function capacity(window: MetricWindow, now: number, seconds: number, measured: number | undefined): number | undefined {
   const last = window.at(-1);
-  const busy = average(window, now, seconds) ?? (last ? last.sum / last.n : undefined);
-  return busy === undefined ? measured : Math.max(busy, measured ?? 0);
+  return average(window, now, seconds) ?? (last ? last.sum / last.n : measured);
 }
 
 /**
