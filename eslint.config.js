@@ -1,12 +1,19 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-/** The operator's layers point one way: api/ <- kube/ <- controller/ and autoscaler/, wired together by run.ts. */
+/**
+ * The operator's layers point one way: api/ <- kube/ and kafka/ <- controller/ and autoscaler/,
+ * wired together by run.ts. kafka/ is the only operator code with a Kafka client, as kube/ is the
+ * only one talking to the API server.
+ */
 const operatorLayer = (folder, mayNotImport) => ({
   files: [`operator/src/${folder}/**/*.ts`],
   rules: {
     'no-restricted-imports': ['error', {
-      patterns: mayNotImport.map((other) => ({ regex: `(^|/)${other}/`, message: `operator/src/${folder}/ may not import ${other}/: the layers point one way (api <- kube <- controller, autoscaler).` })),
+      patterns: [
+        ...mayNotImport.map((other) => ({ regex: `(^|/)${other}/`, message: `operator/src/${folder}/ may not import ${other}/: the layers point one way (api <- kube, kafka <- controller, autoscaler).` })),
+        ...(folder === 'kafka' ? [] : [{ regex: '^@platformatic/kafka', message: `operator/src/${folder}/ may not use a Kafka client: operator/src/kafka/ is the one place that talks to the brokers.` }]),
+      ],
     }],
   },
 });
@@ -21,8 +28,9 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
-  operatorLayer('api', ['kube', 'controller', 'autoscaler']),
-  operatorLayer('kube', ['controller', 'autoscaler']),
-  operatorLayer('autoscaler', ['controller']),
-  operatorLayer('controller', ['autoscaler']),
+  operatorLayer('api', ['kube', 'kafka', 'controller', 'autoscaler']),
+  operatorLayer('kube', ['kafka', 'controller', 'autoscaler']),
+  operatorLayer('kafka', ['kube', 'controller', 'autoscaler']),
+  operatorLayer('autoscaler', ['controller', 'kafka']),
+  operatorLayer('controller', ['autoscaler', 'kafka']),
 );

@@ -31,6 +31,22 @@ export class OperatorMetrics {
     name: `${PREFIX}autoscaler_scrape_errors_total`, help: 'Ready runtime pods whose /metrics did not answer in time or could not be read.',
     labelNames: ['namespace', 'name'], registers: [this.registry],
   });
+  readonly kafkaLag = new Gauge({
+    name: `${PREFIX}kafka_lag_records`, help: 'Metric kafkaLag: records of the input topic the consumer group has not committed, as the operator last read them from the brokers.',
+    labelNames: ['namespace', 'name'], registers: [this.registry],
+  });
+  readonly kafkaPartitions = new Gauge({
+    name: `${PREFIX}kafka_topic_partitions`, help: 'Metric kafkaLag: partitions of the input topic, the most replicas the lag asks for.',
+    labelNames: ['namespace', 'name'], registers: [this.registry],
+  });
+  readonly kafkaLagReadDuration = new Histogram({
+    name: `${PREFIX}kafka_lag_read_duration_seconds`, help: 'Metric kafkaLag: time to read a consumer group\'s lag from the brokers, successful reads only.',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry],
+  });
+  readonly kafkaLagReadErrors = new Counter({
+    name: `${PREFIX}kafka_lag_read_errors_total`, help: 'Metric kafkaLag: ticks on which the consumer group\'s lag could not be read (brokers unreachable, credentials missing or refused, topic absent).',
+    labelNames: ['namespace', 'name'], registers: [this.registry],
+  });
   /** Alerts (a stuck rollout) read the conditions here instead of needing kube-state-metrics' CRD support. */
   private readonly modelCondition = new Gauge({
     name: `${PREFIX}model_condition`, help: '1 for each condition a SentimentModel has, by type, status and reason; exported by the leader only.',

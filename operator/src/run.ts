@@ -6,10 +6,12 @@ import type { OperatorConfig } from './config.js';
 import { Controller } from './controller/controller.js';
 import { makeCaches } from './controller/informers.js';
 import { startHttpServer } from './http.js';
+import { KafkaLagReader } from './kafka/lag.js';
 import { KubeClient } from './kube/client.js';
 import type { KubeAccess } from './kube/config.js';
 import { EventRecorder } from './kube/events.js';
 import { LeaderElector } from './kube/leaderelection.js';
+import { readSecretData } from './kube/secrets.js';
 import { KubeWriter } from './kube/writer.js';
 import { OperatorMetrics } from './metrics.js';
 
@@ -19,6 +21,9 @@ export interface Operator {
   /** Settles once the operator has shut down after `signal` aborted. */
   done: Promise<void>;
 }
+
+/** A broker request or connection slower than this counts as a failed lag read; loaded brokers answer admin requests well within it. */
+const KAFKA_TIMEOUT_MS = 5000;
 
 /** Seams for tests; production leaves them at their defaults. */
 export interface RunOptions {
@@ -39,6 +44,14 @@ export async function run(signal: AbortSignal, access: KubeAccess, cfg: Operator
   let controller: Controller | undefined;
   let autoscaler: AutoscalerLoop | undefined;
   const collector = new Collector({ address: opts.podAddress ?? podAddress, timeoutMs: cfg.autoscaler.scrapeTimeoutMs });
+  const lagReader = new KafkaLagReader({
+    secrets: (namespace, name) => readSecretData(client, namespace, name),
+    clientId: `sentiment-operator-${cfg.leaderElection.identity}`,
+    // A tick waits for every model's read, so a broker that does not answer delays the others' decisions by this much at most.
+    timeoutMs: KAFKA_TIMEOUT_MS,
+    backoffMs: { min: 1000, max: 30_000 },
+    clock: Date.now,
+  });
   const caches = makeCaches(client, cfg.namespaces, log, (kind, obj, deleted) => controller?.onChange(kind, obj, deleted));
   const watched = Object.values(caches);
   metrics.setCacheSizeSource(() => Object.fromEntries(Object.entries(caches).map(([cache, w]) => [cache, w.list().length])));
@@ -59,6 +72,8 @@ export async function run(signal: AbortSignal, access: KubeAccess, cfg: Operator
       models: () => caches.models.list(),
       pods: (namespace) => caches.pods.list(namespace),
       sample: (pods, metric) => collector.sample(pods, metric),
+      readLag: (model) => lagReader.read(model),
+      forgetLag: (key) => lagReader.forget(key),
       writer, events: new EventRecorder(writer, cfg.leaderElection.identity, log), metrics, log,
       clock: Date.now, intervalMs: cfg.autoscaler.intervalMs, persistIntervalMs: cfg.autoscaler.persistIntervalSeconds * 1000,
     }, term);
@@ -79,6 +94,7 @@ export async function run(signal: AbortSignal, access: KubeAccess, cfg: Operator
     metrics.leader.set(0);
     metrics.clearModelConditions();
     await Promise.all([c?.stop(), a?.stop()]);
+    await lagReader.close();
   };
 
   const done = (async () => {

@@ -358,7 +358,7 @@ export function defineE2eSuite(title: string, start: () => Promise<E2eCluster>, 
       model.spec.replicas = 1;
       model.spec.autoscaling = {
         enabled: true, engine: 'builtin', metric: 'inflight', target: 2, minReplicas: 1, maxReplicas: 3,
-        stableWindowSeconds: 6, panicWindowSeconds: 2, panicThreshold: 2, scaleDownDelaySeconds: 10, maxScaleUpRate: 1000, maxScaleDownRate: 2,
+        stableWindowSeconds: 6, panicWindowSeconds: 2, panicThreshold: 2, scaleDownDelaySeconds: 10, maxScaleUpRate: 1000, maxScaleDownRate: 2, kafkaLag: { drainSeconds: 60 },
       };
       // Each request waits out the batch delay, so in-flight requests follow the clients' concurrency;
       // without the response cache, which answers the client's repeated texts at once, never in flight.

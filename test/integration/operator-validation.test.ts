@@ -36,7 +36,8 @@ const invalid: [string, Record<string, unknown>, string][] = [
   ['a queue shorter than a batch', { batching: { maxBatchSize: 64, maxQueue: 32 } }, 'batching.maxQueue must be at least batching.maxBatchSize'],
   ['a token budget below one full-length text', { maxSequenceLength: 1024, batching: { maxBatchTokens: 512 } }, 'batching.maxBatchTokens must be at least maxSequenceLength'],
   ['min replicas above max', { autoscaling: { enabled: true, minReplicas: 5, maxReplicas: 2 } }, 'autoscaling.minReplicas must not exceed autoscaling.maxReplicas'],
-  ['the builtin autoscaler from zero', { autoscaling: { enabled: true, minReplicas: 0 } }, 'the builtin autoscaler cannot scale from zero'],
+  ['the builtin autoscaler from zero on an HTTP metric', { autoscaling: { enabled: true, minReplicas: 0 } }, 'the builtin autoscaler scales from zero only on metric kafkaLag'],
+  ['metric kafkaLag without a stream', { autoscaling: { enabled: true, metric: 'kafkaLag' } }, 'autoscaling.metric kafkaLag requires spec.stream.kafka'],
   ['negative replicas', { replicas: -1 }, 'spec.replicas in body should be greater than or equal to 0'],
   ['GPUs with the CPU provider', { resources: { gpu: { count: 1 } } }, 'resources.gpu.count >= 1 requires runtime.executionProvider: cuda'],
   ['cuda without a GPU', cuda({ count: 0 }), 'runtime.executionProvider cuda requires resources.gpu.count >= 1'],
@@ -140,6 +141,14 @@ describe('operator: SentimentModel validation by the apiserver', () => {
       scheduling,
     });
     expect(model.spec.scheduling).toEqual(scheduling);
+  });
+
+  it('accepts a stream model at zero replicas that the lag autoscaler scales from zero', async () => {
+    const model = await applyModel(cp.kubeConfig, ns, 'lagged', {
+      ...kafka({}), replicas: 0, autoscaling: { enabled: true, metric: 'kafkaLag', minReplicas: 0, kafkaLag: { drainSeconds: 30 } },
+    });
+    expect(model.spec.replicas).toBe(0);
+    expect(model.spec.autoscaling).toMatchObject({ metric: 'kafkaLag', minReplicas: 0, kafkaLag: { drainSeconds: 30 } });
   });
 
   it.each([

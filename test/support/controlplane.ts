@@ -165,8 +165,13 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       // An explicit --config, so a developer's ~/.kwok/kwok.yaml is not read. Its stages (written by
       // envtest-setup from kwok's own defaults) make nodes Ready and pods Running+Ready at once;
       // ours fail the pods of a few sentinel model images as a kubelet would.
+      // --node-lease-duration-seconds: without it kwok keeps no node Lease, and its stages (which
+      // assume one) refresh the node's status only every 10-20 min; the controller-manager's node
+      // lifecycle controller then finds the node silent for its 50 s grace period, marks it
+      // NotReady and every pod on it Ready=False, and kwok re-readies the node but never those
+      // pods. 40 s is a kubelet's default; kwok renews the Lease well within it.
       procs.start('kwok', join(binDir, 'kwok'), [
-        `--kubeconfig=${kubeconfigPath}`, '--manage-all-nodes=false', '--manage-nodes-with-label-selector=type=kwok',
+        `--kubeconfig=${kubeconfigPath}`, '--manage-all-nodes=false', '--manage-nodes-with-label-selector=type=kwok', '--node-lease-duration-seconds=40',
         '--cidr=10.244.0.0/16', '--node-ip=127.0.0.1', `--config=${join(binDir, 'kwok-stages.yaml')}`, `--config=${FAILURE_STAGES}`,
       ]);
     }

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Collector, isReadyPod, podAddress, readSeries } from './collector.js';
+import { Collector, isReadyPod, podAddress, readSeries, readStream } from './collector.js';
 
 const EXPOSITION = `# HELP sentiment_runtime_inflight_requests Inference requests being handled now.
 # TYPE sentiment_runtime_inflight_requests gauge
@@ -35,6 +35,27 @@ describe('readSeries', () => {
   });
 });
 
+// As runtime/src/metrics.ts writes them for a process holding partitions 0 and 3 of the input topic.
+const STREAMING = `${EXPOSITION}sentiment_runtime_stream_produced_records_total 1500
+sentiment_runtime_stream_lag{topic="reviews",partition="0"} 400
+sentiment_runtime_stream_lag{topic="reviews",partition="3"} 100
+`;
+
+describe('readStream', () => {
+  it('reads the produced counter and counts the partitions the process holds', () => {
+    expect(readStream(STREAMING)).toEqual({ assigned: 2, produced: 1500 });
+  });
+
+  it('reads a consumer holding no partition as assigned none', () => {
+    expect(readStream('sentiment_runtime_stream_produced_records_total 0\n')).toEqual({ assigned: 0, produced: 0 });
+  });
+
+  it('is undefined without a stream consumer or with a broken sample', () => {
+    expect(readStream(EXPOSITION)).toBeUndefined();
+    expect(readStream(STREAMING.replace('} 400', '} NaN'))).toBeUndefined();
+  });
+});
+
 describe('pods', () => {
   it('addresses the runtime port on the pod IP, bracketing IPv6', () => {
     expect(podAddress(pod('a'))).toBe('http://10.0.0.1:8080');
@@ -56,6 +77,7 @@ describe('Collector', () => {
   beforeAll(async () => {
     server = createServer((req, res) => {
       if (req.url === '/ok/metrics') res.end(EXPOSITION);
+      else if (req.url === '/streaming/metrics') res.end(STREAMING);
       else if (req.url === '/error/metrics') res.writeHead(500).end('sentiment_runtime_inflight_requests 1\n');
       else if (req.url === '/hang/metrics') res.writeHead(200).write('sentiment_runtime_inflight_requests 1\n'); // never ends
       else res.writeHead(404).end();
@@ -72,13 +94,19 @@ describe('Collector', () => {
     const collector = new Collector({ address: (p) => (p.metadata?.name === 'none' ? undefined : `${base}/${p.metadata?.name}`), timeoutMs: 200 });
     const started = performance.now();
     const samples = await collector.sample([pod('ok'), pod('error'), pod('hang'), pod('none'), pod('gone')], 'inflight');
-    expect(Object.fromEntries(samples)).toEqual({ ok: 7, error: undefined, hang: undefined, none: undefined, gone: undefined });
+    expect(Object.fromEntries(samples)).toEqual({ ok: { value: 7 }, error: {}, hang: {}, none: {}, gone: {} });
     expect(performance.now() - started).toBeLessThan(1000);
-    expect((await collector.sample([pod('ok')], 'queueDepth')).get('ok')).toBe(7.5);
+    expect((await collector.sample([pod('ok')], 'queueDepth')).get('ok')).toEqual({ value: 7.5 });
+  });
+
+  it('reads the stream series for metric kafkaLag, whose lag itself comes from the brokers', async () => {
+    const collector = new Collector({ address: (p) => `${base}/${p.metadata?.name}`, timeoutMs: 200 });
+    const samples = await collector.sample([pod('streaming'), pod('ok'), pod('error')], 'kafkaLag');
+    expect(Object.fromEntries(samples)).toEqual({ streaming: { stream: { assigned: 2, produced: 1500 } }, ok: {}, error: {} });
   });
 
   it('treats an unreachable address as a missing sample', async () => {
     const collector = new Collector({ address: () => 'http://127.0.0.1:1', timeoutMs: 200 });
-    expect((await collector.sample([pod('a')], 'inflight')).get('a')).toBeUndefined();
+    expect((await collector.sample([pod('a')], 'inflight')).get('a')).toEqual({});
   });
 });

@@ -1,5 +1,6 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { RUNTIME_HTTP_PORT, type SentimentModelSpec } from '../api/v1alpha1/index.js';
+import type { StreamSample } from './lag.js';
 
 /**
  * Scraping, kept apart from the decision (decide.ts) and the writes (loop.ts), as Knative keeps
@@ -7,12 +8,20 @@ import { RUNTIME_HTTP_PORT, type SentimentModelSpec } from '../api/v1alpha1/inde
  */
 
 export type MetricName = SentimentModelSpec['autoscaling']['metric'];
+/** The metrics read from the pods; kafkaLag is read from the brokers. */
+export type PodMetricName = Exclude<MetricName, 'kafkaLag'>;
 
-/** The runtime's gauges (runtime/src/metrics.ts) behind each spec.autoscaling.metric. */
-export const SERIES: Record<MetricName, string> = {
+/** The runtime's gauges (runtime/src/metrics.ts) behind each spec.autoscaling.metric read from the pods. */
+export const SERIES: Record<PodMetricName, string> = {
   inflight: 'sentiment_runtime_inflight_requests',
   queueDepth: 'sentiment_runtime_queue_depth',
 };
+
+/** The runtime's stream series behind the measured records/s per replica (metric kafkaLag). */
+export const STREAM_SERIES = {
+  lag: 'sentiment_runtime_stream_lag',
+  produced: 'sentiment_runtime_stream_produced_records_total',
+} as const;
 
 /** Base URL of a pod's runtime; undefined while it has no address. Injected so tests can stand local processes in for pods. */
 export type PodAddress = (pod: V1Pod) => string | undefined;
@@ -35,17 +44,41 @@ export function isReadyPod(pod: V1Pod): boolean {
  * half-written or foreign /metrics never reads as zero load.
  */
 export function readSeries(text: string, name: string): number | undefined {
+  const values = readSamples(text, name);
+  return values === undefined || values.length === 0 ? undefined : values.reduce((a, b) => a + b, 0);
+}
+
+/** Every sample of one series, one per label set; undefined when one is not a finite number. */
+function readSamples(text: string, name: string): number[] | undefined {
   // The name, then an optional label block (whose quoted values may hold braces), then the value.
   const sample = /^([a-zA-Z_:][\w:]*)(?:\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})?[ \t]+(\S+)/;
-  let total: number | undefined;
+  const values: number[] = [];
   for (const line of text.split('\n')) {
     const m = sample.exec(line);
     if (!m || m[1] !== name) continue;
     const value = Number(m[2]);
     if (!Number.isFinite(value)) return undefined;
-    total = (total ?? 0) + value;
+    values.push(value);
   }
-  return total;
+  return values;
+}
+
+/**
+ * The stream series of one scrape. The produced counter exists from the consumer's start, so its
+ * absence means no stream consumer runs there (undefined); the runtime keeps a lag series for each
+ * partition the process holds, so their count is its share of the topic.
+ */
+export function readStream(text: string): StreamSample | undefined {
+  const produced = readSeries(text, STREAM_SERIES.produced);
+  const lags = readSamples(text, STREAM_SERIES.lag);
+  if (produced === undefined || lags === undefined) return undefined;
+  return { assigned: lags.length, produced };
+}
+
+/** One pod's scrape: the metric's value, or for kafkaLag the stream series; empty when it could not be read. */
+export interface PodSample {
+  value?: number;
+  stream?: StreamSample;
 }
 
 export interface CollectorOptions {
@@ -58,16 +91,26 @@ export class Collector {
   constructor(private readonly opts: CollectorOptions) {}
 
   /**
-   * The metric of each pod, keyed by pod name, scraped in parallel. A pod that has no address,
-   * does not answer in time, answers an error or lacks the series is undefined: decide() counts
-   * it as at target instead of as idle.
+   * Each pod's value of the metric, or for kafkaLag its stream series, keyed by pod name, scraped
+   * in parallel. A pod that has no address, does not answer in time, answers an error or lacks the
+   * series has no value: decide() counts it as at target instead of as idle.
    */
-  async sample(pods: readonly V1Pod[], metric: MetricName): Promise<Map<string, number | undefined>> {
-    const values = await Promise.all(pods.map((pod) => this.scrape(pod, SERIES[metric])));
-    return new Map(pods.map((pod, i) => [pod.metadata?.name ?? '', values[i]]));
+  async sample(pods: readonly V1Pod[], metric: MetricName): Promise<Map<string, PodSample>> {
+    const texts = await Promise.all(pods.map((pod) => this.scrape(pod)));
+    return new Map(pods.map((pod, i): [string, PodSample] => {
+      const text = texts[i];
+      const name = pod.metadata?.name ?? '';
+      if (text === undefined) return [name, {}];
+      if (metric === 'kafkaLag') {
+        const stream = readStream(text);
+        return [name, stream ? { stream } : {}];
+      }
+      const value = readSeries(text, SERIES[metric]);
+      return [name, value !== undefined ? { value } : {}];
+    }));
   }
 
-  private async scrape(pod: V1Pod, series: string): Promise<number | undefined> {
+  private async scrape(pod: V1Pod): Promise<string | undefined> {
     const base = this.opts.address(pod);
     if (!base) return undefined;
     try {
@@ -77,7 +120,7 @@ export class Collector {
         await res.body?.cancel();
         return undefined;
       }
-      return readSeries(await res.text(), series);
+      return await res.text();
     } catch {
       return undefined;
     }

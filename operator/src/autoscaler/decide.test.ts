@@ -14,6 +14,7 @@ const DEFAULTS: AutoscalingSettings = {
   scaleDownDelaySeconds: 30,
   maxScaleUpRate: 1000,
   maxScaleDownRate: 2,
+  kafkaLag: { drainSeconds: 60 },
 };
 
 interface Tick extends Decision {
@@ -176,3 +177,118 @@ describe('decide', () => {
     expect(parseState({ metric: 'x', recommendations: [] })).toEqual(initialState());
   });
 });
+
+const CAPACITY = 500;
+const LAG: Partial<AutoscalingSettings> = { minReplicas: 0, scaleDownDelaySeconds: 30 };
+
+/**
+ * Replays a Kafka topic under metric kafkaLag, one tick per second, replicas ready as soon as they
+ * are asked for: `inflow(second)` records arrive, each consuming replica (at most one per
+ * partition) produces up to CAPACITY records/s, the rest stays as lag; the brokers answer the lag
+ * read unless `unreachable(second)`.
+ */
+function replayLag(opts: {
+  seconds: number;
+  lag?: number;
+  inflow?: (second: number) => number;
+  partitions?: number;
+  replicas?: number;
+  unreachable?: (second: number) => boolean;
+  state?: AutoscalerState;
+  settings?: Partial<AutoscalingSettings>;
+}): (Tick & { lag: number })[] {
+  const settings = { ...DEFAULTS, ...LAG, ...opts.settings };
+  const partitions = opts.partitions ?? 12;
+  let lag = opts.lag ?? 0;
+  let replicas = opts.replicas ?? 0;
+  let state = opts.state ?? initialState();
+  const ticks: (Tick & { lag: number })[] = [];
+  for (let second = 0; second < opts.seconds; second++) {
+    const consumers = Math.min(replicas, partitions);
+    lag += opts.inflow?.(second) ?? 0;
+    const produced = Math.min(lag, consumers * CAPACITY);
+    lag -= produced;
+    const rates = consumers > 0 ? { perReplicaRate: produced / consumers, producedPerSecond: produced } : {};
+    const kafkaLag = opts.unreachable?.(second) ? {} : { input: { lag, partitions, ...rates } };
+    const d = decide(state, { readyReplicas: replicas, samples: new Map(), settings, kafkaLag }, T0 + second * 1000);
+    ticks.push({ ...d, second, lag });
+    state = parseState(JSON.parse(JSON.stringify(d.state)));
+    replicas = d.desiredReplicas;
+  }
+  return ticks;
+}
+
+describe('decide on metric kafkaLag', () => {
+  it('zero: no lag and no flow keeps a model at zero replicas, every tick the same quiet decision', () => {
+    const ticks = replayLag({ seconds: 120 });
+    expect(ticks.every((t) => t.desiredReplicas === 0 && t.reason === Reason.Stable && !t.changed)).toBe(true);
+    expect(ticks.at(-1)!.kafkaLag).toEqual({ lag: 0, partitions: 12, desiredReplicas: 0, drivenBy: 'idle' });
+  });
+
+  it('drain: a backlog at zero replicas wakes one, which measures the rate; the size follows within two ticks, holds until drained, then returns to zero after the delay', () => {
+    const ticks = replayLag({ seconds: 200, lag: 60_000 });
+    expect(ticks[0]).toMatchObject({ desiredReplicas: 1, reason: Reason.ScaleUp, kafkaLag: { lag: 60_000, desiredReplicas: 1, drivenBy: 'backlog' } });
+    expect(ticks[0]!.kafkaLag?.recordsPerSecondPerReplica).toBeUndefined();
+    // One replica drained 500 of them: (59,500 / 60 s) / 500/s = 1.98 -> 2.
+    expect(ticks[1]).toMatchObject({ desiredReplicas: 2, kafkaLag: { recordsPerSecondPerReplica: 500, desiredReplicas: 2 } });
+    const drained = ticks.findIndex((t) => t.lag === 0);
+    expect(sizes(ticks.slice(1, drained)).every((n) => n === 2)).toBe(true);
+    const idle = ticks.findIndex((t) => t.kafkaLag?.desiredReplicas === 0);
+    expect(ticks[idle - 1]!.desiredReplicas).toBe(2);
+    // The last recommendation of 2 came the tick before: the delay runs from there, then the down-rate halves per tick.
+    const down = ticks.findIndex((t, i) => i > idle && t.desiredReplicas < 2);
+    expect(down - (idle - 1)).toBe(30);
+    expect(ticks[down]).toMatchObject({ desiredReplicas: 1, reason: Reason.ScaleDown });
+    expect(ticks[down + 1]).toMatchObject({ desiredReplicas: 0, reason: Reason.ScaleDown, kafkaLag: { drivenBy: 'idle' } });
+    expect(ticks.at(-1)).toMatchObject({ desiredReplicas: 0, reason: Reason.Stable, lag: 0 });
+  });
+
+  it('burst: a backlog at zero replicas is sized at once from the capacity measured in an earlier backlog, capped at the partitions', () => {
+    const earlier = replayLag({ seconds: 200, lag: 60_000 });
+    const state = earlier.at(-1)!.state;
+    // Much later (the stable window long gone), 240,000 records land at once: 8 replicas, not 1.
+    const later = replayLag({ seconds: 3, lag: 240_000, state: shift(state, 3_600_000) });
+    expect(later[0]).toMatchObject({ desiredReplicas: 8, reason: Reason.ScaleUp, kafkaLag: { recordsPerSecondPerReplica: 500, desiredReplicas: 8 } });
+    const capped = replayLag({ seconds: 3, lag: 6_000_000, partitions: 4, state: shift(state, 3_600_000) });
+    expect(capped[0]).toMatchObject({ desiredReplicas: 4, kafkaLag: { partitions: 4, desiredReplicas: 4 } });
+    const max = replayLag({ seconds: 3, lag: 6_000_000, state: shift(state, 3_600_000), settings: { maxReplicas: 5 } });
+    expect(max[0]).toMatchObject({ desiredReplicas: 5, reason: Reason.AtMax });
+  });
+
+  it('ramp: an arrival rate climbing to 2,000 records/s is followed up, held while it lasts, and released once it stops', () => {
+    // 0 -> 2,000 records/s over two minutes, steady for two, then nothing.
+    const inflow = (s: number) => (s < 120 ? (2000 * s) / 120 : s < 240 ? 2000 : 0);
+    const ticks = replayLag({ seconds: 360, inflow });
+    const steady = ticks.slice(200, 240);
+    // 2,000/s needs 4 replicas of 500/s; the trend keeps them without a standing backlog.
+    expect(steady.every((t) => t.desiredReplicas >= 4 && t.desiredReplicas <= 6)).toBe(true);
+    expect(Math.max(...steady.map((t) => t.lag))).toBeLessThan(2000 * 60);
+    expect(Math.max(...sizes(ticks))).toBeLessThanOrEqual(12);
+    expect(ticks.slice(0, 240).some((t) => t.kafkaLag?.drivenBy === 'inflow' || t.kafkaLag?.drivenBy === 'backlog')).toBe(true);
+    expect(ticks.at(-1)).toMatchObject({ desiredReplicas: 0, lag: 0 });
+    expect(changes(ticks)).toBeLessThanOrEqual(14);
+  });
+
+  it('broker unreachable: the last decision holds, with its own reason, and no scale-down delay passes for a lag nobody read', () => {
+    // A recorded outage: 60,000 records, the brokers unreachable from second 20 to 90.
+    const ticks = replayLag({ seconds: 200, lag: 60_000, unreachable: (s) => s >= 20 && s < 90 });
+    const outage = ticks.slice(20, 90);
+    expect(outage.every((t) => t.desiredReplicas === 2 && t.reason === Reason.KafkaLagUnavailable && t.kafkaLag === undefined && !t.changed)).toBe(true);
+    // The backlog drained during the outage (second ~61), yet nothing came down while the lag was unknown.
+    expect(ticks[89]!.lag).toBe(0);
+    const back = ticks[90]!;
+    expect(back).toMatchObject({ reason: Reason.HoldScaleDownDelay, kafkaLag: { lag: 0, desiredReplicas: 0 } });
+    expect(ticks.at(-1)).toMatchObject({ desiredReplicas: 0 });
+  });
+
+  it('unreachable from the start holds the replicas the model has, within the bounds', () => {
+    const ticks = replayLag({ seconds: 5, replicas: 3, unreachable: () => true });
+    expect(ticks.every((t) => t.desiredReplicas === 3 && t.reason === Reason.KafkaLagUnavailable)).toBe(true);
+  });
+});
+
+/** The same state, its times moved back by `ms`: a later backlog sees it as that old. */
+function shift(state: AutoscalerState, ms: number): AutoscalerState {
+  const back = <T extends { at: number }>(w: T[] | undefined) => w?.map((b) => ({ ...b, at: b.at - ms }));
+  return { ...state, recommendations: back(state.recommendations)!, metric: back(state.metric)!, lagRate: back(state.lagRate), lag: back(state.lag), lagProduced: back(state.lagProduced) };
+}

@@ -5,6 +5,7 @@ import { LABEL_MODEL, type SentimentModel, type SentimentModelStatus } from '../
 import { OperatorMetrics } from '../metrics.js';
 import { sentimentModel } from '../testing/fixtures.js';
 import { Reason } from './decide.js';
+import type { StreamSample } from './lag.js';
 import { AUTOSCALER_FIELD_MANAGER, AutoscalerLoop, type AutoscalerWriter } from './loop.js';
 
 const T0 = 1_700_000_000_000;
@@ -25,13 +26,19 @@ class FakeCluster implements AutoscalerWriter {
   deleted = false;
   lag = false;
   sampled = 0;
+  /** Metric kafkaLag: the group's lag the brokers report (undefined: unreachable) and what each pod produces per second (one tick). */
+  stream?: { lag?: number; perPod: number };
+  lagReads = 0;
+  readonly forgotten: string[] = [];
+  private readonly produced = new Map<string, number>();
   readonly scales: number[] = [];
   readonly statuses: SentimentModelStatus[] = [];
   readonly events: { type: string; reason: string; message: string }[] = [];
   private pending: (() => void)[] = [];
 
-  constructor(autoscaling: Record<string, unknown> = {}, replicas = 1) {
+  constructor(autoscaling: Record<string, unknown> = {}, replicas = 1, spec: Record<string, unknown> = {}) {
     this.model = sentimentModel({
+      ...spec,
       replicas,
       autoscaling: { enabled: true, minReplicas: 1, maxReplicas: 10, target: TARGET, stableWindowSeconds: 6, panicWindowSeconds: 2, scaleDownDelaySeconds: DELAY_S, ...autoscaling },
     });
@@ -54,6 +61,20 @@ class FakeCluster implements AutoscalerWriter {
       const { metadata, spec } = this.model;
       this.model = { ...this.model, metadata: { ...metadata, generation: (metadata.generation ?? 0) + 1 }, spec: { ...spec, replicas } };
     });
+  }
+
+  /** One scrape of a pod's stream series; its produced counter advances one tick's worth. */
+  streamSample(pod: string): StreamSample | undefined {
+    if (!this.stream) return undefined;
+    const produced = (this.produced.get(pod) ?? 0) + this.stream.perPod;
+    this.produced.set(pod, produced);
+    return { assigned: 1, produced };
+  }
+
+  async readLag(): Promise<{ lag: number; partitions: number }> {
+    this.lagReads++;
+    if (this.stream?.lag === undefined) throw new Error('Connection to kafka:9092 failed');
+    return { lag: this.stream.lag, partitions: 12 };
   }
 
   sync(): void {
@@ -80,10 +101,17 @@ function harness(cluster: FakeCluster, metrics = new OperatorMetrics()) {
   const make = () => new AutoscalerLoop({
     models: () => (cluster.deleted ? [] : [cluster.model]),
     pods: () => cluster.pods(),
-    sample: async (pods) => {
+    sample: async (pods, metric) => {
       cluster.sampled++;
-      return new Map(pods.map((p) => [p.metadata?.name ?? '', cluster.answering ? cluster.load / pods.length : undefined]));
+      return new Map(pods.map((p) => {
+        const name = p.metadata?.name ?? '';
+        if (!cluster.answering) return [name, {}];
+        const stream = cluster.streamSample(name);
+        return [name, metric === 'kafkaLag' ? (stream ? { stream } : {}) : { value: cluster.load / pods.length }];
+      }));
     },
+    readLag: () => cluster.readLag(),
+    forgetLag: async (key) => void cluster.forgotten.push(key),
     writer: cluster,
     events: {
       normal: async (_m, reason, message) => void cluster.events.push({ type: 'Normal', reason, message }),
@@ -127,6 +155,9 @@ describe('AutoscalerLoop', () => {
     const status = cluster.model.status!;
     expect(status).toMatchObject({ desiredReplicas: 4, autoscaling: { panic: true, reason: Reason.Panic, lastScaleTime: expect.stringMatching(/^2023-11-14T\d\d:\d\d:\d\dZ$/) } });
     expect(status.autoscaling?.state?.desired).toBe(4);
+    // Not metric kafkaLag: no lag input on show.
+    expect(status.autoscaling?.drivenBy).toBeUndefined();
+    expect(status.autoscaling?.kafkaLag).toBeUndefined();
     expect(status.autoscaling?.state?.metric.length).toBeGreaterThan(0);
     expect(await gauge(h.metrics.autoscalerDesired)).toEqual([4]);
     expect((await gauge(h.metrics.autoscalerObserved))[0]).toBeGreaterThan(0);
@@ -215,6 +246,77 @@ describe('AutoscalerLoop', () => {
     expect(cluster.scales).toEqual([]);
     expect(cluster.statuses).toEqual([{}]);
     expect(cluster.model.status).toEqual({ replicas: 2 });
+  });
+
+  it('scales a kafkaLag model from zero on the lag the brokers report, shows it in status and events, and back to zero', async () => {
+    const kafka = { bootstrapServers: ['kafka:9092'], inputTopic: 'reviews', outputTopic: 'reviews-sentiment' };
+    const cluster = new FakeCluster({ metric: 'kafkaLag', minReplicas: 0 }, 0, { stream: { kafka } });
+    cluster.stream = { lag: 0, perPod: 500 };
+    const h = harness(cluster);
+    await h.run(3);
+    // No pod, yet the lag is read: nothing to do.
+    expect(cluster.scales).toEqual([]);
+    expect(cluster.lagReads).toBe(3);
+    expect(cluster.model.status?.autoscaling).toMatchObject({ reason: Reason.Stable, drivenBy: 'idle', kafkaLag: { lag: 0, partitions: 12, desiredReplicas: 0 } });
+
+    cluster.stream = { lag: 60_000, perPod: 500 };
+    await h.run(3);
+    // 0 -> 1 with no rate known; the new pod's second scrape measures 500/s and sizes the backlog.
+    expect(cluster.scales).toEqual([1, 2]);
+    expect(cluster.model.status?.autoscaling).toMatchObject({
+      reason: Reason.ScaleUp, drivenBy: 'backlog', kafkaLag: { lag: 60_000, recordsPerSecondPerReplica: 500, partitions: 12, desiredReplicas: 2 },
+    });
+    expect(cluster.events.map((e) => e.message)).toEqual([
+      '0 -> 1 replicas (ScaleUp, driven by backlog): kafka lag 60000 over 12 partitions at an unmeasured rate, drain within 60 s, asks for 1',
+      '1 -> 2 replicas (ScaleUp, driven by backlog): kafka lag 60000 over 12 partitions at 500 records/s per replica, drain within 60 s, asks for 2',
+    ]);
+    expect((await h.metrics.kafkaLag.get()).values.map((v) => v.value)).toEqual([60_000]);
+    expect((await h.metrics.kafkaPartitions.get()).values.map((v) => v.value)).toEqual([12]);
+
+    // Drained, the burst out of the 20 s trend window (it reads as a flow while in it) and the
+    // delay passed: to zero in two halving steps.
+    cluster.stream = { lag: 0, perPod: 0 };
+    await h.run(DELAY_S + 25);
+    expect(cluster.scales).toEqual([1, 2, 1, 0]);
+    expect(cluster.model.status?.autoscaling).toMatchObject({ drivenBy: 'idle', kafkaLag: { lag: 0, desiredReplicas: 0 } });
+    expect(cluster.events.at(-1)?.message).toMatch(/^1 -> 0 replicas \(ScaleDown, driven by idle\): kafka lag 0 over 12 partitions/);
+  });
+
+  it('holds the size when the lag cannot be read, with the reason in status, one Warning event and the last lag on show', async () => {
+    const kafka = { bootstrapServers: ['kafka:9092'], inputTopic: 'reviews', outputTopic: 'reviews-sentiment' };
+    const cluster = new FakeCluster({ metric: 'kafkaLag', minReplicas: 0 }, 2, { stream: { kafka } });
+    cluster.stream = { lag: 60_000, perPod: 500 };
+    const h = harness(cluster);
+    await h.run(3);
+    const before = cluster.scales.length;
+    cluster.stream = { perPod: 500 };
+    await h.run(DELAY_S + 5);
+    expect(cluster.scales.length).toBe(before);
+    expect(cluster.model.status).toMatchObject({
+      desiredReplicas: 2, autoscaling: { reason: Reason.KafkaLagUnavailable, drivenBy: 'backlog', kafkaLag: { lag: 60_000, desiredReplicas: 2 } },
+    });
+    const warnings = cluster.events.filter((e) => e.type === 'Warning');
+    expect(warnings).toEqual([{ type: 'Warning', reason: Reason.KafkaLagUnavailable, message: 'reading consumer group lag from kafka:9092 failed: Connection to kafka:9092 failed; holding the last decision' }]);
+    expect((await h.metrics.kafkaLagReadErrors.get()).values.map((v) => v.value)).toEqual([DELAY_S + 5]);
+
+    // Back: read again, a second outage would warn again.
+    cluster.stream = { lag: 60_000, perPod: 500 };
+    await h.run(1);
+    expect(cluster.model.status?.autoscaling?.reason).not.toBe(Reason.KafkaLagUnavailable);
+    cluster.stream = { perPod: 500 };
+    await h.run(1);
+    expect(cluster.events.filter((e) => e.type === 'Warning')).toHaveLength(2);
+  });
+
+  it('closes the lag reader of a model whose autoscaling is turned off', async () => {
+    const kafka = { bootstrapServers: ['kafka:9092'], inputTopic: 'reviews', outputTopic: 'reviews-sentiment' };
+    const cluster = new FakeCluster({ metric: 'kafkaLag', minReplicas: 0 }, 1, { stream: { kafka } });
+    cluster.stream = { lag: 0, perPod: 0 };
+    const h = harness(cluster);
+    await h.run(1);
+    cluster.model = { ...cluster.model, spec: { ...cluster.model.spec, autoscaling: { ...cluster.model.spec.autoscaling, enabled: false } } };
+    await h.run(1);
+    expect(cluster.forgotten).toContain(`${cluster.model.metadata.namespace}/${cluster.model.metadata.name}`);
   });
 
   it('drops the series of a model that is gone', async () => {

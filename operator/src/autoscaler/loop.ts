@@ -5,8 +5,11 @@ import { LABEL_MODEL, metaTime, type AutoscalerState, type SentimentModel, type 
 import { classify, Failure, loggable } from '../kube/errors.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { OperatorMetrics } from '../metrics.js';
-import { isReadyPod, type MetricName } from './collector.js';
+import { isReadyPod, type MetricName, type PodSample } from './collector.js';
 import { type Decision, decide, parseState, Reason } from './decide.js';
+import { type LagInput, type ProducedCount, producedRates } from './lag.js';
+
+type AutoscalingStatus = NonNullable<SentimentModelStatus['autoscaling']>;
 
 /** Its own field manager, so the reconciler's status applies and ours never remove each other's fields. */
 export const AUTOSCALER_FIELD_MANAGER = 'sentiment-autoscaler';
@@ -20,7 +23,12 @@ export interface AutoscalerLoopDeps {
   /** The models and pods as the informer caches hold them. */
   models(): readonly SentimentModel[];
   pods(namespace: string): readonly V1Pod[];
-  sample(pods: readonly V1Pod[], metric: MetricName): Promise<ReadonlyMap<string, number | undefined>>;
+  /** Each pod's metric, or for kafkaLag its stream series; a pod that did not answer has neither. */
+  sample(pods: readonly V1Pod[], metric: MetricName): Promise<ReadonlyMap<string, PodSample>>;
+  /** Metric kafkaLag: the consumer group's lag from the brokers; rejects when it cannot be read. */
+  readLag(model: SentimentModel): Promise<{ lag: number; partitions: number }>;
+  /** The model no longer needs its lag read (autoscaling off, model gone). */
+  forgetLag(key: string): Promise<void>;
   writer: AutoscalerWriter;
   events: Pick<EventRecorder, 'normal' | 'warning'>;
   metrics: OperatorMetrics;
@@ -37,8 +45,12 @@ interface Memory {
   uid: string;
   state: AutoscalerState;
   lastScaleTime?: string;
-  /** The decision and observed value last persisted, and when. */
-  written: { decision: string; reason?: string; metricValue?: number; at: number };
+  /** The decision and observed values last persisted, and when. */
+  written: { decision: string; reason?: string; observed: string; at: number };
+  /** Each pod's produced-records counter at the last tick, for the records/s it manages (metric kafkaLag). */
+  produced: Map<string, ProducedCount>;
+  /** Why the last lag read failed, until one succeeds: the event is sent once per outage. */
+  lagError?: string;
   /** Our last spec.replicas write and the generation it was made against, until the cache shows a newer one. */
   scaled?: { generation: number; replicas: number };
 }
@@ -79,6 +91,8 @@ export class AutoscalerLoop {
     await this.running;
     this.deps.metrics.autoscalerDesired.reset();
     this.deps.metrics.autoscalerObserved.reset();
+    this.deps.metrics.kafkaLag.reset();
+    this.deps.metrics.kafkaPartitions.reset();
   }
 
   private async loop(): Promise<void> {
@@ -119,12 +133,21 @@ export class AutoscalerLoop {
     this.released.delete(model.metadata.uid);
     const labels = { namespace: model.metadata.namespace, name: model.metadata.name };
     const pods = this.deps.pods(model.metadata.namespace).filter((p) => p.metadata?.labels?.[LABEL_MODEL] === model.metadata.name && isReadyPod(p));
-    const samples = await this.deps.sample(pods, metric);
-    const missing = [...samples.values()].filter((v) => v === undefined).length;
+    const lagged = metric === 'kafkaLag';
+    const [scraped, lag] = await Promise.all([this.deps.sample(pods, metric), lagged ? this.readLag(model) : undefined]);
+    const missing = [...scraped.values()].filter((s) => (lagged ? s.stream : s.value) === undefined).length;
     if (missing > 0) this.deps.metrics.autoscalerScrapeErrors.inc(labels, missing);
+    const samples = new Map([...scraped].map(([pod, s]) => [pod, s.value]));
 
     const memory = this.recall(key, model);
-    const d = decide(memory.state, { readyReplicas: pods.length, samples, settings }, now);
+    let kafkaLag: { input?: LagInput } | undefined;
+    if (lag) {
+      const produced = producedRates(new Map([...scraped].map(([pod, s]) => [pod, s.stream])), memory.produced, now);
+      memory.produced = produced.counts;
+      kafkaLag = 'error' in lag ? {} : { input: { ...lag, ...produced.rates } };
+      await this.noteLagRead(model, memory, lag);
+    }
+    const d = decide(memory.state, { readyReplicas: pods.length, samples, settings, ...(kafkaLag ? { kafkaLag } : {}) }, now);
     memory.state = d.state;
     this.deps.metrics.autoscalerDesired.set(labels, d.desiredReplicas);
     if (d.observed) this.deps.metrics.autoscalerObserved.set(labels, d.observed.stable);
@@ -144,8 +167,14 @@ export class AutoscalerLoop {
       lastScaleTime: persisted?.lastScaleTime,
       // Never written by this term: the first changed observed value refreshes the status at once.
       written: persisted
-        ? { decision: decisionKey(model.status?.desiredReplicas, persisted.reason, persisted.panic ?? false, persisted.lastScaleTime), reason: persisted.reason, metricValue: persisted.metricValue, at: -Infinity }
-        : { decision: '', at: -Infinity },
+        ? {
+          decision: decisionKey(model.status?.desiredReplicas, persisted.reason, persisted.panic ?? false, persisted.lastScaleTime, persisted.drivenBy),
+          reason: persisted.reason,
+          observed: observedKey(persisted.metricValue, persisted.kafkaLag),
+          at: -Infinity,
+        }
+        : { decision: '', observed: '', at: -Infinity },
+      produced: new Map(),
     };
     this.memory.set(key, memory);
     return memory;
@@ -160,16 +189,21 @@ export class AutoscalerLoop {
     memory.lastScaleTime = metaTime(now);
     const { metric, target } = model.spec.autoscaling;
     const observed = d.observed ? `${metric} ${round(d.observed.stable)} (panic window ${round(d.observed.panic)})` : `no ${metric} samples`;
-    const message = `${current} -> ${d.desiredReplicas} replicas (${d.reason}): observed ${observed}, target ${target} per replica`;
+    const lag = d.kafkaLag;
+    const message = lag
+      ? `${current} -> ${d.desiredReplicas} replicas (${d.reason}, driven by ${lag.drivenBy}): kafka lag ${lag.lag} over ${lag.partitions} partitions at ${lag.recordsPerSecondPerReplica === undefined ? 'an unmeasured rate' : `${round(lag.recordsPerSecondPerReplica)} records/s per replica`}, drain within ${model.spec.autoscaling.kafkaLag.drainSeconds} s, asks for ${lag.desiredReplicas}`
+      : `${current} -> ${d.desiredReplicas} replicas (${d.reason}): observed ${observed}, target ${target} per replica`;
     this.deps.log.info({ model: `${model.metadata.namespace}/${model.metadata.name}`, from: current, to: d.desiredReplicas, reason: d.reason }, 'scaled');
     await this.deps.events.normal(model, d.desiredReplicas > current ? 'ScaledUp' : 'ScaledDown', message);
   }
 
   private async persist(model: SentimentModel, memory: Memory, d: Decision, now: number): Promise<void> {
     const metricValue = d.observed ? round(d.observed.stable) : undefined;
-    const decision = decisionKey(d.desiredReplicas, d.reason, d.panicking, memory.lastScaleTime);
+    const { drivenBy, kafkaLag } = this.shownLag(model, d);
+    const decision = decisionKey(d.desiredReplicas, d.reason, d.panicking, memory.lastScaleTime, drivenBy);
+    const observed = observedKey(metricValue, kafkaLag);
     const { written } = memory;
-    const refresh = metricValue !== written.metricValue && now - written.at >= this.deps.persistIntervalMs;
+    const refresh = observed !== written.observed && now - written.at >= this.deps.persistIntervalMs;
     if (decision === written.decision && !refresh) return;
     await this.deps.writer.applyStatus(model, {
       desiredReplicas: d.desiredReplicas,
@@ -178,12 +212,52 @@ export class AutoscalerLoop {
         panic: d.panicking,
         reason: d.reason,
         ...(memory.lastScaleTime ? { lastScaleTime: memory.lastScaleTime } : {}),
+        ...(drivenBy ? { drivenBy } : {}),
+        ...(kafkaLag ? { kafkaLag } : {}),
         state: d.state,
       },
     }, AUTOSCALER_FIELD_MANAGER);
-    memory.written = { decision, reason: d.reason, metricValue, at: now };
+    memory.written = { decision, reason: d.reason, observed, at: now };
     if (d.reason === Reason.MetricsUnavailable && written.reason !== Reason.MetricsUnavailable) {
       await this.deps.events.warning(model, Reason.MetricsUnavailable, `no ready pod answered a ${model.spec.autoscaling.metric} scrape; holding ${d.desiredReplicas} replicas`);
+    }
+  }
+
+  /** Metric kafkaLag: the lag input to show in status; after a failed read, the last one read, as the decision holds too. */
+  private shownLag(model: SentimentModel, d: Decision): Pick<AutoscalingStatus, 'drivenBy' | 'kafkaLag'> {
+    if (d.kafkaLag) {
+      const { drivenBy, recordsPerSecondPerReplica, ...read } = d.kafkaLag;
+      return { drivenBy, kafkaLag: { ...read, ...(recordsPerSecondPerReplica !== undefined ? { recordsPerSecondPerReplica: round(recordsPerSecondPerReplica) } : {}) } };
+    }
+    if (model.spec.autoscaling.metric !== 'kafkaLag') return {};
+    const { drivenBy, kafkaLag } = model.status?.autoscaling ?? {};
+    return { ...(drivenBy ? { drivenBy } : {}), ...(kafkaLag ? { kafkaLag } : {}) };
+  }
+
+  /** Metric kafkaLag: the read as metrics, and a failure as a Warning event once per outage (the reason is in status with the decision). */
+  private async noteLagRead(model: SentimentModel, memory: Memory, read: { error: string } | { lag: number; partitions: number }): Promise<void> {
+    const labels = { namespace: model.metadata.namespace, name: model.metadata.name };
+    if (!('error' in read)) {
+      this.deps.metrics.kafkaLag.set(labels, read.lag);
+      this.deps.metrics.kafkaPartitions.set(labels, read.partitions);
+      delete memory.lagError;
+      return;
+    }
+    this.deps.metrics.kafkaLagReadErrors.inc(labels);
+    if (memory.lagError !== undefined) return;
+    memory.lagError = read.error;
+    this.deps.log.warn({ model: `${labels.namespace}/${labels.name}`, error: read.error }, 'kafka lag read failed');
+    await this.deps.events.warning(model, Reason.KafkaLagUnavailable, `reading consumer group lag from ${model.spec.stream?.kafka.bootstrapServers.join(',')} failed: ${read.error}; holding the last decision`);
+  }
+
+  private async readLag(model: SentimentModel): Promise<{ error: string } | { lag: number; partitions: number }> {
+    const started = performance.now();
+    try {
+      const reading = await this.deps.readLag(model);
+      this.deps.metrics.kafkaLagReadDuration.observe((performance.now() - started) / 1000);
+      return reading;
+    } catch (err) {
+      return { error: err instanceof Error ? err.message : String(err) };
     }
   }
 
@@ -196,16 +270,24 @@ export class AutoscalerLoop {
   }
 
   private forget(key: string): void {
+    void this.deps.forgetLag(key);
     if (!this.memory.delete(key)) return;
     const [namespace, name] = key.split('/');
+    this.deps.metrics.kafkaLag.remove({ namespace, name });
+    this.deps.metrics.kafkaPartitions.remove({ namespace, name });
+    this.deps.metrics.kafkaLagReadErrors.remove({ namespace, name });
     this.deps.metrics.autoscalerDesired.remove({ namespace, name });
     this.deps.metrics.autoscalerObserved.remove({ namespace, name });
     this.deps.metrics.autoscalerScrapeErrors.remove({ namespace, name });
   }
 }
 
-function decisionKey(desired: number | undefined, reason: string | undefined, panic: boolean, lastScaleTime: string | undefined): string {
-  return JSON.stringify([desired, reason, panic, lastScaleTime]);
+function decisionKey(desired: number | undefined, reason: string | undefined, panic: boolean, lastScaleTime: string | undefined, drivenBy: string | undefined): string {
+  return JSON.stringify([desired, reason, panic, lastScaleTime, drivenBy]);
+}
+
+function observedKey(metricValue: number | undefined, stream: unknown): string {
+  return JSON.stringify([metricValue, stream]);
 }
 
 /** Status and messages show two decimals; finer differences would only cause writes. */

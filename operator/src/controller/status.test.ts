@@ -93,6 +93,8 @@ describe('computeStatus', () => {
     const switched = status({ deployment: complete(), desired, pods: [readyPod('new', HASH)] });
     expect(switched.revisions).toEqual({ serving: desired });
     expect(conditions(switched).Progressing).toEqual(['False', 'RolloutComplete']);
+    // No pod ready and none wanted (scaled to zero): no revisions at all, not an empty object the apply would turn into null.
+    expect(status({ model: cpuModel(0), deployment: deployment({ replicas: 0, ready: 0, conditions: [available('True'), progressing()] }), desired, pods: [] })).not.toHaveProperty('revisions');
   });
 
   it('keeps Progressing while the pod cache still shows an old revision serving, though the Deployment is done', () => {

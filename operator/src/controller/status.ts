@@ -114,7 +114,8 @@ export function computeStatus(i: StatusInputs): SentimentModelStatus {
     endpoint: i.endpoint,
     model: modelSummary(model.spec.model),
     images: { runtime: model.spec.runtime.image, ...(image ? { model: image } : {}) },
-    revisions: podRevisions,
+    // An empty object in an apply comes back as null, which the schema rejects (no pod ready: scaled to zero).
+    ...(podRevisions.serving || podRevisions.rollingOutTo ? { revisions: podRevisions } : {}),
     rollout: i.rollout,
     conditions: [
       condition(ConditionType.Ready, readiness),

@@ -217,14 +217,28 @@ export const Autoscaling = Type.Object(
     engine: StringEnum(['builtin', 'external'], { default: 'builtin', description: 'external: an HPA or KEDA drives the scale subresource.' }),
     minReplicas: Type.Integer({ minimum: 0, maximum: 1000, default: 1, description: 'Fewest replicas the autoscaler keeps.' }),
     maxReplicas: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'Most replicas the autoscaler asks for.' }),
-    metric: StringEnum(['inflight', 'queueDepth'], { default: 'inflight', description: 'What a replica is loaded with: requests in flight, or texts queued for the model.' }),
-    target: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 32, description: 'Metric value per replica to aim for.' }),
+    metric: StringEnum(['inflight', 'queueDepth', 'kafkaLag'], {
+      default: 'inflight',
+      description: 'What a replica is loaded with: requests in flight, texts queued for the model, or (stream mode) the input topic\'s records the consumer group has not committed, read from the brokers.',
+    }),
+    target: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 32, description: 'Metric value per replica to aim for; metric kafkaLag aims at kafkaLag.drainSeconds instead.' }),
     stableWindowSeconds: Type.Integer({ minimum: 6, maximum: 3600, default: 60, description: 'The metric is averaged over this window for normal decisions.' }),
     panicWindowSeconds: Type.Integer({ minimum: 1, maximum: 600, default: 6, description: 'The shorter window that detects bursts (see panicThreshold).' }),
     panicThreshold: Type.Number({ minimum: 1, maximum: 10, default: 2, description: 'Panic when the panic-window demand exceeds this multiple of current capacity.' }),
     scaleDownDelaySeconds: Type.Integer({ minimum: 0, maximum: 3600, default: 300, description: 'How long demand must stay low before replicas are removed (Knative KPA semantics; 5 min keeps on-boundary loads from flapping).' }),
     maxScaleUpRate: Type.Number({ minimum: 1, maximum: 10_000, default: 1000, description: 'At most this many times the current replicas per decision.' }),
     maxScaleDownRate: Type.Number({ minimum: 1, maximum: 10_000, default: 2, description: 'At least current replicas divided by this per decision.' }),
+    kafkaLag: Type.Object(
+      {
+        drainSeconds: Type.Integer({
+          minimum: 1,
+          maximum: 86_400,
+          default: 60,
+          description: 'Target drain time: enough replicas to consume the consumer group\'s lag within this many seconds at the records per second a replica was measured to produce, at most one per partition of the input topic.',
+        }),
+      },
+      { default: {}, description: 'Settings of metric kafkaLag (with spec.stream.kafka): the operator reads the consumer group\'s lag from the brokers.' },
+    ),
   },
   {
     default: {},
@@ -237,9 +251,9 @@ export const Autoscaling = Type.Object(
         fieldPath: '.panicWindowSeconds',
       },
       {
-        // With no pods there is no in-flight signal to scale up from; an external engine (KEDA) can buffer.
-        rule: "self.engine != 'builtin' || self.minReplicas >= 1",
-        message: 'the builtin autoscaler cannot scale from zero: set autoscaling.minReplicas >= 1 or use engine external',
+        // With no pods there is no in-flight signal to scale up from; the brokers hold the lag whether or not a pod runs.
+        rule: "self.engine != 'builtin' || self.minReplicas >= 1 || self.metric == 'kafkaLag'",
+        message: 'the builtin autoscaler scales from zero only on metric kafkaLag: set autoscaling.minReplicas >= 1, use metric kafkaLag, or use engine external',
         fieldPath: '.minReplicas',
       },
     ),
@@ -339,9 +353,14 @@ export const SentimentModelSpec = Type.Object(
       fieldPath: '.batching.maxBatchTokens',
     },
     {
-      rule: "self.replicas > 0 || !self.autoscaling.enabled || self.autoscaling.engine != 'builtin'",
-      message: 'replicas 0 with the builtin autoscaler enabled: it keeps at least autoscaling.minReplicas; disable autoscaling to scale to zero',
+      rule: "self.replicas > 0 || !self.autoscaling.enabled || self.autoscaling.engine != 'builtin' || self.autoscaling.minReplicas == 0",
+      message: 'replicas 0 with the builtin autoscaler enabled: it keeps at least autoscaling.minReplicas; set autoscaling.minReplicas 0 (metric kafkaLag) or disable autoscaling to scale to zero',
       fieldPath: '.replicas',
+    },
+    {
+      rule: "self.autoscaling.metric != 'kafkaLag' || has(self.stream)",
+      message: 'autoscaling.metric kafkaLag requires spec.stream.kafka: the lag is that consumer group\'s on its input topic',
+      fieldPath: '.autoscaling.metric',
     },
     {
       rule: '!has(self.stream) || self.stream.kafka.maxInFlight < self.batching.maxQueue',

@@ -43,6 +43,12 @@ export const AutoscalerState = Type.Object({
   overThresholdAt: Type.Optional(Type.Number({ description: 'Last time (epoch milliseconds) the panic-window demand was over the threshold; only while panicking.' })),
   /** The last decision, so a restart neither forgets a scale-up nor reports it again. */
   desired: Type.Optional(Type.Integer({ minimum: 0, description: 'The last decision, so a restart neither forgets a scale-up nor reports it again.' })),
+  /** Records per second per consuming replica, recorded while a backlog kept the replicas busy. */
+  lagRate: Type.Optional(Type.Array(Bucket, { description: 'Per-second records/s per consuming replica, recorded while the input topic had a backlog (metric kafkaLag).' })),
+  /** The consumer group's lag over the last seconds, for whether it grows or shrinks. */
+  lag: Type.Optional(Type.Array(Bucket, { description: 'Per-second lag of the consumer group over the last seconds, for its trend (metric kafkaLag).' })),
+  /** Records/s the replicas produced over the same seconds. */
+  lagProduced: Type.Optional(Type.Array(Bucket, { description: 'Per-second records/s the replicas produced over the same seconds as lag (metric kafkaLag).' })),
 });
 
 const count = (description: string) => Type.Optional(Type.Integer({ minimum: 0, format: 'int32', description }));
@@ -88,8 +94,17 @@ export const SentimentModelStatus = Type.Object({
     Type.Object({
       metricValue: Type.Optional(Type.Number({ description: 'Observed metric summed over the ready pods, averaged over the stable window.' })),
       panic: Type.Optional(Type.Boolean({ description: 'A burst in the panic window has the autoscaler only scaling up.' })),
-      reason: Type.Optional(Type.String({ maxLength: 64, description: 'Why desiredReplicas is what it is: ScaleUp, ScaleDown, Stable, Panic, HoldScaleDownDelay, AtMin, AtMax or MetricsUnavailable.' })),
+      reason: Type.Optional(Type.String({ maxLength: 64, description: 'Why desiredReplicas is what it is: ScaleUp, ScaleDown, Stable, Panic, HoldScaleDownDelay, AtMin, AtMax, MetricsUnavailable or KafkaLagUnavailable (the brokers did not answer; the last size holds).' })),
       lastScaleTime: Type.Optional(Type.String({ format: 'date-time', description: 'When the autoscaler last changed spec.replicas.' })),
+      drivenBy: Type.Optional(StringEnum(['backlog', 'inflow', 'idle'], {
+        description: 'Metric kafkaLag: what set the size, the backlog to drain within kafkaLag.drainSeconds, the records arriving while there is none, or neither (no lag, no flow).',
+      })),
+      kafkaLag: Type.Optional(Type.Object({
+        lag: Type.Number({ description: 'Records of the input topic the consumer group has not committed, summed over its partitions, as last read from the brokers.' }),
+        partitions: Type.Integer({ minimum: 0, format: 'int32', description: 'Partitions of the input topic: more consumers than this would idle.' }),
+        recordsPerSecondPerReplica: Type.Optional(Type.Number({ description: 'What one consuming replica was measured to produce while it had a backlog; absent until measured.' })),
+        desiredReplicas: Type.Integer({ minimum: 0, format: 'int32', description: 'Replicas the lag asks for, before the bounds and the scale-down delay.' }),
+      }, { description: 'Metric kafkaLag: the last lag read from the brokers and what it asks for.' })),
       state: Type.Optional(Type.Object(AutoscalerState.properties, { description: 'The builtin autoscaler\'s windows, so a restarted or newly elected operator resumes its decisions.' })),
     }, { description: 'The builtin autoscaler\'s last decision and why.' }),
   ),

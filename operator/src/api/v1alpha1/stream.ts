@@ -4,8 +4,9 @@ import { DataKey, ObjectName, validations } from './kube-schema.js';
 
 /**
  * spec.stream.kafka: stream mode, the runtime consuming texts from Kafka and producing results.
- * Credentials are Secret references only: the operator never reads a Secret; the pod gets the SASL
- * credentials as env from secretKeyRef and the TLS files on Secret volumes.
+ * Credentials are Secret references only: the pod gets the SASL credentials as env from
+ * secretKeyRef and the TLS files on Secret volumes; the operator reads the same Secrets only to
+ * connect its lag reader (metric kafkaLag).
  */
 
 const SecretName = ObjectName('A Secret in the model\'s namespace.');
@@ -62,3 +63,8 @@ export const Stream = Type.Object(
 );
 
 export type Stream = Static<typeof Stream>;
+
+/** The consumer group of a model's pods, and so the one whose lag the autoscaler reads. */
+export function consumerGroupOf(kafka: Stream['kafka'], namespace: string, name: string): string {
+  return kafka.consumerGroup ?? `sentiment.${namespace}.${name}`;
+}

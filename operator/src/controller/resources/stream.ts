@@ -1,6 +1,6 @@
 import type { V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { StreamConfig } from '#contract/runtime-config.js';
-import type { SentimentModel } from '../../api/v1alpha1/index.js';
+import { consumerGroupOf, type SentimentModel } from '../../api/v1alpha1/index.js';
 import { SECRET_FILE_MODE } from './pod-defaults.js';
 
 /** Where the Kafka TLS Secrets are mounted in the runtime container. */
@@ -17,7 +17,7 @@ export function streamRuntimeConfig(model: SentimentModel): Partial<StreamConfig
     inputTopic: kafka.inputTopic,
     outputTopic: kafka.outputTopic,
     ...(kafka.deadLetterTopic ? { deadLetterTopic: kafka.deadLetterTopic } : {}),
-    groupId: kafka.consumerGroup ?? `sentiment.${model.metadata.namespace}.${model.metadata.name}`,
+    groupId: consumerGroupOf(kafka, model.metadata.namespace, model.metadata.name),
     ...(kafka.inputField ? { inputField: kafka.inputField } : {}),
     startOffset: kafka.startOffset,
     maxMessageBytes: kafka.maxMessageBytes,
