@@ -4,8 +4,10 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { RuntimeConfig } from '#contract/runtime-config.js';
 import type { ServedModel } from '../model/served-model.js';
 import { decodeInput, type DecodeOptions, type PoisonReason } from './decode.js';
+import { kafkaErrorCauses } from './kafka-errors.js';
 import { connectionOptions } from './kafka-options.js';
 import type { StreamObserver } from './observer.js';
+import { producedSince } from './produced-tail.js';
 import { deadLetterRecord, resultRecord, sourceOf, type InputRecord, type OutputRecord, type ServedIdentity } from './records.js';
 
 /** A stream text may wait behind interactive ones for this long before its chunk is retried. */
@@ -17,10 +19,17 @@ const CLOSE_WAIT_MS = 5_000;
 /** Per call, inside the client; the loops here retry without end on top. */
 const CLIENT_RETRIES = { retries: 5, retryDelay: 500, timeout: 10_000 } as const;
 
+/** What one input record becomes: its result, or its dead letter (none without a dead-letter topic). */
+interface Outcome {
+  record: InputRecord;
+  message: OutputRecord | undefined;
+  poison: PoisonReason | undefined;
+}
+
 /** Records classified together and produced together, in consumption order. */
 interface Chunk {
   records: InputRecord[];
-  outputs: Promise<{ messages: OutputRecord[]; poison: PoisonReason[]; timestamps: bigint[] }>;
+  outcomes: Promise<Outcome[]>;
 }
 
 export interface StreamConsumerOptions {
@@ -43,6 +52,8 @@ export class StreamConsumer {
   private readonly decode: DecodeOptions;
   private readonly chunkSize: number;
   private readonly producer: Producer<Buffer, Buffer, string, string>;
+  /** Reads the output topics' tail outside the group, to find results a previous owner produced. */
+  private readonly tailReader: Consumer;
   private consumer: Consumer | undefined;
   private messages: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
   private pending: InputRecord[] = [];
@@ -51,9 +62,15 @@ export class StreamConsumer {
   private paused = false;
   /** Chunks deliver one after another: this is the last one's delivery. */
   private pipeline: Promise<void> = Promise.resolve();
-  /** Last offset per partition whose result was acknowledged, to skip redeliveries after a reconnect. */
+  /** Last offset per partition whose result is on the output topic (by this process or, as found there, an earlier owner): later copies are skipped. */
   private readonly produced = new Map<number, bigint>();
+  /** Last offset handed over per partition since the group's last assignment; the first record after it is where consumption resumed. */
+  private readonly lastAccepted = new Map<number, bigint>();
+  /** Records where consumption (re)started on their partition: what an earlier owner produced from there on is looked up before producing. */
+  private readonly resumedAt = new WeakSet<InputRecord>();
   private readonly toCommit = new Map<number, { offset: bigint; leaderEpoch: number }>();
+  /** Highest offset ever queued for commit per partition: a skipped redelivery never moves a commit back. */
+  private readonly queuedUpTo = new Map<number, bigint>();
   private committing: Promise<void> | undefined;
   private commitAgain = false;
   private stopping = false;
@@ -74,6 +91,7 @@ export class StreamConsumer {
       acks: ProduceAcks.ALL,
       serializers: { headerKey: stringSerializer, headerValue: stringSerializer },
     });
+    this.tailReader = new Consumer({ clientId: `${options.clientId}-tail-reader`, groupId: `${options.clientId}-tail-reader`, ...connectionOptions(config.stream), ...CLIENT_RETRIES });
     this.running = this.run();
     this.lagTimer = setInterval(() => void this.reportLag(), LAG_INTERVAL_MS);
   }
@@ -93,6 +111,7 @@ export class StreamConsumer {
     await this.running;
     await this.consumer?.close().catch((error: unknown) => this.options.log.warn({ err: error }, 'stream: leaving the consumer group failed'));
     await this.producer.close().catch((error: unknown) => this.options.log.warn({ err: error }, 'stream: closing the producer failed'));
+    await this.tailReader.close().catch(() => undefined);
     this.options.log.info('stream: stopped; consumed records delivered and committed');
   }
 
@@ -104,7 +123,7 @@ export class StreamConsumer {
       } catch (error) {
         if (this.stopping) return;
         this.options.observer.streamError('consume');
-        this.options.log.warn({ err: error, attempt }, 'stream: consumer failed; reconnecting after backoff');
+        this.options.log.warn({ err: error, attempt }, `stream: consumer failed (${kafkaErrorCauses(error)}); reconnecting after backoff`);
       }
       if (this.stopping) return;
       if (fetched) attempt = 0;
@@ -134,6 +153,15 @@ export class StreamConsumer {
       highWaterMark: this.stream.maxInFlight,
     });
     this.consumer = consumer;
+    this.lastAccepted.clear();
+    // A new assignment may hand over partitions another member was working on.
+    consumer.on('consumer:group:join', ({ assignments }) => {
+      this.lastAccepted.clear();
+      // Offsets of partitions that moved to another member are theirs to commit now.
+      const kept = new Set(assignments?.find((assignment) => assignment.topic === this.stream.inputTopic)?.partitions ?? []);
+      for (const partition of this.toCommit.keys()) if (!kept.has(partition)) this.toCommit.delete(partition);
+      void this.commit();
+    });
     const messages = await consumer.consume({ topics: [this.stream.inputTopic], mode: MessagesStreamModes.COMMITTED, fallbackMode: this.stream.startOffset });
     this.messages = messages;
     this.paused = false;
@@ -155,11 +183,17 @@ export class StreamConsumer {
 
   private accept(record: InputRecord): void {
     this.options.observer.consumed(1);
+    const previous = this.lastAccepted.get(record.partition);
+    this.lastAccepted.set(record.partition, record.offset);
     const last = this.produced.get(record.partition);
     if (last !== undefined && record.offset <= last) {
       this.options.observer.redelivered(1);
+      // Its result is on the output topic: its offset may be committed, or a partition whose rest was all produced before would never be.
+      this.queueCommit(record);
+      void this.commit();
       return;
     }
+    if (previous === undefined || record.offset !== previous + 1n) this.resumedAt.add(record);
     this.pending.push(record);
     this.inFlight++;
     if (this.inFlight >= this.stream.maxInFlight && !this.paused) {
@@ -179,11 +213,11 @@ export class StreamConsumer {
     if (this.pending.length === 0) return;
     const records = this.pending;
     this.pending = [];
-    const chunk: Chunk = { records, outputs: this.classify(records) };
+    const chunk: Chunk = { records, outcomes: this.classify(records) };
     this.pipeline = this.pipeline.then(() => this.deliver(chunk));
   }
 
-  private async classify(records: InputRecord[]): Promise<Awaited<Chunk['outputs']>> {
+  private async classify(records: InputRecord[]): Promise<Outcome[]> {
     const { stream } = this;
     const decoded = records.map((record) => decodeInput(record.value, this.decode));
     const texts = decoded.flatMap((input) => ('text' in input ? [input.text] : []));
@@ -192,34 +226,32 @@ export class StreamConsumer {
         ? []
         : await this.retry('classify', () => this.options.model.classify(texts, { deadline: performance.now() + STREAM_DEADLINE_MS, background: true }));
     const identity = this.identity;
-    const messages: OutputRecord[] = [];
-    const poison: PoisonReason[] = [];
-    const timestamps: bigint[] = [];
     let next = 0;
-    records.forEach((record, i) => {
+    return records.map((record, i) => {
       const input = decoded[i]!;
-      if ('text' in input) {
-        messages.push(resultRecord(stream.outputTopic, record, input.text, predictions[next++]!, identity));
-        timestamps.push(record.timestamp);
-        return;
-      }
-      poison.push(input.poison);
+      if ('text' in input) return { record, message: resultRecord(stream.outputTopic, record, input.text, predictions[next++]!, identity), poison: undefined };
       this.options.log.warn({ source: sourceOf(record), reason: input.poison, detail: input.detail, deadLetterTopic: stream.deadLetterTopic ?? null }, 'stream: poison record');
-      if (stream.deadLetterTopic) messages.push(deadLetterRecord(stream.deadLetterTopic, record, input.poison, input.detail));
+      return { record, message: stream.deadLetterTopic ? deadLetterRecord(stream.deadLetterTopic, record, input.poison, input.detail) : undefined, poison: input.poison };
     });
-    return { messages, poison, timestamps };
   }
 
   /** Produces a chunk's results and dead letters, then lets its offsets be committed. */
   private async deliver(chunk: Chunk): Promise<void> {
     try {
-      const { messages, poison, timestamps } = await chunk.outputs;
+      const resumed = chunk.records.filter((record) => this.resumedAt.has(record));
+      if (resumed.length > 0) await this.retry('duplicates', () => this.findProduced(resumed));
+      const outcomes = (await chunk.outcomes).filter(({ record }) => record.offset > (this.produced.get(record.partition) ?? -1n));
+      const skipped = chunk.records.length - outcomes.length;
+      if (skipped > 0) this.options.observer.duplicatesAvoided(skipped);
+      const messages = outcomes.flatMap(({ message }) => (message ? [message] : []));
       if (messages.length > 0) await this.retry('produce', () => this.producer.send({ messages }));
-      this.options.observer.produced(timestamps.length, timestamps, Date.now());
-      for (const reason of poison) this.options.observer.deadLettered(reason);
+      const results = outcomes.filter(({ poison }) => poison === undefined);
+      this.options.observer.produced(results.length, results.map(({ record }) => record.timestamp), Date.now());
+      for (const { poison } of outcomes) if (poison) this.options.observer.deadLettered(poison);
       for (const record of chunk.records) {
-        this.produced.set(record.partition, record.offset);
-        this.toCommit.set(record.partition, { offset: record.offset + 1n, leaderEpoch: record.leaderEpoch });
+        // Never below what was found on the output topic further on.
+        if (record.offset > (this.produced.get(record.partition) ?? -1n)) this.produced.set(record.partition, record.offset);
+        this.queueCommit(record);
       }
     } finally {
       this.inFlight -= chunk.records.length;
@@ -229,6 +261,13 @@ export class StreamConsumer {
       }
     }
     void this.commit();
+  }
+
+  private queueCommit(record: InputRecord): void {
+    const next = record.offset + 1n;
+    if (next <= (this.queuedUpTo.get(record.partition) ?? -1n)) return;
+    this.queuedUpTo.set(record.partition, next);
+    this.toCommit.set(record.partition, { offset: next, leaderEpoch: record.leaderEpoch });
   }
 
   /** Commits the next offsets to read; one commit at a time, the latest offsets win. */
@@ -250,7 +289,7 @@ export class StreamConsumer {
           this.options.observer.committed((performance.now() - started) / 1000);
         } catch (error) {
           this.options.observer.streamError('commit');
-          this.options.log.warn({ err: error }, 'stream: commit failed; retried with the next one (uncommitted results may repeat)');
+          this.options.log.warn({ err: error }, `stream: commit failed (${kafkaErrorCauses(error)}); retried with the next one`);
           // Kept for the next commit unless newer offsets arrived meanwhile.
           for (const [partition, offset] of batch) if (!this.toCommit.has(partition)) this.toCommit.set(partition, offset);
           return;
@@ -262,6 +301,21 @@ export class StreamConsumer {
     return this.committing;
   }
 
+  /**
+   * Where consumption resumed, looks up which of the following offsets an earlier owner (a killed
+   * process, a member that lost the partition) already produced but did not commit, so that they
+   * are skipped instead of repeated.
+   */
+  private async findProduced(resumed: InputRecord[]): Promise<void> {
+    const from = new Map(resumed.map((record) => [record.partition, record.offset]));
+    const topics = [this.stream.outputTopic, ...(this.stream.deadLetterTopic ? [this.stream.deadLetterTopic] : [])];
+    const found = await producedSince(this.tailReader, topics, this.stream.inputTopic, from);
+    for (const [partition, offset] of found) {
+      if (offset > (this.produced.get(partition) ?? -1n)) this.produced.set(partition, offset);
+    }
+    if (found.size > 0) this.options.log.info({ producedUpTo: Object.fromEntries([...found].map(([p, o]) => [p, String(o)])), resumedAt: Object.fromEntries([...from].map(([p, o]) => [p, String(o)])) }, 'stream: results already on the output topic past the committed offset; skipping them');
+  }
+
   /** Everything handed over so far delivered, and its offsets committed (as far as the broker lets us). */
   private async settle(): Promise<void> {
     this.flush();
@@ -271,13 +325,13 @@ export class StreamConsumer {
   }
 
   /** Until it succeeds: order forbids skipping a chunk, and a crash (or the shutdown timeout) only repeats it. */
-  private async retry<T>(operation: 'classify' | 'produce', work: () => Promise<T>): Promise<T> {
+  private async retry<T>(operation: 'classify' | 'produce' | 'duplicates', work: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await work();
       } catch (error) {
-        if (operation === 'produce') this.options.observer.streamError('produce');
-        this.options.log.warn({ err: error, attempt }, `stream: ${operation} failed; retrying`);
+        if (operation !== 'classify') this.options.observer.streamError(operation);
+        this.options.log.warn({ err: error, attempt }, `stream: ${operation} failed (${kafkaErrorCauses(error)}); retrying`);
         await sleep(Math.min(BACKOFF_MAX_MS, BACKOFF_INITIAL_MS * 2 ** attempt));
       }
     }
