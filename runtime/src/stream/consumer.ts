@@ -16,6 +16,12 @@ const LAG_INTERVAL_MS = 5_000;
 const BACKOFF_INITIAL_MS = 250;
 const BACKOFF_MAX_MS = 10_000;
 const CLOSE_WAIT_MS = 5_000;
+/**
+ * How far back the output topics are searched for results a previous owner produced: it lost the
+ * partition at most a session timeout before the group moved it (twice, for a slow rebalance), and
+ * a restarted pod is back within about a minute unless it crash-loops.
+ */
+const lookbackMs = (sessionTimeoutMs: number) => 2 * sessionTimeoutMs + 60_000;
 /** Per call, inside the client; the loops here retry without end on top. */
 const CLIENT_RETRIES = { retries: 5, retryDelay: 500, timeout: 10_000 } as const;
 
@@ -62,8 +68,12 @@ export class StreamConsumer {
   private paused = false;
   /** Chunks deliver one after another: this is the last one's delivery. */
   private pipeline: Promise<void> = Promise.resolve();
-  /** Last offset per partition whose result is on the output topic (by this process or, as found there, an earlier owner): later copies are skipped. */
+  /** Last offset per partition whose result this process had acknowledged, to skip redeliveries after a reconnect. */
   private readonly produced = new Map<number, bigint>();
+  /** Input offsets whose results were found on the output topics (an earlier owner's, or a send whose acknowledgement was lost): each skipped once. */
+  private readonly foundOnOutput = new Map<number, Set<bigint>>();
+  /** Input partitions the group last assigned to this process; undefined until it says. */
+  private assigned: Set<number> | undefined;
   /** Last offset handed over per partition since the group's last assignment; the first record after it is where consumption resumed. */
   private readonly lastAccepted = new Map<number, bigint>();
   /** Records where consumption (re)started on their partition: what an earlier owner produced from there on is looked up before producing. */
@@ -155,10 +165,19 @@ export class StreamConsumer {
     this.consumer = consumer;
     this.lastAccepted.clear();
     // A new assignment may hand over partitions another member was working on.
+    this.assigned = undefined;
     consumer.on('consumer:group:join', ({ assignments }) => {
-      this.lastAccepted.clear();
+      if (!assignments) {
+        // The group did not say which partitions are ours: every partition is treated as just (re)assigned.
+        this.lastAccepted.clear();
+        this.assigned = undefined;
+        return;
+      }
+      const kept = new Set(assignments.find((assignment) => assignment.topic === this.stream.inputTopic)?.partitions ?? []);
+      this.assigned = kept;
+      // A partition that moves away and comes back may have been worked on by another member meanwhile.
+      for (const partition of this.lastAccepted.keys()) if (!kept.has(partition)) this.lastAccepted.delete(partition);
       // Offsets of partitions that moved to another member are theirs to commit now.
-      const kept = new Set(assignments?.find((assignment) => assignment.topic === this.stream.inputTopic)?.partitions ?? []);
       for (const partition of this.toCommit.keys()) if (!kept.has(partition)) this.toCommit.delete(partition);
       void this.commit();
     });
@@ -240,17 +259,37 @@ export class StreamConsumer {
     try {
       const resumed = chunk.records.filter((record) => this.resumedAt.has(record));
       if (resumed.length > 0) await this.retry('duplicates', () => this.findProduced(resumed));
-      const outcomes = (await chunk.outcomes).filter(({ record }) => record.offset > (this.produced.get(record.partition) ?? -1n));
-      const skipped = chunk.records.length - outcomes.length;
+      let skipped = 0;
+      const notOnOutput = (list: Outcome[]) =>
+        list.filter(({ record }) => {
+          const found = this.foundOnOutput.get(record.partition)?.delete(record.offset) ?? false;
+          if (found) skipped++;
+          return !found;
+        });
+      // Records of a partition that moved to another member during classification are its to answer: sending them would repeat its results.
+      const owned = (record: InputRecord) => this.assigned?.has(record.partition) ?? true;
+      let outcomes = notOnOutput(await chunk.outcomes).filter(({ record }) => owned(record));
+      for (let attempt = 0; ; attempt++) {
+        const messages = outcomes.flatMap(({ message }) => (message ? [message] : []));
+        try {
+          if (messages.length > 0) await this.producer.send({ messages });
+          break;
+        } catch (error) {
+          this.options.observer.streamError('produce');
+          this.options.log.warn({ err: error, attempt }, `stream: produce failed (${kafkaErrorCauses(error)}); retrying`);
+          await sleep(Math.min(BACKOFF_MAX_MS, BACKOFF_INITIAL_MS * 2 ** attempt));
+          // A failed send may still have been appended, its acknowledgement lost with the connection: look before sending again.
+          await this.retry('duplicates', () => this.findProduced(outcomes.map(({ record }) => record)));
+          outcomes = notOnOutput(outcomes).filter(({ record }) => owned(record));
+        }
+      }
       if (skipped > 0) this.options.observer.duplicatesAvoided(skipped);
-      const messages = outcomes.flatMap(({ message }) => (message ? [message] : []));
-      if (messages.length > 0) await this.retry('produce', () => this.producer.send({ messages }));
       const results = outcomes.filter(({ poison }) => poison === undefined);
       this.options.observer.produced(results.length, results.map(({ record }) => record.timestamp), Date.now());
       for (const { poison } of outcomes) if (poison) this.options.observer.deadLettered(poison);
       for (const record of chunk.records) {
-        // Never below what was found on the output topic further on.
-        if (record.offset > (this.produced.get(record.partition) ?? -1n)) this.produced.set(record.partition, record.offset);
+        if (!owned(record)) continue;
+        this.produced.set(record.partition, record.offset);
         this.queueCommit(record);
       }
     } finally {
@@ -302,18 +341,21 @@ export class StreamConsumer {
   }
 
   /**
-   * Where consumption resumed, looks up which of the following offsets an earlier owner (a killed
-   * process, a member that lost the partition) already produced but did not commit, so that they
-   * are skipped instead of repeated.
+   * Looks up which offsets from these records on (per partition) already have their result on the
+   * output topics, so that they are skipped instead of repeated: where consumption resumed (after
+   * a killed process or a member that lost the partition) and before sending a failed send again.
    */
-  private async findProduced(resumed: InputRecord[]): Promise<void> {
-    const from = new Map(resumed.map((record) => [record.partition, record.offset]));
+  private async findProduced(records: InputRecord[]): Promise<void> {
+    const from = new Map<number, bigint>();
+    for (const { partition, offset } of records) if (offset < (from.get(partition) ?? offset + 1n)) from.set(partition, offset);
     const topics = [this.stream.outputTopic, ...(this.stream.deadLetterTopic ? [this.stream.deadLetterTopic] : [])];
-    const found = await producedSince(this.tailReader, topics, this.stream.inputTopic, from);
-    for (const [partition, offset] of found) {
-      if (offset > (this.produced.get(partition) ?? -1n)) this.produced.set(partition, offset);
+    const found = await producedSince(this.tailReader, topics, this.stream.inputTopic, from, lookbackMs(this.stream.sessionTimeoutMs));
+    for (const [partition, offsets] of found) {
+      const known = this.foundOnOutput.get(partition) ?? new Set<bigint>();
+      for (const offset of offsets) known.add(offset);
+      this.foundOnOutput.set(partition, known);
     }
-    if (found.size > 0) this.options.log.info({ producedUpTo: Object.fromEntries([...found].map(([p, o]) => [p, String(o)])), resumedAt: Object.fromEntries([...from].map(([p, o]) => [p, String(o)])) }, 'stream: results already on the output topic past the committed offset; skipping them');
+    if (found.size > 0) this.options.log.info({ found: Object.fromEntries([...found].map(([p, o]) => [p, o.size])), from: Object.fromEntries([...from].map(([p, o]) => [p, String(o)])) }, 'stream: results already on the output topics; skipping them');
   }
 
   /** Everything handed over so far delivered, and its offsets committed (as far as the broker lets us). */
@@ -325,7 +367,7 @@ export class StreamConsumer {
   }
 
   /** Until it succeeds: order forbids skipping a chunk, and a crash (or the shutdown timeout) only repeats it. */
-  private async retry<T>(operation: 'classify' | 'produce' | 'duplicates', work: () => Promise<T>): Promise<T> {
+  private async retry<T>(operation: 'classify' | 'duplicates', work: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await work();

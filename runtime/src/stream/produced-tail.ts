@@ -1,25 +1,24 @@
 import { FetchIsolationLevels, type Consumer } from '@platformatic/kafka';
 import { HEADERS } from './records.js';
 
-/** Output records a crashed owner produced are at most this old when its partitions are taken over (CrashLoopBackOff tops out at 5 minutes). */
-const LOOKBACK_MS = 6 * 60_000;
-/** Bound on the records read per output partition, whatever the lookback holds: a busy topic costs seconds, not minutes. */
-const MAX_TAIL_RECORDS = 200_000n;
+/** Bound on the records read per output partition, whatever the lookback holds: a busy topic costs a second or two per partition, not minutes. */
+const MAX_TAIL_RECORDS = 50_000n;
 const FETCH_BYTES = 4 * 1024 * 1024;
 const sourceHeader = Buffer.from(HEADERS.source);
 
 /**
- * For each input partition in `from`, the highest input offset at or after its `from` whose result
- * (or dead letter) is already on one of `topics`, read from their recent tail as a read_committed
- * consumer would see it. The offsets a previous owner produced but did not commit before it died:
- * consuming them again would repeat their results.
+ * For each input partition in `from`, the input offsets at or after its `from` whose result (or
+ * dead letter) is already on one of `topics`, read from their recent tail as a read_committed
+ * consumer would see it: what a previous owner produced but did not commit before it died, or a
+ * send whose acknowledgement was lost. Exact offsets, not a high-water mark: a send spans output
+ * partitions, and one of them may have been appended while another was not.
  */
-export async function producedSince(reader: Consumer, topics: string[], inputTopic: string, from: Map<number, bigint>, now = Date.now()): Promise<Map<number, bigint>> {
-  const found = new Map<number, bigint>();
+export async function producedSince(reader: Consumer, topics: string[], inputTopic: string, from: Map<number, bigint>, lookbackMs: number, now = Date.now()): Promise<Map<number, Set<bigint>>> {
+  const found = new Map<number, Set<bigint>>();
   const [metadata, ends, recent] = await Promise.all([
     reader.metadata({ topics, forceUpdate: true }),
     reader.listOffsets({ topics, isolationLevel: FetchIsolationLevels.READ_COMMITTED }),
-    reader.listOffsets({ topics, timestamp: BigInt(now - LOOKBACK_MS), isolationLevel: FetchIsolationLevels.READ_COMMITTED }),
+    reader.listOffsets({ topics, timestamp: BigInt(now - lookbackMs), isolationLevel: FetchIsolationLevels.READ_COMMITTED }),
   ]);
   for (const topic of topics) {
     const described = metadata.topics.get(topic);
@@ -49,7 +48,9 @@ export async function producedSince(reader: Consumer, topics: string[], inputTop
             const at = source && parseSource(source, inputTopic);
             if (!at) continue;
             const start = from.get(at.partition);
-            if (start !== undefined && at.offset >= start && at.offset > (found.get(at.partition) ?? -1n)) found.set(at.partition, at.offset);
+            if (start === undefined || at.offset < start) continue;
+            const offsets = found.get(at.partition) ?? new Set<bigint>();
+            found.set(at.partition, offsets.add(at.offset));
           }
           offset = batch.firstOffset + BigInt(batch.lastOffsetDelta) + 1n;
         }
