@@ -163,8 +163,8 @@ export class StreamConsumer {
       highWaterMark: this.stream.maxInFlight,
     });
     this.consumer = consumer;
+    // A new consumer's partitions may have been worked on by another member meanwhile.
     this.lastAccepted.clear();
-    // A new assignment may hand over partitions another member was working on.
     this.assigned = undefined;
     consumer.on('consumer:group:join', ({ assignments }) => {
       if (!assignments) {
