@@ -4,7 +4,7 @@ import { argmax } from './core/scores.js';
 import type { AnswerSource, InferObserver, Prediction } from './core/infer.js';
 import type { EncodedText } from './core/tokenizer.js';
 import { POISON_REASONS, type PoisonReason } from './stream/decode.js';
-import type { StreamObserver } from './stream/observer.js';
+import type { StreamObserver, StreamOperation } from './stream/observer.js';
 
 const PREFIX = 'sentiment_runtime_';
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -50,10 +50,11 @@ export class RuntimeMetrics implements BatchObserver, InferObserver, StreamObser
   private readonly streamProduced = new Counter({ name: `${PREFIX}stream_produced_records_total`, help: 'Results acknowledged by the output topic.', registers: [this.registry] });
   private readonly streamDeadLettered = new Counter({ name: `${PREFIX}stream_dead_lettered_records_total`, help: 'Poison records by reason: sent to the dead-letter topic, or skipped without one.', labelNames: ['reason'], registers: [this.registry] });
   private readonly streamRedelivered = new Counter({ name: `${PREFIX}stream_redelivered_records_total`, help: 'Records handed over again after a reconnect whose result this process had already produced (skipped, not produced twice).', registers: [this.registry] });
+  private readonly streamDuplicatesAvoided = new Counter({ name: `${PREFIX}stream_duplicates_avoided_total`, help: 'Records consumed again after a crash or a partition move whose result the previous owner had already produced (found in the output topic\'s tail and skipped, not produced twice).', registers: [this.registry] });
   private readonly streamCommitDuration = new Histogram({ name: `${PREFIX}stream_commit_duration_seconds`, help: 'Time to commit consumed offsets, after their results were acknowledged.', buckets: LATENCY_BUCKETS, registers: [this.registry] });
   private readonly streamEndToEnd = new Histogram({ name: `${PREFIX}stream_end_to_end_seconds`, help: 'From an input record\'s timestamp to its result\'s acknowledgement.', buckets: [...LATENCY_BUCKETS, 30, 60, 300], registers: [this.registry] });
   private readonly streamLag = new Gauge({ name: `${PREFIX}stream_lag`, help: 'Records on the input topic not yet committed, per partition assigned to this process.', labelNames: ['topic', 'partition'], registers: [this.registry] });
-  private readonly streamErrors = new Counter({ name: `${PREFIX}stream_errors_total`, help: 'Kafka failures by operation (consume, produce, commit, lag); each is retried with backoff.', labelNames: ['operation'], registers: [this.registry] });
+  private readonly streamErrors = new Counter({ name: `${PREFIX}stream_errors_total`, help: 'Kafka failures by operation (consume, produce, commit, lag, duplicates: reading the output tail); each is retried with backoff.', labelNames: ['operation'], registers: [this.registry] });
 
   constructor(private labels: string[] = []) {
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
@@ -116,6 +117,10 @@ export class RuntimeMetrics implements BatchObserver, InferObserver, StreamObser
     this.streamRedelivered.inc(count);
   }
 
+  duplicatesAvoided(count: number): void {
+    this.streamDuplicatesAvoided.inc(count);
+  }
+
   committed(seconds: number): void {
     this.streamCommitDuration.observe(seconds);
   }
@@ -125,7 +130,7 @@ export class RuntimeMetrics implements BatchObserver, InferObserver, StreamObser
     for (const [partition, lag] of lags) this.streamLag.set({ topic, partition: String(partition) }, Number(lag));
   }
 
-  streamError(operation: 'consume' | 'produce' | 'commit' | 'lag'): void {
+  streamError(operation: StreamOperation): void {
     this.streamErrors.inc({ operation });
   }
 

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Admin } from '@platformatic/kafka';
 import { freePorts, tail } from './controlplane.js';
+import { makeTestCa } from './tls.js';
 import { waitFor } from './kube.js';
 import { signalGroup, spawnGroup, terminateGroup, type GroupProcess } from './process-group.js';
 
@@ -38,12 +39,28 @@ export interface KafkaBroker {
   /** Starts the halted broker again on the same ports and data, and waits until it serves. */
   resume(): Promise<void>;
   stop(): Promise<void>;
+  /** With `secured`: the SASL_SSL listener and the CA file a client must trust for it. */
+  secured?: { bootstrap: string; caFile: string };
+}
+
+/**
+ * A second listener, SASL over TLS, beside the PLAINTEXT one the harness keeps using: its server
+ * certificate (PEM, for 127.0.0.1) from a throwaway CA, SCRAM users written into the metadata
+ * at format time, PLAIN users in the listener's JAAS config.
+ */
+export interface SecuredListenerOptions {
+  scramSha512Users?: { username: string; password: string }[];
+  plainUsers?: { username: string; password: string }[];
+}
+
+export interface KafkaOptions {
+  secured?: SecuredListenerOptions;
 }
 
 /** The broker's readiness within this long covers a cold JVM on a loaded 2-core machine. */
 const START_TIMEOUT_MS = 90_000;
 
-export async function startKafka(): Promise<KafkaBroker> {
+export async function startKafka(options: KafkaOptions = {}): Promise<KafkaBroker> {
   const libs = kafkaLibsDir();
   if (!existsSync(join(libs, '.complete'))) {
     throw new Error(`Kafka jars missing in ${libs}; run \`bash hack/kafka-setup.sh\` (or set SENTIMENT_KAFKA_LIBS)`);
@@ -60,13 +77,14 @@ export async function startKafka(): Promise<KafkaBroker> {
   process.on('exit', killOnExit);
 
   try {
-    const [port, controllerPort] = await freePorts(2);
+    const [port, controllerPort, securedPort] = await freePorts(3);
     const bootstrap = `127.0.0.1:${port}`;
     const properties = join(dir, 'server.properties');
-    writeFileSync(properties, serverProperties(dir, port!, controllerPort!));
+    const secured = options.secured && securedListener(dir, { plaintext: port!, controller: controllerPort!, secured: securedPort! }, options.secured);
+    writeFileSync(properties, serverProperties(dir, port!, controllerPort!) + (secured?.properties ?? ''));
     writeFileSync(join(dir, 'log4j2.properties'), LOG4J2);
     await promisify(execFile)('java', [...JVM_FLAGS, '-cp', join(libs, '*'), 'kafka.tools.StorageTool', 'format',
-      '--cluster-id', clusterId(), '--config', properties], { cwd: dir }).catch((e: Error & { stderr?: string; stdout?: string }) => {
+      '--cluster-id', clusterId(), '--config', properties, ...(secured?.formatArgs ?? [])], { cwd: dir }).catch((e: Error & { stderr?: string; stdout?: string }) => {
       throw new Error(`kafka-storage format failed: ${e.stderr ?? ''}${e.stdout ?? ''}${e.message}`);
     });
 
@@ -95,7 +113,7 @@ export async function startKafka(): Promise<KafkaBroker> {
       if (proc?.exitCode === undefined) throw new Error('resume(): the broker is still running');
       await start();
     };
-    return { bootstrap, dir, createTopics, halt, resume, stop };
+    return { bootstrap, dir, createTopics, halt, resume, stop, ...(secured ? { secured: { bootstrap: `127.0.0.1:${securedPort}`, caFile: secured.caFile } } : {}) };
   } catch (err) {
     await stop();
     throw err;
@@ -157,3 +175,30 @@ function launch(dir: string, libs: string, properties: string): GroupProcess {
 
 /** SIGTERM (a controlled shutdown, a few seconds) and SIGKILL if it takes over 10 s; or SIGKILL at once. */
 const terminate = (p: GroupProcess, sig: NodeJS.Signals = 'SIGTERM'): Promise<void> => terminateGroup(p, 10_000, sig);
+
+/**
+ * server.properties lines that add the SASL_SSL listener (later keys win over the base ones), and
+ * the format arguments that create its SCRAM users.
+ */
+function securedListener(dir: string, ports: { plaintext: number; controller: number; secured: number }, options: SecuredListenerOptions): { properties: string; formatArgs: string[]; caFile: string } {
+  const ca = makeTestCa(dir, ['127.0.0.1', 'localhost']);
+  // Kafka reads a PEM key store as one file: the private key (PKCS#8) followed by its certificate chain.
+  const keyStore = join(dir, 'server-keystore.pem');
+  writeFileSync(keyStore, `${ca.serverKey}${ca.serverCert}`);
+  const plain = (options.plainUsers ?? []).map(({ username, password }) => ` user_${username}="${password}"`).join('');
+  return {
+    caFile: join(dir, 'ca.crt'),
+    properties: `
+# A SASL_SSL listener for clients with credentials; the harness and inter-broker traffic stay on PLAINTEXT.
+listeners=PLAINTEXT://127.0.0.1:${ports.plaintext},CONTROLLER://127.0.0.1:${ports.controller},SASL_SSL://127.0.0.1:${ports.secured}
+advertised.listeners=PLAINTEXT://127.0.0.1:${ports.plaintext},SASL_SSL://127.0.0.1:${ports.secured}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=${keyStore}
+listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required${plain};
+`,
+    formatArgs: (options.scramSha512Users ?? []).flatMap(({ username, password }) => ['--add-scram', `SCRAM-SHA-512=[name=${username},password=${password}]`]),
+  };
+}

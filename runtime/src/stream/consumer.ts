@@ -4,8 +4,10 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { RuntimeConfig } from '#contract/runtime-config.js';
 import type { ServedModel } from '../model/served-model.js';
 import { decodeInput, type DecodeOptions, type PoisonReason } from './decode.js';
+import { kafkaErrorCauses } from './kafka-errors.js';
 import { connectionOptions } from './kafka-options.js';
 import type { StreamObserver } from './observer.js';
+import { producedSince } from './produced-tail.js';
 import { deadLetterRecord, resultRecord, sourceOf, type InputRecord, type OutputRecord, type ServedIdentity } from './records.js';
 
 /** A stream text may wait behind interactive ones for this long before its chunk is retried. */
@@ -14,13 +16,26 @@ const LAG_INTERVAL_MS = 5_000;
 const BACKOFF_INITIAL_MS = 250;
 const BACKOFF_MAX_MS = 10_000;
 const CLOSE_WAIT_MS = 5_000;
+/**
+ * How far back the output topics are searched for results a previous owner produced: it lost the
+ * partition at most a session timeout before the group moved it (twice, for a slow rebalance), and
+ * a restarted pod is back within about a minute unless it crash-loops.
+ */
+const lookbackMs = (sessionTimeoutMs: number) => 2 * sessionTimeoutMs + 60_000;
 /** Per call, inside the client; the loops here retry without end on top. */
 const CLIENT_RETRIES = { retries: 5, retryDelay: 500, timeout: 10_000 } as const;
+
+/** What one input record becomes: its result, or its dead letter (none without a dead-letter topic). */
+interface Outcome {
+  record: InputRecord;
+  message: OutputRecord | undefined;
+  poison: PoisonReason | undefined;
+}
 
 /** Records classified together and produced together, in consumption order. */
 interface Chunk {
   records: InputRecord[];
-  outputs: Promise<{ messages: OutputRecord[]; poison: PoisonReason[]; timestamps: bigint[] }>;
+  outcomes: Promise<Outcome[]>;
 }
 
 export interface StreamConsumerOptions {
@@ -43,6 +58,8 @@ export class StreamConsumer {
   private readonly decode: DecodeOptions;
   private readonly chunkSize: number;
   private readonly producer: Producer<Buffer, Buffer, string, string>;
+  /** Reads the output topics' tail outside the group, to find results a previous owner produced. */
+  private readonly tailReader: Consumer;
   private consumer: Consumer | undefined;
   private messages: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
   private pending: InputRecord[] = [];
@@ -51,9 +68,19 @@ export class StreamConsumer {
   private paused = false;
   /** Chunks deliver one after another: this is the last one's delivery. */
   private pipeline: Promise<void> = Promise.resolve();
-  /** Last offset per partition whose result was acknowledged, to skip redeliveries after a reconnect. */
+  /** Last offset per partition whose result this process had acknowledged, to skip redeliveries after a reconnect. */
   private readonly produced = new Map<number, bigint>();
+  /** Input offsets whose results were found on the output topics (an earlier owner's, or a send whose acknowledgement was lost): each skipped once. */
+  private readonly foundOnOutput = new Map<number, Set<bigint>>();
+  /** Input partitions the group last assigned to this process; undefined until it says. */
+  private assigned: Set<number> | undefined;
+  /** Last offset handed over per partition since the group's last assignment; the first record after it is where consumption resumed. */
+  private readonly lastAccepted = new Map<number, bigint>();
+  /** Records where consumption (re)started on their partition: what an earlier owner produced from there on is looked up before producing. */
+  private readonly resumedAt = new WeakSet<InputRecord>();
   private readonly toCommit = new Map<number, { offset: bigint; leaderEpoch: number }>();
+  /** Highest offset ever queued for commit per partition: a skipped redelivery never moves a commit back. */
+  private readonly queuedUpTo = new Map<number, bigint>();
   private committing: Promise<void> | undefined;
   private commitAgain = false;
   private stopping = false;
@@ -74,6 +101,7 @@ export class StreamConsumer {
       acks: ProduceAcks.ALL,
       serializers: { headerKey: stringSerializer, headerValue: stringSerializer },
     });
+    this.tailReader = new Consumer({ clientId: `${options.clientId}-tail-reader`, groupId: `${options.clientId}-tail-reader`, ...connectionOptions(config.stream), ...CLIENT_RETRIES });
     this.running = this.run();
     this.lagTimer = setInterval(() => void this.reportLag(), LAG_INTERVAL_MS);
   }
@@ -93,6 +121,7 @@ export class StreamConsumer {
     await this.running;
     await this.consumer?.close().catch((error: unknown) => this.options.log.warn({ err: error }, 'stream: leaving the consumer group failed'));
     await this.producer.close().catch((error: unknown) => this.options.log.warn({ err: error }, 'stream: closing the producer failed'));
+    await this.tailReader.close().catch(() => undefined);
     this.options.log.info('stream: stopped; consumed records delivered and committed');
   }
 
@@ -104,7 +133,7 @@ export class StreamConsumer {
       } catch (error) {
         if (this.stopping) return;
         this.options.observer.streamError('consume');
-        this.options.log.warn({ err: error, attempt }, 'stream: consumer failed; reconnecting after backoff');
+        this.options.log.warn({ err: error, attempt }, `stream: consumer failed (${kafkaErrorCauses(error)}); reconnecting after backoff`);
       }
       if (this.stopping) return;
       if (fetched) attempt = 0;
@@ -134,6 +163,24 @@ export class StreamConsumer {
       highWaterMark: this.stream.maxInFlight,
     });
     this.consumer = consumer;
+    // A new consumer's partitions may have been worked on by another member meanwhile.
+    this.lastAccepted.clear();
+    this.assigned = undefined;
+    consumer.on('consumer:group:join', ({ assignments }) => {
+      if (!assignments) {
+        // The group did not say which partitions are ours: every partition is treated as just (re)assigned.
+        this.lastAccepted.clear();
+        this.assigned = undefined;
+        return;
+      }
+      const kept = new Set(assignments.find((assignment) => assignment.topic === this.stream.inputTopic)?.partitions ?? []);
+      this.assigned = kept;
+      // A partition that moves away and comes back may have been worked on by another member meanwhile.
+      for (const partition of this.lastAccepted.keys()) if (!kept.has(partition)) this.lastAccepted.delete(partition);
+      // Offsets of partitions that moved to another member are theirs to commit now.
+      for (const partition of this.toCommit.keys()) if (!kept.has(partition)) this.toCommit.delete(partition);
+      void this.commit();
+    });
     const messages = await consumer.consume({ topics: [this.stream.inputTopic], mode: MessagesStreamModes.COMMITTED, fallbackMode: this.stream.startOffset });
     this.messages = messages;
     this.paused = false;
@@ -155,11 +202,17 @@ export class StreamConsumer {
 
   private accept(record: InputRecord): void {
     this.options.observer.consumed(1);
+    const previous = this.lastAccepted.get(record.partition);
+    this.lastAccepted.set(record.partition, record.offset);
     const last = this.produced.get(record.partition);
     if (last !== undefined && record.offset <= last) {
       this.options.observer.redelivered(1);
+      // Its result is on the output topic: its offset may be committed, or a partition whose rest was all produced before would never be.
+      this.queueCommit(record);
+      void this.commit();
       return;
     }
+    if (previous === undefined || record.offset !== previous + 1n) this.resumedAt.add(record);
     this.pending.push(record);
     this.inFlight++;
     if (this.inFlight >= this.stream.maxInFlight && !this.paused) {
@@ -179,11 +232,11 @@ export class StreamConsumer {
     if (this.pending.length === 0) return;
     const records = this.pending;
     this.pending = [];
-    const chunk: Chunk = { records, outputs: this.classify(records) };
+    const chunk: Chunk = { records, outcomes: this.classify(records) };
     this.pipeline = this.pipeline.then(() => this.deliver(chunk));
   }
 
-  private async classify(records: InputRecord[]): Promise<Awaited<Chunk['outputs']>> {
+  private async classify(records: InputRecord[]): Promise<Outcome[]> {
     const { stream } = this;
     const decoded = records.map((record) => decodeInput(record.value, this.decode));
     const texts = decoded.flatMap((input) => ('text' in input ? [input.text] : []));
@@ -192,34 +245,52 @@ export class StreamConsumer {
         ? []
         : await this.retry('classify', () => this.options.model.classify(texts, { deadline: performance.now() + STREAM_DEADLINE_MS, background: true }));
     const identity = this.identity;
-    const messages: OutputRecord[] = [];
-    const poison: PoisonReason[] = [];
-    const timestamps: bigint[] = [];
     let next = 0;
-    records.forEach((record, i) => {
+    return records.map((record, i) => {
       const input = decoded[i]!;
-      if ('text' in input) {
-        messages.push(resultRecord(stream.outputTopic, record, input.text, predictions[next++]!, identity));
-        timestamps.push(record.timestamp);
-        return;
-      }
-      poison.push(input.poison);
+      if ('text' in input) return { record, message: resultRecord(stream.outputTopic, record, input.text, predictions[next++]!, identity), poison: undefined };
       this.options.log.warn({ source: sourceOf(record), reason: input.poison, detail: input.detail, deadLetterTopic: stream.deadLetterTopic ?? null }, 'stream: poison record');
-      if (stream.deadLetterTopic) messages.push(deadLetterRecord(stream.deadLetterTopic, record, input.poison, input.detail));
+      return { record, message: stream.deadLetterTopic ? deadLetterRecord(stream.deadLetterTopic, record, input.poison, input.detail) : undefined, poison: input.poison };
     });
-    return { messages, poison, timestamps };
   }
 
   /** Produces a chunk's results and dead letters, then lets its offsets be committed. */
   private async deliver(chunk: Chunk): Promise<void> {
     try {
-      const { messages, poison, timestamps } = await chunk.outputs;
-      if (messages.length > 0) await this.retry('produce', () => this.producer.send({ messages }));
-      this.options.observer.produced(timestamps.length, timestamps, Date.now());
-      for (const reason of poison) this.options.observer.deadLettered(reason);
+      const resumed = chunk.records.filter((record) => this.resumedAt.has(record));
+      if (resumed.length > 0) await this.retry('duplicates', () => this.findProduced(resumed));
+      let skipped = 0;
+      const notOnOutput = (list: Outcome[]) =>
+        list.filter(({ record }) => {
+          const found = this.foundOnOutput.get(record.partition)?.delete(record.offset) ?? false;
+          if (found) skipped++;
+          return !found;
+        });
+      // Records of a partition that moved to another member during classification are its to answer: sending them would repeat its results.
+      const owned = (record: InputRecord) => this.assigned?.has(record.partition) ?? true;
+      let outcomes = notOnOutput(await chunk.outcomes).filter(({ record }) => owned(record));
+      for (let attempt = 0; ; attempt++) {
+        const messages = outcomes.flatMap(({ message }) => (message ? [message] : []));
+        try {
+          if (messages.length > 0) await this.producer.send({ messages });
+          break;
+        } catch (error) {
+          this.options.observer.streamError('produce');
+          this.options.log.warn({ err: error, attempt }, `stream: produce failed (${kafkaErrorCauses(error)}); retrying`);
+          await sleep(Math.min(BACKOFF_MAX_MS, BACKOFF_INITIAL_MS * 2 ** attempt));
+          // A failed send may still have been appended, its acknowledgement lost with the connection: look before sending again.
+          await this.retry('duplicates', () => this.findProduced(outcomes.map(({ record }) => record)));
+          outcomes = notOnOutput(outcomes).filter(({ record }) => owned(record));
+        }
+      }
+      if (skipped > 0) this.options.observer.duplicatesAvoided(skipped);
+      const results = outcomes.filter(({ poison }) => poison === undefined);
+      this.options.observer.produced(results.length, results.map(({ record }) => record.timestamp), Date.now());
+      for (const { poison } of outcomes) if (poison) this.options.observer.deadLettered(poison);
       for (const record of chunk.records) {
+        if (!owned(record)) continue;
         this.produced.set(record.partition, record.offset);
-        this.toCommit.set(record.partition, { offset: record.offset + 1n, leaderEpoch: record.leaderEpoch });
+        this.queueCommit(record);
       }
     } finally {
       this.inFlight -= chunk.records.length;
@@ -229,6 +300,13 @@ export class StreamConsumer {
       }
     }
     void this.commit();
+  }
+
+  private queueCommit(record: InputRecord): void {
+    const next = record.offset + 1n;
+    if (next <= (this.queuedUpTo.get(record.partition) ?? -1n)) return;
+    this.queuedUpTo.set(record.partition, next);
+    this.toCommit.set(record.partition, { offset: next, leaderEpoch: record.leaderEpoch });
   }
 
   /** Commits the next offsets to read; one commit at a time, the latest offsets win. */
@@ -250,7 +328,7 @@ export class StreamConsumer {
           this.options.observer.committed((performance.now() - started) / 1000);
         } catch (error) {
           this.options.observer.streamError('commit');
-          this.options.log.warn({ err: error }, 'stream: commit failed; retried with the next one (uncommitted results may repeat)');
+          this.options.log.warn({ err: error }, `stream: commit failed (${kafkaErrorCauses(error)}); retried with the next one`);
           // Kept for the next commit unless newer offsets arrived meanwhile.
           for (const [partition, offset] of batch) if (!this.toCommit.has(partition)) this.toCommit.set(partition, offset);
           return;
@@ -262,6 +340,24 @@ export class StreamConsumer {
     return this.committing;
   }
 
+  /**
+   * Looks up which offsets from these records on (per partition) already have their result on the
+   * output topics, so that they are skipped instead of repeated: where consumption resumed (after
+   * a killed process or a member that lost the partition) and before sending a failed send again.
+   */
+  private async findProduced(records: InputRecord[]): Promise<void> {
+    const from = new Map<number, bigint>();
+    for (const { partition, offset } of records) if (offset < (from.get(partition) ?? offset + 1n)) from.set(partition, offset);
+    const topics = [this.stream.outputTopic, ...(this.stream.deadLetterTopic ? [this.stream.deadLetterTopic] : [])];
+    const found = await producedSince(this.tailReader, topics, this.stream.inputTopic, from, lookbackMs(this.stream.sessionTimeoutMs));
+    for (const [partition, offsets] of found) {
+      const known = this.foundOnOutput.get(partition) ?? new Set<bigint>();
+      for (const offset of offsets) known.add(offset);
+      this.foundOnOutput.set(partition, known);
+    }
+    if (found.size > 0) this.options.log.info({ found: Object.fromEntries([...found].map(([p, o]) => [p, o.size])), from: Object.fromEntries([...from].map(([p, o]) => [p, String(o)])) }, 'stream: results already on the output topics; skipping them');
+  }
+
   /** Everything handed over so far delivered, and its offsets committed (as far as the broker lets us). */
   private async settle(): Promise<void> {
     this.flush();
@@ -271,13 +367,13 @@ export class StreamConsumer {
   }
 
   /** Until it succeeds: order forbids skipping a chunk, and a crash (or the shutdown timeout) only repeats it. */
-  private async retry<T>(operation: 'classify' | 'produce', work: () => Promise<T>): Promise<T> {
+  private async retry<T>(operation: 'classify' | 'duplicates', work: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await work();
       } catch (error) {
-        if (operation === 'produce') this.options.observer.streamError('produce');
-        this.options.log.warn({ err: error, attempt }, `stream: ${operation} failed; retrying`);
+        if (operation !== 'classify') this.options.observer.streamError(operation);
+        this.options.log.warn({ err: error, attempt }, `stream: ${operation} failed (${kafkaErrorCauses(error)}); retrying`);
         await sleep(Math.min(BACKOFF_MAX_MS, BACKOFF_INITIAL_MS * 2 ** attempt));
       }
     }

@@ -1,5 +1,7 @@
 import type { PoisonReason } from './decode.js';
 
+export type StreamOperation = 'consume' | 'produce' | 'commit' | 'lag' | 'duplicates';
+
 /** What the stream consumer reports; RuntimeMetrics turns it into Prometheus series. */
 export interface StreamObserver {
   consumed(count: number): void;
@@ -7,8 +9,10 @@ export interface StreamObserver {
   produced(count: number, timestamps: bigint[], now: number): void;
   deadLettered(reason: PoisonReason): void;
   redelivered(count: number): void;
+  /** Records whose result an earlier owner had produced without committing (found on the output topic): skipped. */
+  duplicatesAvoided(count: number): void;
   committed(seconds: number): void;
   /** Lag per partition assigned to this process; partitions absent here are not this process's. */
   lag(topic: string, lags: Map<number, bigint>): void;
-  streamError(operation: 'consume' | 'produce' | 'commit' | 'lag'): void;
+  streamError(operation: StreamOperation): void;
 }
