@@ -25,4 +25,13 @@ export default tseslint.config(
   operatorLayer('kube', ['controller', 'autoscaler']),
   operatorLayer('autoscaler', ['controller']),
   operatorLayer('controller', ['autoscaler']),
+  // The router shares the operator's API types and kube layer, nothing that decides or reconciles.
+  {
+    files: ['router/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: ['controller', 'autoscaler'].map((other) => ({ regex: `operator/src/${other}/`, message: `router/ may import operator/src/api/ and kube/ only, never ${other}/.` })),
+      }],
+    },
+  },
 );

@@ -93,6 +93,13 @@ export const SentimentModelStatus = Type.Object({
       state: Type.Optional(Type.Object(AutoscalerState.properties, { description: 'The builtin autoscaler\'s windows, so a restarted or newly elected operator resumes its decisions.' })),
     }, { description: 'The builtin autoscaler\'s last decision and why.' }),
   ),
+  coldStart: Type.Optional(
+    Type.Object({
+      startedAt: Type.String({ format: 'date-time', description: 'When the router asked for the first replica.' }),
+      readyAt: Type.String({ format: 'date-time', description: 'When the router saw the first replica ready.' }),
+      seconds: Type.Number({ minimum: 0, description: 'The time between, to the hundredth of a second.' }),
+    }, { description: 'The last scale from zero, as measured by the router that asked for it (the only writer of this field).' }),
+  ),
   conditions: Type.Optional(
     Type.Array(Condition, {
       maxItems: 16,
@@ -101,7 +108,7 @@ export const SentimentModelStatus = Type.Object({
       description: 'Ready (serving), Progressing (a rollout under way or stuck) and Degraded (pods failing, with the reason).',
     }),
   ),
-}, { description: 'What the operator observed; written by the operator only.' });
+}, { description: 'What the operator observed; written by the operator, but coldStart by the router.' });
 
 /** A metav1.Time as status carries it: RFC 3339 to the second. */
 export const metaTime = (epochMs: number): string => new Date(epochMs).toISOString().replace(/\.\d+Z$/, 'Z');
