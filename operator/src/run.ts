@@ -59,6 +59,7 @@ export async function run(signal: AbortSignal, access: KubeAccess, cfg: Operator
       models: () => caches.models.list(),
       pods: (namespace) => caches.pods.list(namespace),
       sample: (pods, metric) => collector.sample(pods, metric),
+      answered: (pods) => collector.answered(pods),
       writer, events: new EventRecorder(writer, cfg.leaderElection.identity, log), metrics, log,
       clock: Date.now, intervalMs: cfg.autoscaler.intervalMs, persistIntervalMs: cfg.autoscaler.persistIntervalSeconds * 1000,
     }, term);

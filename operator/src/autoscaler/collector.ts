@@ -14,6 +14,9 @@ export const SERIES: Record<MetricName, string> = {
   queueDepth: 'sentiment_runtime_queue_depth',
 };
 
+/** The runtime's counter of answered texts, which scale to zero reads (idle.ts). */
+export const ANSWERED_SERIES = 'sentiment_runtime_predictions_total';
+
 /** Base URL of a pod's runtime; undefined while it has no address. Injected so tests can stand local processes in for pods. */
 export type PodAddress = (pod: V1Pod) => string | undefined;
 
@@ -64,6 +67,12 @@ export class Collector {
    */
   async sample(pods: readonly V1Pod[], metric: MetricName): Promise<Map<string, number | undefined>> {
     const values = await Promise.all(pods.map((pod) => this.scrape(pod, SERIES[metric])));
+    return new Map(pods.map((pod, i) => [pod.metadata?.name ?? '', values[i]]));
+  }
+
+  /** Each pod's count of answered texts (predictions, from the model or the cache): whether it served anything since the last tick. */
+  async answered(pods: readonly V1Pod[]): Promise<Map<string, number | undefined>> {
+    const values = await Promise.all(pods.map((pod) => this.scrape(pod, ANSWERED_SERIES)));
     return new Map(pods.map((pod, i) => [pod.metadata?.name ?? '', values[i]]));
   }
 

@@ -27,6 +27,8 @@ export const Reason = {
   AtMin: 'AtMin',
   AtMax: 'AtMax',
   MetricsUnavailable: 'MetricsUnavailable',
+  /** minReplicas 0: no request for scaleDownDelaySeconds (idle.ts). */
+  Idle: 'Idle',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 

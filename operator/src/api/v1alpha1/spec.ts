@@ -236,12 +236,6 @@ export const Autoscaling = Type.Object(
         message: 'autoscaling.panicWindowSeconds must not exceed autoscaling.stableWindowSeconds',
         fieldPath: '.panicWindowSeconds',
       },
-      {
-        // With no pods there is no in-flight signal to scale up from; an external engine (KEDA) can buffer.
-        rule: "self.engine != 'builtin' || self.minReplicas >= 1",
-        message: 'the builtin autoscaler cannot scale from zero: set autoscaling.minReplicas >= 1 or use engine external',
-        fieldPath: '.minReplicas',
-      },
     ),
   },
 );
@@ -339,8 +333,8 @@ export const SentimentModelSpec = Type.Object(
       fieldPath: '.batching.maxBatchTokens',
     },
     {
-      rule: "self.replicas > 0 || !self.autoscaling.enabled || self.autoscaling.engine != 'builtin'",
-      message: 'replicas 0 with the builtin autoscaler enabled: it keeps at least autoscaling.minReplicas; disable autoscaling to scale to zero',
+      rule: "self.replicas > 0 || !self.autoscaling.enabled || self.autoscaling.engine != 'builtin' || self.autoscaling.minReplicas == 0",
+      message: 'replicas 0 with the builtin autoscaler enabled: it keeps at least autoscaling.minReplicas; set autoscaling.minReplicas 0 to let it scale to zero',
       fieldPath: '.replicas',
     },
     {
