@@ -11,6 +11,8 @@ import type { Upstream, Upstreams } from './upstreams.js';
 /** Per connection, not per message (RFC 9110 7.6.1): never forwarded either way. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host', 'proxy-authorization', 'proxy-authenticate']);
 export const REQUEST_ID_HEADER = 'x-request-id';
+/** Answers at most this long (by Content-Length) are read whole and sent in one write. */
+const SMALL_ANSWER_BYTES = 64 * 1024;
 
 export interface Forwarding {
   upstreams: Upstreams;
@@ -58,6 +60,17 @@ export async function forward(f: Forwarding, request: FastifyRequest, reply: Fas
     void reply.code(answer.statusCode);
     for (const [name, value] of Object.entries(answer.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) void reply.header(name, value);
     void reply.header(REQUEST_ID_HEADER, request.id);
+    // As for requests: a short answer goes out in one write, a long one streams.
+    if (Number(answer.headers['content-length']) <= SMALL_ANSWER_BYTES) {
+      try {
+        return reply.send(Buffer.from(await answer.body.arrayBuffer()));
+      } catch (err) {
+        if (abort.signal.aborted) throw new RouterError('ClientGone', 'client closed the request');
+        throw new RouterError('UpstreamFailed', `pod ${upstream.url} of model ${key} failed while answering: ${(err as Error).message}`);
+      } finally {
+        done();
+      }
+    }
     return reply.send(answer.body);
   }
 }

@@ -66,7 +66,7 @@ describe('router HTTP', () => {
     expect(pods[2]!.received[0]!.headers['content-length']).toBe('19');
   });
 
-  it('routes by header and streams the body through unread, generating a request id', async () => {
+  it('routes by header, forwarding the body as sent (its model field too), generating a request id', async () => {
     const payload = '{"inputs": "not even looked at", "model": "stays"}';
     const res = await app.inject({ method: 'POST', url: '/predict?x=1', headers: { 'content-type': 'application/json', 'sentiment-model': 'reviews.shop' }, payload });
     expect(res.statusCode).toBe(200);
@@ -75,6 +75,14 @@ describe('router HTTP', () => {
     expect(received[0]).toMatchObject({ url: '/predict?x=1', body: payload });
     expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     expect(received[0]!.headers['x-request-id']).toBe(res.headers['x-request-id']);
+  });
+
+  it('streams a body too long to read first, past the limit on bodies it parses', async () => {
+    const payload = Buffer.alloc(200 * 1024, 'a');
+    const res = await app.inject({ method: 'POST', url: '/v2/models/posts/infer', headers: { 'content-type': 'application/octet-stream' }, payload });
+    expect(res.statusCode).toBe(200);
+    expect(pods[2]!.received[0]!.body.length).toBe(payload.length);
+    expect(pods[2]!.received[0]!.headers['content-length']).toBe(String(payload.length));
   });
 
   it('passes the pod\'s error answers through unchanged', async () => {
