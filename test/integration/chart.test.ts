@@ -305,7 +305,7 @@ describe('chart installed on a real control plane', () => {
     expect(withCrds).not.toContain('Not installed');
   });
 
-  it('applies with server-side dry-run and for real; the operator pods pass Pod Security restricted', async () => {
+  it('applies with server-side dry-run and for real; the operator and router pods pass Pod Security restricted', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'chart-')), 'rendered.yaml');
     writeFileSync(file, render('all-features-values.yaml').map((o) => stringify(o)).join('---\n'));
     const kubectl = (...args: string[]) => promisify(execFile)(join(cp.binDir, 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, ...args]);
@@ -317,6 +317,7 @@ describe('chart installed on a real control plane', () => {
       expect(applied.stdout).toContain(kind);
     }
     await waitForDeploymentAvailable(cp.kubeConfig, RELEASE_NAMESPACE, 'sentiment-operator', 2);
+    await waitForDeploymentAvailable(cp.kubeConfig, RELEASE_NAMESPACE, 'sentiment-operator-router', 2);
   });
 
   it('an operator with exactly the chart\'s RBAC reconciles a model to Ready in a restricted namespace', async () => {
