@@ -21,7 +21,7 @@ catalog.set({ namespace: 'bench', name, uid: 'bench', ready: [upstream], replica
 upstreams.update(`bench/${name}`, [upstream]);
 const app = buildApp({
   catalog, upstreams, holds: new Holds(cfg.hold), metrics, wake: () => undefined,
-  bodyLimitBytes: cfg.http.bodyLimitBytes, logLevel: 'warn', ready: () => true,
+  bodyLimitBytes: cfg.http.bodyLimitBytes, logLevel: 'warn', ready: () => true, synced: () => true,
 }, { contentType: metrics.registry.contentType, metrics: () => metrics.registry.metrics() });
 const url = await app.listen({ host: '127.0.0.1', port: 0 });
 console.log(JSON.stringify({ msg: 'ready', url }));

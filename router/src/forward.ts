@@ -81,9 +81,9 @@ async function held(f: Forwarding, model: RoutedModel, key: string, signal: Abor
   f.wake(model);
   f.metrics.held.inc(labels);
   try {
-    // A replica can turn ready and leave again between the release and this pick; then wait again.
+    // A replica can turn ready and leave again between the release and this pick; then wait again, for what is left of the hold.
     for (;;) {
-      await f.holds.wait(key, signal);
+      await f.holds.wait(key, signal, f.holds.timeoutMs - (performance.now() - started));
       const upstream = f.upstreams.pick(key);
       if (upstream) {
         f.metrics.holdDuration.observe({ ...labels, outcome: 'released' }, (performance.now() - started) / 1000);

@@ -23,12 +23,16 @@ export class Holds {
 
   constructor(private readonly opts: HoldOptions) {}
 
+  get timeoutMs(): number {
+    return this.opts.timeoutMs;
+  }
+
   count(key: string): number {
     return this.waiting.get(key)?.size ?? 0;
   }
 
-  /** Resolves once release(key) is called; rejects when the hold is full, runs out, or the client leaves. */
-  wait(key: string, signal: AbortSignal): Promise<void> {
+  /** Resolves once release(key) is called; rejects when the hold is full, runs out (after `timeoutMs`, by default the configured one), or the client leaves. */
+  wait(key: string, signal: AbortSignal, timeoutMs = this.opts.timeoutMs): Promise<void> {
     let waiters = this.waiting.get(key);
     if ((waiters?.size ?? 0) >= this.opts.maxRequests) {
       return Promise.reject(new RouterError('Overloaded', `model ${key} has no ready replica and ${this.opts.maxRequests} requests already wait for one`, 1));
@@ -48,7 +52,7 @@ export class Holds {
       };
       const timer = setTimeout(() => waiter.reject(new RouterError(
         'NoReadyReplica', `model ${key} has no ready replica after ${this.opts.timeoutMs} ms`, RETRY_AFTER_SECONDS,
-      )), this.opts.timeoutMs);
+      )), Math.max(0, timeoutMs));
       const onAbort = () => waiter.reject(new RouterError('ClientGone', 'client closed the request while it was held'));
       signal.addEventListener('abort', onAbort, { once: true });
       set.add(waiter);

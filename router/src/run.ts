@@ -69,6 +69,7 @@ export async function run(signal: AbortSignal, access: KubeAccess, cfg: RouterCo
     wake: (model) => void activator.wake(model),
     bodyLimitBytes: cfg.http.bodyLimitBytes, logLevel: cfg.logLevel,
     ready: () => discovery.isSynced && !draining,
+    synced: () => discovery.isSynced,
   }, { contentType: metrics.registry.contentType, metrics: () => metrics.registry.metrics() });
   discovery.start();
   try {

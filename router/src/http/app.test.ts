@@ -32,8 +32,9 @@ describe('router HTTP', () => {
   const holds = new Holds({ timeoutMs: 300, maxRequests: 2 });
   const metrics = new RouterMetrics();
   const woken: string[] = [];
+  let synced = true;
   const app = buildApp({
-    catalog, upstreams, holds, metrics, wake: (m) => woken.push(m.name), bodyLimitBytes: 4096, logLevel: 'silent', ready: () => true,
+    catalog, upstreams, holds, metrics, wake: (m) => woken.push(m.name), bodyLimitBytes: 4096, logLevel: 'silent', ready: () => synced, synced: () => synced,
   }, { contentType: metrics.registry.contentType, metrics: () => metrics.registry.metrics() });
   const put = (model: RoutedModel) => {
     catalog.set(model);
@@ -103,6 +104,10 @@ describe('router HTTP', () => {
     expect(pods[2]!.received[0]).toMatchObject({ url: '/v2/models/posts/infer', body: '\u0001\u0002\u0003' });
     const meta = await app.inject({ method: 'GET', url: '/v2/models/posts/versions/3/ready' });
     expect(meta.json()).toMatchObject({ url: '/v2/models/posts/versions/3/ready' });
+    // A percent-encoded name is decoded to find the model; the rest of the path is kept as sent.
+    const encoded = await app.inject({ method: 'GET', url: '/v2/models/p%6fsts/versions/a%2Fb/ready?x=1' });
+    expect(encoded.json()).toMatchObject({ url: '/v2/models/posts/versions/a%2Fb/ready?x=1' });
+    expect((await app.inject({ method: 'GET', url: '/v2/models/posts?x=1' })).json()).toMatchObject({ url: '/v2/models/posts?x=1' });
   });
 
   it('answers unknown and unnamed models in the runtime\'s error body', async () => {
@@ -152,6 +157,15 @@ describe('router HTTP', () => {
     expect(res.statusCode).toBe(502);
     expect(res.json()).toMatchObject({ error_type: 'UpstreamFailed' });
     catalog.delete('blog', 'flaky');
+  });
+
+  it('answers 503 NotReady, not 404, before its first list of models is in', async () => {
+    synced = false;
+    const res = await app.inject({ method: 'POST', url: '/v1/sentiment', headers: { 'sentiment-model': 'reviews' }, payload: { text: 'x' } });
+    synced = true;
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBe('1');
+    expect(res.json()).toMatchObject({ error_type: 'NotReady' });
   });
 
   it('lists the models it serves', async () => {

@@ -12,6 +12,8 @@ export interface RouterContext extends Forwarding {
   logLevel: string;
   /** Ready: the caches are synced and the router is not draining. */
   ready(): boolean;
+  /** The first list of models and endpoints is in: before it, every model would look unknown. */
+  synced(): boolean;
 }
 
 /** The model a request was routed to, for its metrics. */
@@ -72,6 +74,7 @@ export function buildApp(context: RouterContext, exposition: { contentType: stri
 
   const route = (requested: string | undefined): RoutedModel => {
     if (requested === undefined) throw new RouterError('Validation', NO_MODEL);
+    if (!context.synced()) throw new RouterError('NotReady', 'the router is still reading the models it serves', 1);
     const found = context.catalog.resolve(requested);
     if ('missing' in found) throw new RouterError('NotFound', found.missing);
     return found;
@@ -97,7 +100,10 @@ export function buildApp(context: RouterContext, exposition: { contentType: stri
   // V2: the path names the model. A `name.namespace` is rewritten to the name the runtime serves under.
   const v2 = async (request: FastifyRequest<{ Params: { name: string; '*'?: string } }>, reply: FastifyReply) => {
     const model = route(request.params.name);
-    const rest = request.url.slice(`/v2/models/${request.params.name}`.length);
+    // From the raw URL: the parameter is decoded, the URL is not.
+    const afterName = request.url.slice('/v2/models/'.length);
+    const cut = afterName.search(/[/?]/);
+    const rest = cut === -1 ? '' : afterName.slice(cut);
     return send(request, reply, model, `/v2/models/${encodeURIComponent(model.name)}${rest}`, await smallBodyRead(request));
   };
   app.route({ method: ['GET', 'POST'], url: '/v2/models/:name', handler: v2 });
