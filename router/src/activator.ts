@@ -27,8 +27,12 @@ interface Scale {
  * records it in status.coldStart, a field only it writes.
  */
 export class Activator {
-  /** Wakes this replica asked for, by model uid, until a replica is ready. */
-  private readonly pending = new Map<string, { startedAt: number }>();
+  /**
+   * Models this replica looked at waking, by uid, until a replica is ready: `woke` when its write
+   * went through (then it measures the cold start), false when the scale was no longer 0 (its
+   * cache lagged a write), which still spares the apiserver a read per held request.
+   */
+  private readonly pending = new Map<string, { startedAt: number; woke: boolean }>();
 
   constructor(
     private readonly client: KubeClient,
@@ -44,14 +48,14 @@ export class Activator {
     const now = this.clock();
     const pending = this.pending.get(model.uid);
     if (!model.wakeable || model.replicas > 0 || (pending && now - pending.startedAt < this.retryAfterMs)) return;
-    this.pending.set(model.uid, { startedAt: now });
+    const attempt = { startedAt: now, woke: false };
+    this.pending.set(model.uid, attempt);
     const labels = { namespace: model.namespace, model: model.name };
     try {
       if (await this.scaleFromZero(model)) {
+        attempt.woke = true;
         this.metrics.wakes.inc(labels);
         this.log.info({ model: `${model.namespace}/${model.name}` }, 'scaled from zero to one replica');
-      } else {
-        this.pending.delete(model.uid);
       }
     } catch (err) {
       this.pending.delete(model.uid);
@@ -62,8 +66,8 @@ export class Activator {
   /** The model has a ready replica: if this replica woke it, the cold start is measured and recorded. */
   async ready(model: RoutedModel): Promise<void> {
     const pending = this.pending.get(model.uid);
-    if (!pending) return;
     this.pending.delete(model.uid);
+    if (!pending?.woke) return;
     const readyAt = this.clock();
     const seconds = Math.round((readyAt - pending.startedAt) / 10) / 100;
     this.metrics.coldStart.observe({ namespace: model.namespace, model: model.name }, seconds);
