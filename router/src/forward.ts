@@ -57,13 +57,12 @@ export async function forward(f: Forwarding, request: FastifyRequest, reply: Fas
       reply.raw.off('close', onClose);
     });
     answer.body.once('end', done).once('close', done).once('error', done);
-    void reply.code(answer.statusCode);
-    for (const [name, value] of Object.entries(answer.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) void reply.header(name, value);
-    void reply.header(REQUEST_ID_HEADER, request.id);
-    // As for requests: a short answer goes out in one write, a long one streams.
+    // As for requests: a short answer goes out in one write, a long one streams. Read before any
+    // header is set, so a pod failing mid-answer leaves a clean reply for the error.
+    let payload: Buffer | Readable = answer.body;
     if (Number(answer.headers['content-length']) <= SMALL_ANSWER_BYTES) {
       try {
-        return reply.send(Buffer.from(await answer.body.arrayBuffer()));
+        payload = Buffer.from(await answer.body.arrayBuffer());
       } catch (err) {
         if (abort.signal.aborted) throw new RouterError('ClientGone', 'client closed the request');
         throw new RouterError('UpstreamFailed', `pod ${upstream.url} of model ${key} failed while answering: ${(err as Error).message}`);
@@ -71,7 +70,10 @@ export async function forward(f: Forwarding, request: FastifyRequest, reply: Fas
         done();
       }
     }
-    return reply.send(answer.body);
+    void reply.code(answer.statusCode);
+    for (const [name, value] of Object.entries(answer.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) void reply.header(name, value);
+    void reply.header(REQUEST_ID_HEADER, request.id);
+    return reply.send(payload);
   }
 }
 

@@ -64,12 +64,8 @@ export class Holds {
     for (const waiter of [...(this.waiting.get(key) ?? [])]) waiter.resolve();
   }
 
-  /** Answers every request held for the model with `error` (it was deleted; the router drains). */
+  /** Answers every request held for the model with `error` (it was deleted). */
   fail(key: string, error: RouterError): void {
     for (const waiter of [...(this.waiting.get(key) ?? [])]) waiter.reject(error);
-  }
-
-  failAll(error: RouterError): void {
-    for (const key of [...this.waiting.keys()]) this.fail(key, error);
   }
 }

@@ -159,6 +159,24 @@ describe('router HTTP', () => {
     catalog.delete('blog', 'flaky');
   });
 
+  it('answers 502 in its own error body when a pod dies half-way through its answer', async () => {
+    const dying = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{"results":');
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    await new Promise<void>((resolve) => dying.listen(0, '127.0.0.1', resolve));
+    put({ namespace: 'blog', name: 'dying', uid: '5', ready: [`http://127.0.0.1:${(dying.address() as AddressInfo).port}`], replicas: 1, wakeable: false });
+    const res = await app.inject({ method: 'POST', url: '/v1/sentiment', headers: { 'sentiment-model': 'dying' }, payload: { text: 'x' } });
+    expect(res.statusCode).toBe(502);
+    expect(res.json()).toMatchObject({ error_type: 'UpstreamFailed' });
+    expect(Number(res.headers['content-length'])).toBe(res.rawPayload.length);
+    catalog.delete('blog', 'dying');
+    upstreams.update('blog/dying', []);
+    dying.close();
+  });
+
   it('answers 503 NotReady, not 404, before its first list of models is in', async () => {
     synced = false;
     const res = await app.inject({ method: 'POST', url: '/v1/sentiment', headers: { 'sentiment-model': 'reviews' }, payload: { text: 'x' } });

@@ -121,7 +121,7 @@ function listed(catalog: Catalog, m: RoutedModel): ListedModel {
  * headers and body to the pod instead of one per chunk (system calls were most of the router's
  * CPU per request), and a read body can be retried on another pod. Longer or chunked ones stream.
  */
-export const SMALL_BODY_BYTES = 64 * 1024;
+const SMALL_BODY_BYTES = 64 * 1024;
 
 async function smallBodyRead(request: FastifyRequest): Promise<ForwardBody> {
   const stream = request.body as Readable | undefined;

@@ -22,10 +22,6 @@ export class RouterError extends Error {
   }
 }
 
-export function statusOf(kind: RouterErrorKind): number {
-  return STATUS[kind];
-}
-
 export function sendError(reply: FastifyReply, error: RouterError): FastifyReply {
   if (error.retryAfterSeconds !== undefined) void reply.header('retry-after', String(error.retryAfterSeconds));
   return reply.code(STATUS[error.kind]).send({ error: error.message, error_type: error.kind });
