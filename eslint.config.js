@@ -33,4 +33,13 @@ export default tseslint.config(
   operatorLayer('kafka', ['kube', 'controller', 'autoscaler']),
   operatorLayer('autoscaler', ['controller', 'kafka']),
   operatorLayer('controller', ['autoscaler', 'kafka']),
+  // The router shares the operator's API types and kube layer, nothing that decides or reconciles.
+  {
+    files: ['router/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: ['controller', 'autoscaler', 'kafka'].map((other) => ({ regex: `operator/src/${other}/`, message: `router/ may import operator/src/api/ and kube/ only, never ${other}/.` })),
+      }],
+    },
+  },
 );

@@ -14,7 +14,7 @@ export const sourceCondition: Plugin = {
 export default defineConfig({
   plugins: [sourceCondition],
   test: {
-    include: ['contract/**/*.test.ts', 'runtime/**/*.test.ts', 'operator/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['contract/**/*.test.ts', 'runtime/**/*.test.ts', 'operator/**/*.test.ts', 'router/**/*.test.ts', 'test/**/*.test.ts'],
     // Integration suites start real servers and a real control plane on a 2-core machine.
     testTimeout: 60_000,
     hookTimeout: 180_000,

@@ -21,11 +21,12 @@ const MAIN = fileURLToPath(new URL('../../runtime/src/main.js', import.meta.url)
 
 /**
  * A separate process, so the load generator's event loop and the server's never share a thread;
- * SENTIMENT_* variables from the caller's shell are dropped so only `flags` configure it.
+ * SENTIMENT_* variables from the caller's shell are dropped so only `flags` configure it. The
+ * runtime by default; `command` runs another script that logs the same "ready" line.
  */
-export async function startServer(flags: string[]): Promise<ServerChild> {
+export async function startServer(flags: string[], command: string[] = [MAIN, 'serve']): Promise<ServerChild> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SENTIMENT_')));
-  const child = spawn(process.execPath, [MAIN, 'serve', ...flags], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...command, ...flags], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const killOnExit = (): void => void child.kill('SIGKILL');
   process.on('exit', killOnExit);
   let stderr = '';

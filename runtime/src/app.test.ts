@@ -118,6 +118,9 @@ describe('HTTP contract (app.inject over a fake model)', () => {
       };
       const failed = await post('/v1/sentiment', { text: 'good' });
       expect([failed.statusCode, failed.json()]).toEqual([500, { error: expect.stringMatching(/^internal error \(request id \S+\)$/), error_type: 'Backend' }]);
+      // The id a router (or the client) sent, which its own logs carry too.
+      const traced = await app.inject({ method: 'POST', url: '/v1/sentiment', headers: { 'x-request-id': 'req-from-router' }, payload: { text: 'good' } });
+      expect(traced.json()).toEqual({ error: 'internal error (request id req-from-router)', error_type: 'Backend' });
       model.answer = async (texts) => texts.map(() => ({ logits: [0, 1], probabilities: [0.25, 0.75], truncated: false, unknownRatio: 0 }));
       expect((await post('/v1/sentiment', { text: 'good' })).statusCode).toBe(200);
     });

@@ -24,6 +24,9 @@ export function buildApp(context: ServingContext): FastifyInstance {
       // Node checks the two timeouts above on this period (30 s by default), so it bounds their precision.
       connectionsCheckingInterval: Math.min(1000, context.config.server.headersTimeoutMs / 2, context.config.server.bodyTimeoutMs / 2),
     },
+    // The router sends each request's id on (and makes one where the client sent none), so a log
+    // line here and the router's name the same request.
+    requestIdHeader: 'x-request-id',
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     // Per-request access logs would cost more than the inference on a small model; metrics cover it.

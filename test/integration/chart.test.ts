@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '#contract/config-load.js';
 import { renderValuesSchema, VALUES_SCHEMA_FILE } from '../../hack/gen-values-schema.js';
 import { envName, FLAGS, loadConfig } from '../../operator/src/config.js';
+import { envName as routerEnvName, FLAGS as ROUTER_FLAGS, loadConfig as loadRouterConfig } from '../../router/src/config.js';
 import { OperatorMetrics } from '../../operator/src/metrics.js';
 import { cpuNode, installCrds, k8sBinDir, startControlPlane, type ControlPlane } from '../support/controlplane.js';
 import { createNamespace, waitForDeploymentAvailable } from '../support/kube.js';
@@ -66,7 +67,8 @@ describe('Helm chart: lint, values schema, rendered objects', () => {
     // The label every runtime pod the operator creates carries (operator/src/controller/resources/names.ts).
     expect(runtimePolicy!.spec.podSelector).toEqual({ matchLabels: { 'app.kubernetes.io/managed-by': 'sentiment-operator' } });
     const operatorPods = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': RELEASE_NAMESPACE } }, podSelector: operatorPolicy!.spec.podSelector };
-    expect(runtimePolicy!.spec.ingress).toEqual([{ from: [{ namespaceSelector: { matchLabels: { team: 'shop' } }, podSelector: { matchLabels: { app: 'checkout' } } }, monitoring, operatorPods], ports: [{ port: 'http', protocol: 'TCP' }] }]);
+    const routerPods = { namespaceSelector: operatorPods.namespaceSelector, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'sentiment-operator', 'app.kubernetes.io/instance': 'sentiment-operator', 'app.kubernetes.io/component': 'router' } } };
+    expect(runtimePolicy!.spec.ingress).toEqual([{ from: [{ namespaceSelector: { matchLabels: { team: 'shop' } }, podSelector: { matchLabels: { app: 'checkout' } } }, monitoring, operatorPods, routerPods], ports: [{ port: 'http', protocol: 'TCP' }] }]);
     // Watching every namespace, the chart cannot place runtime policies: only the operator's is rendered.
     expect(render('all-features-values.yaml').filter((o) => o.kind === 'NetworkPolicy').map((o) => o.metadata.name)).toEqual(['sentiment-operator']);
     expect(() => render('default-values.yaml', 'networkPolicy.runtime.allowFrom[0].everyone=true')).toThrow('/networkPolicy/runtime/allowFrom/0');
@@ -80,9 +82,11 @@ describe('Helm chart: lint, values schema, rendered objects', () => {
       }
     }
     const clusterWide = render('default-values.yaml').filter((o) => o.kind === 'ClusterRole');
-    expect(clusterWide.map((o) => o.metadata.name).sort()).toEqual(['sentiment-operator', 'sentiment-operator-capacity']);
+    expect(clusterWide.map((o) => o.metadata.name).sort()).toEqual(['sentiment-operator', 'sentiment-operator-capacity', 'sentiment-operator-router']);
     const namespaced = render('namespaced-values.yaml');
-    expect(namespaced.filter((o) => o.kind === 'Role').map((o) => o.metadata.namespace).sort()).toEqual(['sentiment-system', 'team-a', 'team-b']);
+    expect(namespaced.filter((o) => o.kind === 'Role').map((o) => `${o.metadata.namespace}/${o.metadata.name}`).sort()).toEqual([
+      'sentiment-system/sentiment-operator-leader-election', 'team-a/sentiment-operator', 'team-a/sentiment-operator-router', 'team-b/sentiment-operator', 'team-b/sentiment-operator-router',
+    ]);
     expect(namespaced.filter((o) => o.kind === 'ClusterRole').map((o) => o.metadata.name)).toEqual(['sentiment-operator-capacity']);
   });
 
@@ -100,7 +104,7 @@ describe('Helm chart: lint, values schema, rendered objects', () => {
     expect(clusterWide.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(['ClusterRole/sentiment-operator-capacity', 'ClusterRoleBinding/sentiment-operator-capacity']);
     expect(clusterWide.flatMap(writes)).toEqual([]);
     // The operator is told the same namespaces, so it never watches where it may not write.
-    const env = objects.find((o) => o.kind === 'Deployment')?.spec as { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } };
+    const env = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'sentiment-operator')?.spec as { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } };
     expect(env.template.spec.containers[0]?.env?.find((e) => e.name === envName('namespaces'))?.value).toBe('shop,reviews,ops');
   });
 
@@ -117,7 +121,7 @@ describe('Helm chart: lint, values schema, rendered objects', () => {
   });
 
   it('runs the operator restricted, with leader election, on a pinned image', () => {
-    const deployment = render('all-features-values.yaml').find((o) => o.kind === 'Deployment') as unknown as {
+    const deployment = render('all-features-values.yaml').find((o) => o.kind === 'Deployment' && o.metadata.name === 'sentiment-operator') as unknown as {
       spec: { replicas: number; template: { spec: { securityContext: Record<string, unknown>; containers: { image: string; securityContext: Record<string, unknown>; env: { name: string; value?: string }[] }[] } } };
     };
     const pod = deployment.spec.template.spec;
@@ -131,7 +135,7 @@ describe('Helm chart: lint, values schema, rendered objects', () => {
 
   /** The operator's config as the chart's Deployment sets it, in a pod named sentiment-operator-abc. */
   function operatorConfig(...args: Parameters<typeof render>) {
-    const deployment = render(...args).find((o) => o.kind === 'Deployment') as unknown as {
+    const deployment = render(...args).find((o) => o.kind === 'Deployment' && o.metadata.name === 'sentiment-operator') as unknown as {
       spec: { template: { spec: { containers: { args: string[]; env: { name: string; value?: string }[] }[] } } };
     };
     const [container] = deployment.spec.template.spec.containers;
@@ -168,6 +172,40 @@ describe('Helm chart: lint, values schema, rendered objects', () => {
   it('accepts what the operator accepts', () => {
     const { cfg } = operatorConfig('default-values.yaml', 'operator.autoscaler.persistIntervalSeconds=0', 'operator.autoscaler.scrapeTimeoutMs=10');
     expect(cfg.autoscaler).toMatchObject({ persistIntervalSeconds: 0, scrapeTimeoutMs: 10 });
+  });
+
+  it('renders the router: two restricted replicas of the operator image on its own entrypoint, a Service, and least-privilege RBAC of its own', () => {
+    const objects = render('namespaced-values.yaml', 'router.hold.timeoutMs=90000');
+    const router = objects.filter((o) => o.metadata.name === 'sentiment-operator-router');
+    expect(router.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}`).sort()).toEqual([
+      'Deployment/sentiment-system', 'PodDisruptionBudget/sentiment-system', 'Role/team-a', 'Role/team-b', 'RoleBinding/team-a', 'RoleBinding/team-b', 'Service/sentiment-system', 'ServiceAccount/sentiment-system',
+    ]);
+    const deployment = router.find((o) => o.kind === 'Deployment') as unknown as {
+      spec: { replicas: number; template: { spec: { serviceAccountName: string; containers: { image: string; command: string[]; args: string[]; securityContext: unknown; env: { name: string; value?: string }[] }[] } } };
+    };
+    const operator = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'sentiment-operator') as unknown as typeof deployment;
+    expect(deployment.spec.replicas).toBe(2);
+    const [container] = deployment.spec.template.spec.containers;
+    expect(container!.image).toBe(operator.spec.template.spec.containers[0]!.image);
+    expect(container!.command).toEqual(['node', 'dist/router/src/main.js']);
+    expect(container!.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(deployment.spec.template.spec.serviceAccountName).toBe('sentiment-operator-router');
+    // Configured only through settings the router knows, with the values given.
+    const env = Object.fromEntries(container!.env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
+    const known = new Set(Object.keys(ROUTER_FLAGS).map(routerEnvName));
+    expect(Object.keys(env).filter((name) => !known.has(name))).toEqual([]);
+    expect(loadRouterConfig(env, container!.args)).toMatchObject({ namespaces: ['team-a', 'team-b'], hold: { timeoutMs: 90_000 }, http: { port: 8080 } });
+    expect(loadRouterConfig(Object.fromEntries(Object.entries(env).filter(([name]) => name !== routerEnvName('namespaces') && name !== routerEnvName('hold-timeout-ms'))), []))
+      .toEqual(loadRouterConfig({}, []));
+    const rules = (router.find((o) => o.kind === 'Role') as unknown as { rules: Record<string, string[]>[] }).rules;
+    expect(rules).toEqual([
+      { apiGroups: ['serving.sentiment.dev'], resources: ['sentimentmodels'], verbs: ['list', 'watch'] },
+      { apiGroups: ['serving.sentiment.dev'], resources: ['sentimentmodels/scale'], verbs: ['get', 'patch'] },
+      { apiGroups: ['serving.sentiment.dev'], resources: ['sentimentmodels/status'], verbs: ['patch'] },
+      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
+    ]);
+    expect(() => render('default-values.yaml', 'router.hold.timeoutMs=5')).toThrow('/router/hold/timeoutMs');
+    expect(render('default-values.yaml', 'router.enabled=false').filter((o) => o.metadata.name === 'sentiment-operator-router')).toEqual([]);
   });
 });
 
@@ -267,7 +305,7 @@ describe('chart installed on a real control plane', () => {
     expect(withCrds).not.toContain('Not installed');
   });
 
-  it('applies with server-side dry-run and for real; the operator pods pass Pod Security restricted', async () => {
+  it('applies with server-side dry-run and for real; the operator and router pods pass Pod Security restricted', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'chart-')), 'rendered.yaml');
     writeFileSync(file, render('all-features-values.yaml').map((o) => stringify(o)).join('---\n'));
     const kubectl = (...args: string[]) => promisify(execFile)(join(cp.binDir, 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, ...args]);
@@ -279,6 +317,7 @@ describe('chart installed on a real control plane', () => {
       expect(applied.stdout).toContain(kind);
     }
     await waitForDeploymentAvailable(cp.kubeConfig, RELEASE_NAMESPACE, 'sentiment-operator', 2);
+    await waitForDeploymentAvailable(cp.kubeConfig, RELEASE_NAMESPACE, 'sentiment-operator-router', 2);
   });
 
   it('an operator with exactly the chart\'s RBAC reconciles a model to Ready in a restricted namespace', async () => {

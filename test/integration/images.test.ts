@@ -127,4 +127,15 @@ describe('images built from the Dockerfiles', () => {
     expect(modules).toContain('prom-client');
     expect(modules.filter((m) => m === 'onnxruntime-node' || m === 'tokenizers')).toEqual([]);
   });
+
+  it("the operator image runs the router with the chart's command, failing in one line without a cluster or with a bad flag", async () => {
+    const command = ['node', 'dist/router/src/main.js'];
+    const noCluster = await runToExit(operator, { command });
+    expect(noCluster.code).toBe(2);
+    expect(noCluster.output).toMatch(/^sentiment-router: no Kubernetes credentials[^\n]+\n$/);
+    const badFlag = await runToExit(operator, { command: [...command, '--hold-timeout-ms=soon'] });
+    expect(badFlag.code).toBe(2);
+    expect(badFlag.output).toBe('sentiment-router: config: --hold-timeout-ms must be a number (got "soon")\n');
+    expect(readdirSync(join(operator.rootfs, 'app', 'node_modules'))).toEqual(expect.arrayContaining(['fastify', 'undici']));
+  });
 });

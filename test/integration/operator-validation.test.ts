@@ -36,7 +36,6 @@ const invalid: [string, Record<string, unknown>, string][] = [
   ['a queue shorter than a batch', { batching: { maxBatchSize: 64, maxQueue: 32 } }, 'batching.maxQueue must be at least batching.maxBatchSize'],
   ['a token budget below one full-length text', { maxSequenceLength: 1024, batching: { maxBatchTokens: 512 } }, 'batching.maxBatchTokens must be at least maxSequenceLength'],
   ['min replicas above max', { autoscaling: { enabled: true, minReplicas: 5, maxReplicas: 2 } }, 'autoscaling.minReplicas must not exceed autoscaling.maxReplicas'],
-  ['the builtin autoscaler from zero on an HTTP metric', { autoscaling: { enabled: true, minReplicas: 0 } }, 'the builtin autoscaler scales from zero only on metric kafkaLag'],
   ['metric kafkaLag without a stream', { autoscaling: { enabled: true, metric: 'kafkaLag' } }, 'autoscaling.metric kafkaLag requires spec.stream.kafka'],
   ['negative replicas', { replicas: -1 }, 'spec.replicas in body should be greater than or equal to 0'],
   ['GPUs with the CPU provider', { resources: { gpu: { count: 1 } } }, 'resources.gpu.count >= 1 requires runtime.executionProvider: cuda'],
@@ -196,6 +195,11 @@ describe('operator: SentimentModel validation by the apiserver', () => {
       });
       expect(model.spec).toMatchObject({ server: { auth } });
     }
+  });
+
+  it('accepts scale to zero under the builtin autoscaler: minReplicas 0, at 0 replicas', async () => {
+    const model = await applyModel(cp.kubeConfig, ns, 'scale-to-zero', { replicas: 0, autoscaling: { enabled: true, minReplicas: 0 } });
+    expect(model.spec).toMatchObject({ replicas: 0, autoscaling: { enabled: true, engine: 'builtin', minReplicas: 0 } });
   });
 });
 

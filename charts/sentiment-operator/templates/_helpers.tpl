@@ -50,3 +50,14 @@ rendered only then, so a plain `helm install` works on a cluster without its CRD
 {{- define "sentiment-operator.hasMonitoringApi" -}}
 {{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" }}true{{ end -}}
 {{- end -}}
+
+{{/* The router's pods: the operator's name and instance, component router. */}}
+{{- define "sentiment-operator.routerSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "sentiment-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: router
+{{- end -}}
+
+{{- define "sentiment-operator.routerName" -}}
+{{- printf "%s-router" (include "sentiment-operator.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}

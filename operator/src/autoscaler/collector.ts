@@ -23,6 +23,9 @@ export const STREAM_SERIES = {
   produced: 'sentiment_runtime_stream_produced_records_total',
 } as const;
 
+/** The runtime's counter of answered texts, which scale to zero reads (idle.ts). */
+export const ANSWERED_SERIES = 'sentiment_runtime_predictions_total';
+
 /** Base URL of a pod's runtime; undefined while it has no address. Injected so tests can stand local processes in for pods. */
 export type PodAddress = (pod: V1Pod) => string | undefined;
 
@@ -107,6 +110,15 @@ export class Collector {
       }
       const value = readSeries(text, SERIES[metric]);
       return [name, value !== undefined ? { value } : {}];
+    }));
+  }
+
+  /** Each pod's count of answered texts (predictions, from the model or the cache): whether it served anything since the last tick. */
+  async answered(pods: readonly V1Pod[]): Promise<Map<string, number | undefined>> {
+    const texts = await Promise.all(pods.map((pod) => this.scrape(pod)));
+    return new Map(pods.map((pod, i) => {
+      const text = texts[i];
+      return [pod.metadata?.name ?? '', text === undefined ? undefined : readSeries(text, ANSWERED_SERIES)];
     }));
   }
 

@@ -29,6 +29,8 @@ export const Reason = {
   AtMax: 'AtMax',
   MetricsUnavailable: 'MetricsUnavailable',
   KafkaLagUnavailable: 'KafkaLagUnavailable',
+  /** minReplicas 0: no request for scaleDownDelaySeconds (idle.ts). */
+  Idle: 'Idle',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 

@@ -24,6 +24,10 @@ class FakeCluster implements AutoscalerWriter {
   load = 0;
   answering = true;
   deleted = false;
+  /** Texts the pods have answered so far (the runtime's predictions counter, summed). */
+  served = 0;
+  /** The pods exist but are not Ready yet (a cold start). */
+  starting = false;
   lag = false;
   sampled = 0;
   /** Metric kafkaLag: the group's lag the brokers report (undefined: unreachable) and what each pod produces per second (one tick). */
@@ -77,6 +81,12 @@ class FakeCluster implements AutoscalerWriter {
     return { lag: this.stream.lag, partitions: 12 };
   }
 
+  /** Someone else's write of spec.replicas (the router's 0 -> 1), as the cache shows it. */
+  scaledBySomeoneElse(replicas: number): void {
+    const { metadata, spec } = this.model;
+    this.model = { ...this.model, metadata: { ...metadata, generation: (metadata.generation ?? 0) + 1 }, spec: { ...spec, replicas } };
+  }
+
   sync(): void {
     for (const apply of this.pending.splice(0)) apply();
   }
@@ -85,7 +95,7 @@ class FakeCluster implements AutoscalerWriter {
     const { name } = this.model.metadata;
     return Array.from({ length: this.model.spec.replicas }, (_, i) => ({
       metadata: { name: `${name}-${i}`, labels: { [LABEL_MODEL]: name } },
-      status: { conditions: [{ type: 'Ready', status: 'True' }] },
+      status: { conditions: [{ type: 'Ready', status: this.starting ? 'False' : 'True' }] },
     }));
   }
 
@@ -112,6 +122,7 @@ function harness(cluster: FakeCluster, metrics = new OperatorMetrics()) {
     },
     readLag: () => cluster.readLag(),
     forgetLag: async (key) => void cluster.forgotten.push(key),
+    answered: async (pods) => new Map(pods.map((p) => [p.metadata?.name ?? '', cluster.answering ? cluster.served : undefined])),
     writer: cluster,
     events: {
       normal: async (_m, reason, message) => void cluster.events.push({ type: 'Normal', reason, message }),
@@ -330,4 +341,68 @@ describe('AutoscalerLoop', () => {
     expect(await gauge(h.metrics.autoscalerDesired)).toEqual([]);
     expect(await gauge(h.metrics.autoscalerObserved)).toEqual([]);
   });
+
+  describe('with minReplicas 0', () => {
+    it('scales an idle model to zero after the delay, stays there without scraping, and adopts the router\'s 0 -> 1 instead of fighting it', async () => {
+      const cluster = new FakeCluster({ minReplicas: 0 });
+      const h = harness(cluster);
+      await h.run(DELAY_S - 1);
+      expect(cluster.scales).toEqual([]);
+      await h.run(2);
+      expect(cluster.scales).toEqual([0]);
+      expect(cluster.model.status).toMatchObject({ desiredReplicas: 0, autoscaling: { reason: Reason.Idle } });
+      expect(cluster.events.at(-1)).toMatchObject({ reason: 'ScaledDown', message: expect.stringMatching(/^1 -> 0 replicas \(Idle\)/) });
+
+      // Asleep: nothing to scrape and nothing to decide but zero.
+      const sampled = cluster.sampled;
+      await h.run(DELAY_S);
+      expect(cluster.scales).toEqual([0]);
+
+      // The router asks for one replica; its pod takes longer than the delay to start, then serves what was held.
+      cluster.starting = true;
+      cluster.scaledBySomeoneElse(1);
+      await h.run(DELAY_S * 2);
+      expect(cluster.scales).toEqual([0]);
+      expect(cluster.model.status?.desiredReplicas).toBe(1);
+      cluster.starting = false;
+      cluster.served += 5;
+      await h.run(DELAY_S - 1);
+      expect(cluster.scales).toEqual([0]);
+      await h.run(2);
+      expect(cluster.scales).toEqual([0, 0]);
+      expect(cluster.sampled).toBeGreaterThan(sampled);
+    });
+
+    it('keeps a model that answers requests too short to show in flight', async () => {
+      const cluster = new FakeCluster({ minReplicas: 0 });
+      const h = harness(cluster);
+      for (let i = 0; i < 10; i++) {
+        cluster.served++;
+        await h.run(DELAY_S / 2);
+      }
+      expect(cluster.scales).toEqual([]);
+      expect(cluster.model.spec.replicas).toBe(1);
+    });
+
+    it('counts a pod that does not answer its scrape as active', async () => {
+      const cluster = new FakeCluster({ minReplicas: 0 });
+      cluster.answering = false;
+      const h = harness(cluster);
+      await h.run(DELAY_S * 2);
+      expect(cluster.scales).toEqual([]);
+    });
+
+    it('resumes asleep after a failover, and adopts a wake that came in between', async () => {
+      const cluster = new FakeCluster({ minReplicas: 0 });
+      const h = harness(cluster);
+      await h.run(DELAY_S + 1);
+      expect(cluster.model.spec.replicas).toBe(0);
+      cluster.scaledBySomeoneElse(1);
+      h.failover();
+      await h.run(DELAY_S - 1);
+      expect(cluster.scales).toEqual([0]);
+      expect(cluster.model.status?.desiredReplicas).toBe(1);
+    });
+  });
 });
+

@@ -6,7 +6,8 @@ import { classify, Failure, loggable } from '../kube/errors.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { isReadyPod, type MetricName, type PodSample } from './collector.js';
-import { type Decision, decide, parseState, Reason } from './decide.js';
+import { type AutoscalingSettings, type Decision, decide, parseState, Reason } from './decide.js';
+import { type Activity, decideWithZero, recordActivity } from './idle.js';
 import { type LagInput, type ProducedCount, producedRates } from './lag.js';
 
 type AutoscalingStatus = NonNullable<SentimentModelStatus['autoscaling']>;
@@ -29,6 +30,8 @@ export interface AutoscalerLoopDeps {
   readLag(model: SentimentModel): Promise<{ lag: number; partitions: number }>;
   /** The model no longer needs its lag read (autoscaling off, model gone). */
   forgetLag(key: string): Promise<void>;
+  /** Each pod's count of answered texts, undefined where the scrape failed; read only for models that may scale to zero. */
+  answered(pods: readonly V1Pod[]): Promise<ReadonlyMap<string, number | undefined>>;
   writer: AutoscalerWriter;
   events: Pick<EventRecorder, 'normal' | 'warning'>;
   metrics: OperatorMetrics;
@@ -53,6 +56,8 @@ interface Memory {
   lagError?: string;
   /** Our last spec.replicas write and the generation it was made against, until the cache shows a newer one. */
   scaled?: { generation: number; replicas: number };
+  /** minReplicas 0: when a pod last answered or held a request. */
+  activity?: Activity;
 }
 
 /**
@@ -147,7 +152,10 @@ export class AutoscalerLoop {
       kafkaLag = 'error' in lag ? {} : { input: { ...lag, ...produced.rates } };
       await this.noteLagRead(model, memory, lag);
     }
-    const d = decide(memory.state, { readyReplicas: pods.length, samples, settings, ...(kafkaLag ? { kafkaLag } : {}) }, now);
+    // kafkaLag reads its lag from the brokers, so it sizes from zero itself; other metrics need idle.ts's answered counters.
+    const d = settings.minReplicas === 0 && !lagged
+      ? await this.decideWithZero(model, memory, pods, samples, settings, now)
+      : decide(memory.state, { readyReplicas: pods.length, samples, settings, ...(kafkaLag ? { kafkaLag } : {}) }, now);
     memory.state = d.state;
     this.deps.metrics.autoscalerDesired.set(labels, d.desiredReplicas);
     if (d.observed) this.deps.metrics.autoscalerObserved.set(labels, d.observed.stable);
@@ -180,9 +188,16 @@ export class AutoscalerLoop {
     return memory;
   }
 
+  private async decideWithZero(
+    model: SentimentModel, memory: Memory, pods: readonly V1Pod[], samples: ReadonlyMap<string, number | undefined>, settings: AutoscalingSettings, now: number,
+  ): Promise<Decision> {
+    memory.activity = recordActivity(memory.activity, samples, await this.deps.answered(pods), now);
+    return decideWithZero(memory.state, { readyReplicas: pods.length, samples, settings, current: currentReplicas(model, memory) }, memory.activity, now);
+  }
+
   private async scale(model: SentimentModel, memory: Memory, d: Decision, now: number): Promise<void> {
     const generation = model.metadata.generation ?? 0;
-    const current = memory.scaled?.generation === generation ? memory.scaled.replicas : model.spec.replicas;
+    const current = currentReplicas(model, memory);
     if (d.desiredReplicas === current) return;
     await this.deps.writer.scale(model, d.desiredReplicas, AUTOSCALER_FIELD_MANAGER);
     memory.scaled = { generation, replicas: d.desiredReplicas };
@@ -280,6 +295,11 @@ export class AutoscalerLoop {
     this.deps.metrics.autoscalerObserved.remove({ namespace, name });
     this.deps.metrics.autoscalerScrapeErrors.remove({ namespace, name });
   }
+}
+
+/** spec.replicas: our own last write until the cache shows a newer generation (someone else's write, or ours come back). */
+function currentReplicas(model: SentimentModel, memory: Memory): number {
+  return memory.scaled?.generation === (model.metadata.generation ?? 0) ? memory.scaled.replicas : model.spec.replicas;
 }
 
 function decisionKey(desired: number | undefined, reason: string | undefined, panic: boolean, lastScaleTime: string | undefined, drivenBy: string | undefined): string {

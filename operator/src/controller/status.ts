@@ -114,7 +114,8 @@ export function computeStatus(i: StatusInputs): SentimentModelStatus {
     endpoint: i.endpoint,
     model: modelSummary(model.spec.model),
     images: { runtime: model.spec.runtime.image, ...(image ? { model: image } : {}) },
-    // An empty object in an apply comes back as null, which the schema rejects (no pod ready: scaled to zero).
+    // Omitted rather than empty: server-side apply turns an emptied map (the last ready pod gone,
+    // a scale to zero) into null, which the schema refuses, and every later status write with it.
     ...(podRevisions.serving || podRevisions.rollingOutTo ? { revisions: podRevisions } : {}),
     rollout: i.rollout,
     conditions: [

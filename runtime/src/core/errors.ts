@@ -1,17 +1,11 @@
+import type { RuntimeErrorKind } from '#contract/error-kinds.js';
+
 /**
- * The runtime's failure kinds. Only http/errors.ts turns them into status codes, so the core
- * stays free of HTTP and every route answers a given failure the same way.
+ * The runtime's failure kinds (listed in contract/, which the router shares). Only
+ * http/errors.ts turns them into status codes, so the core stays free of HTTP and every route
+ * answers a given failure the same way.
  */
-export type ErrorKind =
-  | 'Validation' // malformed or unacceptable input
-  | 'PayloadTooLarge' // too many texts, too long a text, input over the token limit without truncation
-  | 'Overloaded' // queue full
-  | 'DeadlineExceeded' // not answered within the request deadline
-  | 'ClientGone' // the caller disconnected; nobody reads the answer
-  | 'NotReady' // model loading or draining
-  | 'NotFound'
-  | 'Unauthorized' // no bearer token, or not one the runtime accepts
-  | 'Backend'; // inference itself failed
+export type ErrorKind = RuntimeErrorKind;
 
 export class RuntimeError extends Error {
   override name = 'RuntimeError';

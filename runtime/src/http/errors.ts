@@ -1,21 +1,11 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import Type, { type Static } from 'typebox';
+import { RUNTIME_ERROR_STATUS } from '#contract/error-kinds.js';
 import { RuntimeError, type ErrorKind } from '../core/errors.js';
 import type { RuntimeMetrics } from '../metrics.js';
 
-/** The one place that chooses status codes. The body shape serves TEI and V2 clients alike. */
-const STATUS: Record<ErrorKind, number> = {
-  Validation: 400,
-  PayloadTooLarge: 413,
-  Overloaded: 429,
-  DeadlineExceeded: 504,
-  // Nobody reads it; 499 is the de-facto "client closed request" code in access logs.
-  ClientGone: 499,
-  NotReady: 503,
-  NotFound: 404,
-  Unauthorized: 401,
-  Backend: 500,
-};
+/** The one place that chooses status codes (the table is in contract/, which the router extends). The body shape serves TEI and V2 clients alike. */
+const STATUS: Record<ErrorKind, number> = RUNTIME_ERROR_STATUS;
 
 export const ERROR_KINDS = Object.keys(STATUS) as ErrorKind[];
 

@@ -250,12 +250,6 @@ export const Autoscaling = Type.Object(
         message: 'autoscaling.panicWindowSeconds must not exceed autoscaling.stableWindowSeconds',
         fieldPath: '.panicWindowSeconds',
       },
-      {
-        // With no pods there is no in-flight signal to scale up from; the brokers hold the lag whether or not a pod runs.
-        rule: "self.engine != 'builtin' || self.minReplicas >= 1 || self.metric == 'kafkaLag'",
-        message: 'the builtin autoscaler scales from zero only on metric kafkaLag: set autoscaling.minReplicas >= 1, use metric kafkaLag, or use engine external',
-        fieldPath: '.minReplicas',
-      },
     ),
   },
 );
@@ -354,7 +348,7 @@ export const SentimentModelSpec = Type.Object(
     },
     {
       rule: "self.replicas > 0 || !self.autoscaling.enabled || self.autoscaling.engine != 'builtin' || self.autoscaling.minReplicas == 0",
-      message: 'replicas 0 with the builtin autoscaler enabled: it keeps at least autoscaling.minReplicas; set autoscaling.minReplicas 0 (metric kafkaLag) or disable autoscaling to scale to zero',
+      message: 'replicas 0 with the builtin autoscaler enabled: it keeps at least autoscaling.minReplicas; set autoscaling.minReplicas 0 to let it scale to zero',
       fieldPath: '.replicas',
     },
     {

@@ -94,7 +94,7 @@ export const SentimentModelStatus = Type.Object({
     Type.Object({
       metricValue: Type.Optional(Type.Number({ description: 'Observed metric summed over the ready pods, averaged over the stable window.' })),
       panic: Type.Optional(Type.Boolean({ description: 'A burst in the panic window has the autoscaler only scaling up.' })),
-      reason: Type.Optional(Type.String({ maxLength: 64, description: 'Why desiredReplicas is what it is: ScaleUp, ScaleDown, Stable, Panic, HoldScaleDownDelay, AtMin, AtMax, MetricsUnavailable or KafkaLagUnavailable (the brokers did not answer; the last size holds).' })),
+      reason: Type.Optional(Type.String({ maxLength: 64, description: 'Why desiredReplicas is what it is: ScaleUp, ScaleDown, Stable, Panic, HoldScaleDownDelay, AtMin, AtMax, MetricsUnavailable, KafkaLagUnavailable (the brokers did not answer; the last size holds) or Idle (minReplicas 0: at or going to zero).' })),
       lastScaleTime: Type.Optional(Type.String({ format: 'date-time', description: 'When the autoscaler last changed spec.replicas.' })),
       drivenBy: Type.Optional(StringEnum(['backlog', 'inflow', 'idle'], {
         description: 'Metric kafkaLag: what set the size, the backlog to drain within kafkaLag.drainSeconds, the records arriving while there is none, or neither (no lag, no flow).',
@@ -108,6 +108,13 @@ export const SentimentModelStatus = Type.Object({
       state: Type.Optional(Type.Object(AutoscalerState.properties, { description: 'The builtin autoscaler\'s windows, so a restarted or newly elected operator resumes its decisions.' })),
     }, { description: 'The builtin autoscaler\'s last decision and why.' }),
   ),
+  coldStart: Type.Optional(
+    Type.Object({
+      startedAt: Type.String({ format: 'date-time', description: 'When the router asked for the first replica.' }),
+      readyAt: Type.String({ format: 'date-time', description: 'When the router saw the first replica ready.' }),
+      seconds: Type.Number({ minimum: 0, description: 'The time between, to the hundredth of a second.' }),
+    }, { description: 'The last scale from zero, as measured by the router that asked for it (the only writer of this field).' }),
+  ),
   conditions: Type.Optional(
     Type.Array(Condition, {
       maxItems: 16,
@@ -116,7 +123,7 @@ export const SentimentModelStatus = Type.Object({
       description: 'Ready (serving), Progressing (a rollout under way or stuck) and Degraded (pods failing, with the reason).',
     }),
   ),
-}, { description: 'What the operator observed; written by the operator only.' });
+}, { description: 'What the operator observed; written by the operator, but coldStart by the router.' });
 
 /** A metav1.Time as status carries it: RFC 3339 to the second. */
 export const metaTime = (epochMs: number): string => new Date(epochMs).toISOString().replace(/\.\d+Z$/, 'Z');

@@ -1,0 +1,150 @@
+// The router's cost on the data path (issue 14, "Prove it"): the same runtime answering
+// `POST /v1/sentiment` directly and through the router, at each client count, in one run on one
+// machine, the two interleaved row by row so drift on a shared machine hits both alike. The router
+// picks the model by header (its body streams through unread) and, as a third column, by the
+// body's JSON "model" field (read, parsed and rewritten). Not a test: it prints numbers.
+import { existsSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { readSentences } from './sentences.js';
+import { BENCH_SERVER_FLAGS, startServer, type ServerChild } from './server.js';
+import { cpuSample, cpuShare, percentile } from './stats.js';
+
+const USAGE = `usage: npm run bench:router -- [--duration S] [--warmup S] [--connections 1,8,32,64] [--model DIR] [--data TSV] [--out FILE.json]
+  [--set section.key=value ...]  runtime setting, e.g. --set session.intraOpThreads=1`;
+const P50_OVERHEAD_TARGET_MS = 0.5;
+const THROUGHPUT_TARGET = 0.9;
+const TARGET_CLIENTS = 32;
+const MODEL = 'sentiment';
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '1' },
+    connections: { type: 'string', default: '1,8,32,64' },
+    model: { type: 'string', default: 'models/sst2-bert-mini-en' },
+    data: { type: 'string', default: '../shared/data/sst2/dev.tsv' },
+    out: { type: 'string' },
+    set: { type: 'string', multiple: true, default: [] },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (args.help) exit(USAGE, 0);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+const duration = Number(args.duration);
+const warmup = Number(args.warmup);
+const CONNECTIONS = args.connections.split(',').map(Number);
+if (!(duration > 0) || !(warmup >= 0) || CONNECTIONS.some((n) => !Number.isInteger(n) || n < 1)) exit(`--duration > 0, --warmup >= 0 (seconds), --connections whole numbers >= 1\n${USAGE}`);
+if (!existsSync(args.data)) exit(`sentences file ${args.data} not found: the benchmark reads SST-2 dev sentences (../shared/data/sst2/dev.tsv); pass --data FILE`);
+const sentences = readSentences(args.data);
+
+type Path = 'direct' | 'router, header' | 'router, JSON field';
+const PATHS: Path[] = ['direct', 'router, header', 'router, JSON field'];
+
+interface Row {
+  path: Path;
+  connections: number;
+  requestsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  ok: number;
+  failed: number;
+  /** Cores' worth of CPU the router process used (0 for direct), the load generator, everything else. */
+  cpu: { client: number; router: number; other: number };
+}
+
+const command = ['node', relative(process.cwd(), process.argv[1]!), ...process.argv.slice(2)].join(' ');
+const machine = { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version, loadavg1m: loadavg()[0]! };
+console.log(`command: ${command}`);
+console.log(`machine: ${machine.cores} cores (${machine.cpu}), node ${machine.node}, load average ${machine.loadavg1m.toFixed(2)} at start`);
+console.log(`model: ${args.model}; ${sentences.length} sentences from ${args.data}; ${duration} s per row after ${warmup} s warm-up; result cache off\n`);
+
+const runtime = await startServer([...BENCH_SERVER_FLAGS, '--logging.level=info', `--model.path=${args.model}`, `--model.name=${MODEL}`, ...args.set.map((s) => `--${s}`)]);
+const router = await startServer([runtime.url, MODEL], [fileURLToPath(new URL('./router-server.js', import.meta.url))]);
+const rows: Row[] = [];
+try {
+  for (const [i, connections] of CONNECTIONS.entries()) {
+    // Rotated per client count, so no path always runs first (on a warmer or a quieter machine).
+    for (const path of [...PATHS.slice(i % PATHS.length), ...PATHS.slice(0, i % PATHS.length)]) {
+      console.log(`${path}, ${connections} clients ...`);
+      if (warmup > 0) await load(path, connections, warmup);
+      rows.push(await load(path, connections, duration));
+    }
+  }
+} finally {
+  await router.stop();
+  await runtime.stop();
+}
+
+const at = (path: Path, connections: number) => rows.find((r) => r.path === path && r.connections === connections)!;
+console.log(`\n| clients | path | req/s | p50 ms | p99 ms | router CPU (cores) | other CPU | throughput vs direct | p50 overhead ms |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|`);
+for (const connections of CONNECTIONS) {
+  const direct = at('direct', connections);
+  for (const path of PATHS) {
+    const r = at(path, connections);
+    const vs = path === 'direct' ? '' : (r.requestsPerSec / direct.requestsPerSec).toFixed(3);
+    const overhead = path === 'direct' ? '' : (r.p50Ms - direct.p50Ms).toFixed(2);
+    console.log(`| ${connections} | ${path} | ${r.requestsPerSec.toFixed(0)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.cpu.router.toFixed(2)} | ${r.cpu.other.toFixed(2)} | ${vs} | ${overhead} |`);
+  }
+}
+const verdicts: string[] = [];
+if (CONNECTIONS.includes(1)) {
+  const overhead = at('router, header', 1).p50Ms - at('direct', 1).p50Ms;
+  verdicts.push(`p50 overhead at 1 client (header): ${overhead.toFixed(2)} ms (target <= ${P50_OVERHEAD_TARGET_MS}): ${overhead <= P50_OVERHEAD_TARGET_MS ? 'met' : 'missed'}`);
+}
+if (CONNECTIONS.includes(TARGET_CLIENTS)) {
+  const ratio = at('router, header', TARGET_CLIENTS).requestsPerSec / at('direct', TARGET_CLIENTS).requestsPerSec;
+  verdicts.push(`throughput through the router / direct at ${TARGET_CLIENTS} clients (header): ${ratio.toFixed(3)} (target >= ${THROUGHPUT_TARGET}): ${ratio >= THROUGHPUT_TARGET ? 'met' : 'missed'}`);
+}
+console.log(`\n${verdicts.join('\n')}`);
+const failed = rows.filter((r) => r.failed > 0);
+if (failed.length > 0) {
+  console.log(`\nFAILED: not every response was 200 (${failed.map((r) => `${r.path} at ${r.connections}: ${r.failed}`).join('; ')})`);
+  process.exitCode = 1;
+}
+if (args.out) {
+  writeFileSync(args.out, `${JSON.stringify({ command, machine, model: args.model, duration, warmup, rows, verdicts }, null, 2)}\n`);
+  console.log(`\nwrote ${args.out}`);
+}
+
+/** One sentence per request; each connection starts at its own offset of the list, as in bench:runtime. */
+async function load(path: Path, connections: number, seconds: number): Promise<Row> {
+  const target: ServerChild = path === 'direct' ? runtime : router;
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...(path === 'router, header' ? { 'sentiment-model': MODEL } : {}) };
+  const bodies = sentences.map((text) => JSON.stringify(path === 'router, JSON field' ? { model: MODEL, text } : { text }));
+  let nextClient = 0;
+  const latencies: number[] = [];
+  let ok = 0;
+  let failed = 0;
+  let before: ReturnType<typeof cpuSample> | undefined;
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon({
+      url: `${target.url}/v1/sentiment`, method: 'POST', headers, connections, duration: seconds,
+      setupClient: (client) => {
+        const offset = Math.floor((nextClient++ * bodies.length) / connections);
+        client.setRequests([...bodies.slice(offset), ...bodies.slice(0, offset)].map((body) => ({ method: 'POST', path: '/v1/sentiment', headers, body })));
+      },
+    }, (error: unknown, r) => (error ? reject(error as Error) : resolve(r)));
+    instance.on('start', () => (before = cpuSample(router.pid)));
+    instance.on('response', (_client, statusCode, _bytes, ms) => {
+      if (statusCode === 200) {
+        ok++;
+        latencies.push(ms);
+      } else failed++;
+    });
+  });
+  const share = cpuShare(before!, cpuSample(router.pid));
+  return {
+    path, connections, requestsPerSec: ok / result.duration, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), ok,
+    failed: failed + result.errors + result.timeouts,
+    cpu: { client: share.client, router: path === 'direct' ? 0 : share.server, other: share.other + (path === 'direct' ? share.server : 0) },
+  };
+}
+
+function exit(message: string, code = 2): never {
+  console.error(message);
+  process.exit(code);
+}
