@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import type { Catalog, RoutedModel } from '../discovery/catalog.js';
 import { forward, REQUEST_ID_HEADER, type ForwardBody, type Forwarding } from '../forward.js';
 import { MODEL_HEADER, modelFromHeader, modelFromJson, NO_MODEL } from '../select.js';
+import { answerByLanguage } from './by-language.js';
 import { registerErrorHandling, RouterError } from './errors.js';
 
 export interface RouterContext extends Forwarding {
@@ -85,16 +86,28 @@ export function buildApp(context: RouterContext, exposition: { contentType: stri
   };
 
   // The runtime's own API and TEI's: the model comes from the header, else from the JSON body.
-  const byHeaderOrField = async (request: FastifyRequest, reply: FastifyReply) => {
+  // A body routed by language is read whole: its texts decide where it goes.
+  const chosen = async (request: FastifyRequest, readWhole: (model: RoutedModel) => boolean): Promise<{ model: RoutedModel; body: ForwardBody }> => {
     const named = modelFromHeader(request.headers[MODEL_HEADER]);
-    if (named !== undefined) return send(request, reply, route(named), request.url, await smallBodyRead(request));
     const stream = request.body as Readable | undefined;
-    if (stream === undefined) return send(request, reply, route(undefined), request.url, undefined);
+    if (named !== undefined) {
+      const model = route(named);
+      return { model, body: stream && readWhole(model) ? await readBody(stream, context.bodyLimitBytes) : await smallBodyRead(request) };
+    }
+    if (stream === undefined) return { model: route(undefined), body: undefined };
     const read = modelFromJson(await readBody(stream, context.bodyLimitBytes));
-    return send(request, reply, route(read.model), request.url, read.body);
+    return { model: route(read.model), body: read.body };
   };
-  app.post('/v1/sentiment', byHeaderOrField);
-  app.post('/predict', byHeaderOrField);
+  const routesLanguages = (model: RoutedModel) => model.languages.length > 0;
+  app.post('/v1/sentiment', async (request, reply) => {
+    const { model, body } = await chosen(request, routesLanguages);
+    if (!routesLanguages(model) || !Buffer.isBuffer(body)) return send(request, reply, model, request.url, body);
+    return answerByLanguage(context, context.catalog, request, reply, model, body, (target) => send(request, reply, target, request.url, body));
+  });
+  app.post('/predict', async (request, reply) => {
+    const { model, body } = await chosen(request, () => false);
+    return send(request, reply, model, request.url, body);
+  });
   app.get('/v1/model', async (request, reply) => send(request, reply, route(modelFromHeader(request.headers[MODEL_HEADER])), request.url, undefined));
 
   // V2: the path names the model. A `name.namespace` is rewritten to the name the runtime serves under.
