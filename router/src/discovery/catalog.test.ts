@@ -42,6 +42,10 @@ describe('routedModel', () => {
     expect(sameRoute(a, b)).toBe(true);
     expect(sameRoute(a, { ...b, ready: [] })).toBe(false);
     expect(sameRoute(a, undefined)).toBe(false);
+    const routing = { languages: [{ language: 'zh', model: 'reviews-zh' }] };
+    const zh = routedModel(sentimentModel({ routing }, 'reviews'), [slice('reviews', [{ ip: '10.0.0.1', ready: true }])], endpointAddress);
+    expect(zh.languages).toEqual([{ language: 'zh', scripts: ['Hani'], model: 'reviews-zh' }]);
+    expect(sameRoute(a, zh)).toBe(false);
   });
 });
 
