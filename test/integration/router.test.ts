@@ -149,6 +149,14 @@ describe('router: one endpoint for every model, scale from zero', () => {
     // One Chinese text alone goes whole to the Chinese model, named by header like any request.
     const one = await post(`${base}/v1/sentiment`, { text: chinese[0] }, { 'sentiment-model': 'reviews' });
     expect(one.json).toMatchObject({ model: 'reviews-zh', results: [{ label: expected[1]!.label, warnings: expected[1]!.warnings }] });
+
+    // TEI's /predict batch is split the same way; a V2 request goes whole to the model of most of its texts.
+    const tei = await post(`${base}/predict`, { inputs: texts.map((text) => [text]) }, { 'sentiment-model': 'reviews' });
+    expect(tei.status).toBe(200);
+    expect((tei.json as { label: string }[][]).map((ranking) => ranking[0]!.label)).toEqual(expected.map((r) => r.label));
+    const v2 = await post(`${base}/v2/models/reviews/infer`, { inputs: [{ name: 'text', shape: [3], datatype: 'BYTES', data: [chinese[0], english[0], chinese[1]] }] });
+    expect(v2.status).toBe(200);
+    expect(v2.json.model_name).toBe('reviews-zh');
   });
 
   it('holds requests for a model at zero, scales it to one, and answers every held request correctly', async () => {

@@ -4,7 +4,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import type { Catalog, RoutedModel } from '../discovery/catalog.js';
 import { forward, REQUEST_ID_HEADER, type ForwardBody, type Forwarding } from '../forward.js';
 import { MODEL_HEADER, modelFromHeader, modelFromJson, NO_MODEL } from '../select.js';
-import { answerByLanguage } from './by-language.js';
+import { answerByLanguage, predictApi, sentimentApi, v2Target } from './by-language.js';
 import { registerErrorHandling, RouterError } from './errors.js';
 
 export interface RouterContext extends Forwarding {
@@ -102,22 +102,32 @@ export function buildApp(context: RouterContext, exposition: { contentType: stri
   app.post('/v1/sentiment', async (request, reply) => {
     const { model, body } = await chosen(request, routesLanguages);
     if (!routesLanguages(model) || !Buffer.isBuffer(body)) return send(request, reply, model, request.url, body);
-    return answerByLanguage(context, context.catalog, request, reply, model, body, (target) => send(request, reply, target, request.url, body));
+    return answerByLanguage(sentimentApi, context, context.catalog, request, reply, model, body, (target) => send(request, reply, target, request.url, body));
   });
   app.post('/predict', async (request, reply) => {
-    const { model, body } = await chosen(request, () => false);
-    return send(request, reply, model, request.url, body);
+    const { model, body } = await chosen(request, routesLanguages);
+    if (!routesLanguages(model) || !Buffer.isBuffer(body)) return send(request, reply, model, request.url, body);
+    return answerByLanguage(predictApi, context, context.catalog, request, reply, model, body, (target) => send(request, reply, target, request.url, body));
   });
   app.get('/v1/model', async (request, reply) => send(request, reply, route(modelFromHeader(request.headers[MODEL_HEADER])), request.url, undefined));
 
   // V2: the path names the model. A `name.namespace` is rewritten to the name the runtime serves under.
+  // A model with language routes hands an inference request, read whole, to the model of most of its texts.
   const v2 = async (request: FastifyRequest<{ Params: { name: string; '*'?: string } }>, reply: FastifyReply) => {
-    const model = route(request.params.name);
+    let model = route(request.params.name);
     // From the raw URL: the parameter is decoded, the URL is not.
     const afterName = request.url.slice('/v2/models/'.length);
     const cut = afterName.search(/[/?]/);
     const rest = cut === -1 ? '' : afterName.slice(cut);
-    return send(request, reply, model, `/v2/models/${encodeURIComponent(model.name)}${rest}`, await smallBodyRead(request));
+    const stream = request.body as Readable | undefined;
+    let body: ForwardBody;
+    if (routesLanguages(model) && stream && /^\/(versions\/[^/]+\/)?infer(\?|$)/.test(rest)) {
+      body = await readBody(stream, context.bodyLimitBytes);
+      model = v2Target(context.catalog, model, body, request.headers[V2_BINARY_HEADER] !== undefined);
+    } else {
+      body = await smallBodyRead(request);
+    }
+    return send(request, reply, model, `/v2/models/${encodeURIComponent(model.name)}${rest}`, body);
   };
   app.route({ method: ['GET', 'POST'], url: '/v2/models/:name', handler: v2 });
   app.route({ method: ['GET', 'POST'], url: '/v2/models/:name/*', handler: v2 });
@@ -135,6 +145,8 @@ function listed(catalog: Catalog, m: RoutedModel): ListedModel {
  * CPU per request), and a read body can be retried on another pod. Longer or chunked ones stream.
  */
 const SMALL_BODY_BYTES = 64 * 1024;
+/** The V2 binary extension's header: a body in it is JSON followed by raw tensors. */
+const V2_BINARY_HEADER = 'inference-header-content-length';
 
 async function smallBodyRead(request: FastifyRequest): Promise<ForwardBody> {
   const stream = request.body as Readable | undefined;

@@ -9,8 +9,9 @@ import { Upstreams } from '../upstreams.js';
 import { buildApp } from './app.js';
 
 /**
- * A pod answering /v1/sentiment in the runtime's shape, each result naming the pod and its text;
- * a text "bad" gets the runtime's 400. The models themselves run in test/integration/router.test.ts.
+ * A pod answering /v1/sentiment and /predict in the runtime's shapes, each result naming the pod
+ * and its text (a text "bad" gets the runtime's 400), and V2 with the path and texts it got. The
+ * models themselves run in test/integration/router.test.ts.
  */
 async function sentimentPod(name: string): Promise<{ url: string; server: Server; bodies: unknown[] }> {
   const bodies: unknown[] = [];
@@ -18,15 +19,22 @@ async function sentimentPod(name: string): Promise<{ url: string; server: Server
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString()) as { text?: string; texts?: string[] };
+      const body = JSON.parse(Buffer.concat(chunks).toString()) as { text?: string; texts?: string[]; inputs?: string | string[][] };
       bodies.push(body);
-      const texts = body.texts ?? [body.text!];
       res.setHeader('content-type', 'application/json; charset=utf-8');
+      if (req.url!.startsWith('/v2/')) {
+        res.end(JSON.stringify({ url: req.url, servedBy: name }));
+        return;
+      }
+      const batch = Array.isArray(body.inputs);
+      const texts = body.texts ?? (body.inputs === undefined ? [body.text!] : batch ? (body.inputs as string[][]).map(([text]) => text!) : [body.inputs as string]);
       if (texts.includes('bad')) {
         res.writeHead(400).end(JSON.stringify({ error: `${name} refused "bad"`, error_type: 'Validation' }));
         return;
       }
-      res.end(JSON.stringify({ model: name, revision: `rev-${name}`, results: texts.map((text) => ({ label: `${name}:${text}` })) }));
+      const results = texts.map((text) => ({ label: `${name}:${text}` }));
+      if (req.url === '/predict') res.end(JSON.stringify(batch ? results.map((result) => [result]) : [results[0]]));
+      else res.end(JSON.stringify({ model: name, revision: `rev-${name}`, results }));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -46,7 +54,7 @@ describe('router: language routing of /v1/sentiment', () => {
     catalog.set(model);
     upstreams.update(`${model.namespace}/${model.name}`, model.ready);
   };
-  const ask = (payload: object, headers: Record<string, string> = {}) => app.inject({ method: 'POST', url: '/v1/sentiment', headers: { 'content-type': 'application/json', ...headers }, payload });
+  const ask = (payload: object, headers: Record<string, string> = {}, url = '/v1/sentiment') => app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json', ...headers }, payload });
 
   beforeAll(async () => {
     [en, zh] = await Promise.all([sentimentPod('reviews'), sentimentPod('reviews-zh')]);
@@ -94,6 +102,27 @@ describe('router: language routing of /v1/sentiment', () => {
     await ask({ model: 'reviews', text: '很好', texts: ['x'] });
     expect(en.bodies).toEqual([{ texts: [] }, { text: '很好', texts: ['x'] }]);
     expect(zh.bodies).toEqual([]);
+  });
+
+  it('splits a /predict batch the same way, answering one ranking per text in order', async () => {
+    const res = await ask({ inputs: [['很好'], ['fine'], ['太差了']], raw_scores: true }, { 'sentiment-model': 'reviews' }, '/predict');
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual([[{ label: 'reviews-zh:很好' }], [{ label: 'reviews:fine' }], [{ label: 'reviews-zh:太差了' }]]);
+    expect(zh.bodies).toEqual([{ inputs: [['很好'], ['太差了']], raw_scores: true }]);
+    expect(en.bodies).toEqual([{ inputs: [['fine']], raw_scores: true }]);
+    const one = await ask({ model: 'reviews', inputs: '很好' }, {}, '/predict');
+    expect(one.json()).toEqual([{ label: 'reviews-zh:很好' }]);
+  });
+
+  it('sends a V2 inference request whole to the model most of its texts go to, under that model\'s name', async () => {
+    const v2 = (texts: string[], headers: Record<string, string> = {}) => app.inject({
+      method: 'POST', url: '/v2/models/reviews/versions/1/infer', headers: { 'content-type': 'application/json', ...headers },
+      payload: { inputs: [{ name: 'text', shape: [texts.length], datatype: 'BYTES', data: texts }] },
+    });
+    expect((await v2(['很好', 'fine', '太差了'])).json()).toEqual({ url: '/v2/models/reviews-zh/versions/1/infer', servedBy: 'reviews-zh' });
+    expect((await v2(['fine', '很好'])).json()).toEqual({ url: '/v2/models/reviews/versions/1/infer', servedBy: 'reviews' });
+    // The binary extension is not read for texts: the named model answers.
+    expect((await v2(['很好'], { 'inference-header-content-length': '80' })).json()).toMatchObject({ servedBy: 'reviews' });
   });
 
   it('answers with the failing part\'s error when one part fails', async () => {

@@ -277,7 +277,7 @@ export const Routing = Type.Object(
       ...validations({ rule: 'self.all(a, self.exists_one(b, b.language == a.language))', message: 'routing.languages lists a language twice' }),
     }),
   },
-  { description: 'Language routing by the router: /v1/sentiment requests for this model have each text answered by the model of its script, in one answer in the order sent.' },
+  { description: 'Language routing by the router: /v1/sentiment and /predict requests for this model have each text answered by the model of its script, in one answer in the order sent; a V2 request goes whole to the model most of its texts go to.' },
 );
 
 export const ServerAuth = Type.Object({
