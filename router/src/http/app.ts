@@ -4,7 +4,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import type { Catalog, RoutedModel } from '../discovery/catalog.js';
 import { forward, REQUEST_ID_HEADER, type ForwardBody, type Forwarding } from '../forward.js';
 import { MODEL_HEADER, modelFromHeader, modelFromJson, NO_MODEL } from '../select.js';
-import { answerByLanguage, predictApi, sentimentApi, v2Target } from './by-language.js';
+import { answerByLanguage, predictApi, sentimentApi, v2Target, type SplitApi } from './by-language.js';
 import { registerErrorHandling, RouterError } from './errors.js';
 
 export interface RouterContext extends Forwarding {
@@ -85,30 +85,29 @@ export function buildApp(context: RouterContext, exposition: { contentType: stri
     return forward(context, request, reply, model, path, body);
   };
 
-  // The runtime's own API and TEI's: the model comes from the header, else from the JSON body.
-  // A body routed by language is read whole: its texts decide where it goes.
-  const chosen = async (request: FastifyRequest, readWhole: (model: RoutedModel) => boolean): Promise<{ model: RoutedModel; body: ForwardBody }> => {
+  // The runtime's own API and TEI's: the model comes from the header, else from the JSON body. A
+  // body for a model with language routes is read whole: its texts decide where it goes.
+  const routesLanguages = (model: RoutedModel) => model.languages.length > 0;
+  const byHeaderOrField = (api: SplitApi) => async (request: FastifyRequest, reply: FastifyReply) => {
     const named = modelFromHeader(request.headers[MODEL_HEADER]);
     const stream = request.body as Readable | undefined;
+    let model: RoutedModel;
+    let body: ForwardBody;
     if (named !== undefined) {
-      const model = route(named);
-      return { model, body: stream && readWhole(model) ? await readBody(stream, context.bodyLimitBytes) : await smallBodyRead(request) };
+      model = route(named);
+      body = stream && routesLanguages(model) ? await readBody(stream, context.bodyLimitBytes) : await smallBodyRead(request);
+    } else if (stream === undefined) {
+      model = route(undefined);
+    } else {
+      const read = modelFromJson(await readBody(stream, context.bodyLimitBytes));
+      model = route(read.model);
+      body = read.body;
     }
-    if (stream === undefined) return { model: route(undefined), body: undefined };
-    const read = modelFromJson(await readBody(stream, context.bodyLimitBytes));
-    return { model: route(read.model), body: read.body };
+    if (!routesLanguages(model) || !Buffer.isBuffer(body)) return send(request, reply, model, request.url, body);
+    return answerByLanguage(api, context, context.catalog, request, reply, model, body, (target) => send(request, reply, target, request.url, body));
   };
-  const routesLanguages = (model: RoutedModel) => model.languages.length > 0;
-  app.post('/v1/sentiment', async (request, reply) => {
-    const { model, body } = await chosen(request, routesLanguages);
-    if (!routesLanguages(model) || !Buffer.isBuffer(body)) return send(request, reply, model, request.url, body);
-    return answerByLanguage(sentimentApi, context, context.catalog, request, reply, model, body, (target) => send(request, reply, target, request.url, body));
-  });
-  app.post('/predict', async (request, reply) => {
-    const { model, body } = await chosen(request, routesLanguages);
-    if (!routesLanguages(model) || !Buffer.isBuffer(body)) return send(request, reply, model, request.url, body);
-    return answerByLanguage(predictApi, context, context.catalog, request, reply, model, body, (target) => send(request, reply, target, request.url, body));
-  });
+  app.post('/v1/sentiment', byHeaderOrField(sentimentApi));
+  app.post('/predict', byHeaderOrField(predictApi));
   app.get('/v1/model', async (request, reply) => send(request, reply, route(modelFromHeader(request.headers[MODEL_HEADER])), request.url, undefined));
 
   // V2: the path names the model. A `name.namespace` is rewritten to the name the runtime serves under.
