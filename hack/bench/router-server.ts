@@ -17,7 +17,7 @@ const cfg = defaultAndValidate({});
 const catalog = new Catalog();
 const upstreams = new Upstreams(cfg.upstream);
 const metrics = new RouterMetrics();
-catalog.set({ namespace: 'bench', name, uid: 'bench', ready: [upstream], replicas: 1, wakeable: false });
+catalog.set({ namespace: 'bench', name, uid: 'bench', ready: [upstream], replicas: 1, wakeable: false, languages: [] });
 upstreams.update(`bench/${name}`, [upstream]);
 const app = buildApp({
   catalog, upstreams, holds: new Holds(cfg.hold), metrics, wake: () => undefined,

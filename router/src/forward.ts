@@ -38,42 +38,75 @@ export async function forward(f: Forwarding, request: FastifyRequest, reply: Fas
     if (!reply.raw.writableEnded) abort.abort();
   };
   reply.raw.once('close', onClose);
+  const { answer, upstream } = await exchange(f, request, model, path, body, abort.signal);
+  const done = once(() => {
+    f.upstreams.release(upstream);
+    reply.raw.off('close', onClose);
+  });
+  answer.body.once('end', done).once('close', done).once('error', done);
+  // As for requests: a short answer goes out in one write, a long one streams. Read before any
+  // header is set, so a pod failing mid-answer leaves a clean reply for the error.
+  let payload: Buffer | Readable = answer.body;
+  if (Number(answer.headers['content-length']) <= SMALL_ANSWER_BYTES) {
+    try {
+      payload = await readAnswer(answer, upstream, key, abort.signal);
+    } finally {
+      done();
+    }
+  }
+  void reply.code(answer.statusCode);
+  for (const [name, value] of Object.entries(answer.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) void reply.header(name, value);
+  void reply.header(REQUEST_ID_HEADER, request.id);
+  return reply.send(payload);
+}
+
+/** A pod's whole answer to a request the router made up (part of a split one). */
+export interface WholeAnswer {
+  statusCode: number;
+  contentType: string | undefined;
+  body: Buffer;
+}
+
+/** Sends `body` to a ready pod of `model` as `forward` does, and reads the whole answer instead of passing it on. */
+export async function fetchWhole(f: Forwarding, request: FastifyRequest, model: RoutedModel, path: string, body: Buffer, signal: AbortSignal): Promise<WholeAnswer> {
+  const { answer, upstream } = await exchange(f, request, model, path, body, signal);
+  try {
+    const contentType = answer.headers['content-type'];
+    return { statusCode: answer.statusCode, contentType: Array.isArray(contentType) ? contentType[0] : contentType, body: await readAnswer(answer, upstream, `${model.namespace}/${model.name}`, signal) };
+  } finally {
+    f.upstreams.release(upstream);
+  }
+}
+
+/**
+ * The request sent to a ready pod (held until there is one), and the pod's answer unread. A pod
+ * that fails before answering is a 502; a body that was already read is retried once on another
+ * pod, a streamed one cannot be. The caller releases the upstream once the answer is read.
+ */
+async function exchange(f: Forwarding, request: FastifyRequest, model: RoutedModel, path: string, body: ForwardBody, signal: AbortSignal): Promise<{ answer: Dispatcher.ResponseData; upstream: Upstream }> {
+  const key = `${model.namespace}/${model.name}`;
   const headers = requestHeaders(request.headers, request.id, body);
   const replayable = !isStream(body);
   for (let attempt = 1; ; attempt++) {
-    const upstream = f.upstreams.pick(key) ?? await held(f, model, key, abort.signal);
-    let answer: Dispatcher.ResponseData;
+    const upstream = f.upstreams.pick(key) ?? await held(f, model, key, signal);
     try {
-      answer = await upstream.pool.request({ path, method: request.method as Dispatcher.HttpMethod, headers, body: body ?? null, signal: abort.signal });
+      return { answer: await upstream.pool.request({ path, method: request.method as Dispatcher.HttpMethod, headers, body: body ?? null, signal }), upstream };
     } catch (err) {
       f.upstreams.release(upstream);
-      if (abort.signal.aborted) throw new RouterError('ClientGone', 'client closed the request');
+      if (signal.aborted) throw new RouterError('ClientGone', 'client closed the request');
       f.metrics.upstreamErrors.inc({ namespace: model.namespace, model: model.name });
       if (replayable && attempt < 2) continue;
       throw new RouterError('UpstreamFailed', `pod ${upstream.url} of model ${key} failed before answering: ${(err as Error).message}`);
     }
-    const done = once(() => {
-      f.upstreams.release(upstream);
-      reply.raw.off('close', onClose);
-    });
-    answer.body.once('end', done).once('close', done).once('error', done);
-    // As for requests: a short answer goes out in one write, a long one streams. Read before any
-    // header is set, so a pod failing mid-answer leaves a clean reply for the error.
-    let payload: Buffer | Readable = answer.body;
-    if (Number(answer.headers['content-length']) <= SMALL_ANSWER_BYTES) {
-      try {
-        payload = Buffer.from(await answer.body.arrayBuffer());
-      } catch (err) {
-        if (abort.signal.aborted) throw new RouterError('ClientGone', 'client closed the request');
-        throw new RouterError('UpstreamFailed', `pod ${upstream.url} of model ${key} failed while answering: ${(err as Error).message}`);
-      } finally {
-        done();
-      }
-    }
-    void reply.code(answer.statusCode);
-    for (const [name, value] of Object.entries(answer.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) void reply.header(name, value);
-    void reply.header(REQUEST_ID_HEADER, request.id);
-    return reply.send(payload);
+  }
+}
+
+async function readAnswer(answer: Dispatcher.ResponseData, upstream: Upstream, key: string, signal: AbortSignal): Promise<Buffer> {
+  try {
+    return Buffer.from(await answer.body.arrayBuffer());
+  } catch (err) {
+    if (signal.aborted) throw new RouterError('ClientGone', 'client closed the request');
+    throw new RouterError('UpstreamFailed', `pod ${upstream.url} of model ${key} failed while answering: ${(err as Error).message}`);
   }
 }
 

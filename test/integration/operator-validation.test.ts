@@ -38,6 +38,8 @@ const invalid: [string, Record<string, unknown>, string][] = [
   ['min replicas above max', { autoscaling: { enabled: true, minReplicas: 5, maxReplicas: 2 } }, 'autoscaling.minReplicas must not exceed autoscaling.maxReplicas'],
   ['metric kafkaLag without a stream', { autoscaling: { enabled: true, metric: 'kafkaLag' } }, 'autoscaling.metric kafkaLag requires spec.stream.kafka'],
   ['negative replicas', { replicas: -1 }, 'spec.replicas in body should be greater than or equal to 0'],
+  ['a language routed twice', { routing: { languages: [{ language: 'zh', model: 'a' }, { language: 'zh', model: 'b' }] } }, 'routing.languages lists a language twice'],
+  ['a language route without a language tag', { routing: { languages: [{ language: 'Chinese', model: 'a' }] } }, 'spec.routing.languages[0].language in body should match'],
   ['GPUs with the CPU provider', { resources: { gpu: { count: 1 } } }, 'resources.gpu.count >= 1 requires runtime.executionProvider: cuda'],
   ['cuda without a GPU', cuda({ count: 0 }), 'runtime.executionProvider cuda requires resources.gpu.count >= 1'],
   ['a GPU product without GPUs', { resources: { gpu: { product: 'NVIDIA-H100-80GB-HBM3' } } }, 'resources.gpu.product needs resources.gpu.count >= 1'],

@@ -18,7 +18,7 @@ import { run as runRouter } from '../../router/src/run.js';
 import { cpuNode, k8sBinDir, startControlPlane, type ControlPlane } from '../support/controlplane.js';
 import { createNamespace, listEvents, waitFor } from '../support/kube.js';
 import { applyModel, readModel, scrape, startOperator, sumMetric, waitForModel, type RunningOperator } from '../support/operator.js';
-import { post, repoRoot, spawnRuntime, waitForReadyUrl } from '../support/runtime.js';
+import { models, post, readTsv, repoRoot, requireShared, sharedDir, spawnRuntime, waitForReadyUrl } from '../support/runtime.js';
 
 const ns = 'router';
 const RELEASE_NAMESPACE = 'sentiment-system';
@@ -37,8 +37,8 @@ describe('router: one endpoint for every model, scale from zero', () => {
   let router: { port: number; done: Promise<void> };
   let base: string;
 
-  const runtimeFor = async (model: string) => {
-    const child = spawnRuntime(['--server.port=0', '--server.host=127.0.0.1', '--server.drainDelayMs=0', '--session.intraOpThreads=1', `--model.name=${model}`]);
+  const runtimeFor = async (model: string, ...args: string[]) => {
+    const child = spawnRuntime(['--server.port=0', '--server.host=127.0.0.1', '--server.drainDelayMs=0', '--session.intraOpThreads=1', `--model.name=${model}`, ...args]);
     children.push(child);
     urls[model] = await waitForReadyUrl(child);
   };
@@ -48,6 +48,7 @@ describe('router: one endpoint for every model, scale from zero', () => {
     const [plane] = await Promise.all([
       startControlPlane({ scheduler: true, controllerManager: true, nodes: [cpuNode('cpu-1', { cpu: '8' })] }),
       runtimeFor('always'), runtimeFor('sleepy'),
+      runtimeFor('reviews', `--model.path=${requireShared(models.english)}`), runtimeFor('reviews-zh', `--model.path=${requireShared(models.chinese)}`),
     ]);
     cp = plane;
     for (const namespace of [ns, RELEASE_NAMESPACE]) await createNamespace(cp.kubeConfig, namespace);
@@ -75,11 +76,14 @@ describe('router: one endpoint for every model, scale from zero', () => {
     });
     // At zero and not the autoscaler's to wake: the router must leave it there.
     await applyModel(cp.kubeConfig, ns, 'parked', { replicas: 0 });
+    // One endpoint for both languages: English by the model itself, Chinese by reviews-zh.
+    await applyModel(cp.kubeConfig, ns, 'reviews-zh', { replicas: 1 });
+    await applyModel(cp.kubeConfig, ns, 'reviews', { replicas: 1, routing: { languages: [{ language: 'zh', model: 'reviews-zh' }] } });
     await waitFor(async () => {
       const res = await fetch(`${base}/v1/models`);
       const { models } = (await res.json()) as { models: { id: string; state: string }[] };
-      return models.find((m) => m.id === 'always')?.state === 'Ready' && models.length === 3;
-    }, 60_000, 'the router never listed "always" as Ready');
+      return ['always', 'reviews', 'reviews-zh'].every((id) => models.find((m) => m.id === id)?.state === 'Ready') && models.length === 5;
+    }, 60_000, 'the router never listed "always", "reviews" and "reviews-zh" as Ready');
   });
   afterAll(async () => {
     stopRouter.abort();
@@ -95,6 +99,8 @@ describe('router: one endpoint for every model, scale from zero', () => {
     expect(((await res.json()) as { models: unknown[] }).models).toEqual([
       { id: 'always', name: 'always', namespace: ns, readyReplicas: 1, replicas: 1, scaleFromZero: false, state: 'Ready' },
       { id: 'parked', name: 'parked', namespace: ns, readyReplicas: 0, replicas: 0, scaleFromZero: false, state: 'ScaledToZero' },
+      { id: 'reviews', name: 'reviews', namespace: ns, readyReplicas: 1, replicas: 1, scaleFromZero: false, state: 'Ready' },
+      { id: 'reviews-zh', name: 'reviews-zh', namespace: ns, readyReplicas: 1, replicas: 1, scaleFromZero: false, state: 'Ready' },
       { id: 'sleepy', name: 'sleepy', namespace: ns, readyReplicas: 0, replicas: 0, scaleFromZero: true, state: 'ScaledToZero' },
     ]);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
@@ -118,6 +124,39 @@ describe('router: one endpoint for every model, scale from zero', () => {
     expect(unknown.json).toEqual({ error: 'unknown model "nope"', error_type: 'NotFound' });
     const v2Unknown = await post(`${base}/v2/models/nope/infer`, { inputs: [] });
     expect(v2Unknown.status).toBe(404);
+  });
+
+  it('answers each text of a mixed zh/en request by the model of its language, in the order sent', async () => {
+    const english = readTsv(join(sharedDir, 'data/sst2/dev.tsv')).slice(0, 8).map((row) => row.sentence);
+    const chinese = readTsv(join(sharedDir, 'data/chnsenticorp/dev.tsv')).slice(0, 8).map((row) => row.sentence);
+    // Interleaved unevenly, so that order mistakes cannot cancel out.
+    const texts = [english[0]!, chinese[0]!, chinese[1]!, english[1]!, english[2]!, ...chinese.slice(2), ...english.slice(3)];
+    const isChinese = texts.map((text) => chinese.includes(text));
+    const routed = await post(`${base}/v1/sentiment`, { model: 'reviews', texts });
+    expect(routed.status).toBe(200);
+    expect(routed.json.model).toBe('reviews,reviews-zh');
+
+    // Each runtime's own answer for the same texts, asked directly.
+    type Result = { label: string; score: number; warnings: string[] };
+    const direct = async (model: string, subset: string[]) => (await post(`${urls[model]}/v1/sentiment`, { texts: subset })).json.results as Result[];
+    const [fromEnglish, fromChinese] = await Promise.all([direct('reviews', texts.filter((_, i) => !isChinese[i])), direct('reviews-zh', texts.filter((_, i) => isChinese[i]))]);
+    const expected = texts.map((_, i) => (isChinese[i] ? fromChinese : fromEnglish).shift()!);
+    const summary = (results: Result[]) => results.map((r) => ({ label: r.label, score: r.score.toFixed(4), warnings: r.warnings }));
+    expect(summary(routed.json.results as Result[])).toEqual(summary(expected));
+    // The wrong model would have warned about the script (runtime/src/http/present.ts): no text got one.
+    expect((routed.json.results as Result[]).flatMap((r) => r.warnings).filter((w) => /script.*not trained on/.test(w))).toEqual([]);
+
+    // One Chinese text alone goes whole to the Chinese model, named by header like any request.
+    const one = await post(`${base}/v1/sentiment`, { text: chinese[0] }, { 'sentiment-model': 'reviews' });
+    expect(one.json).toMatchObject({ model: 'reviews-zh', results: [{ label: expected[1]!.label, warnings: expected[1]!.warnings }] });
+
+    // TEI's /predict batch is split the same way; a V2 request goes whole to the model of most of its texts.
+    const tei = await post(`${base}/predict`, { inputs: texts.map((text) => [text]) }, { 'sentiment-model': 'reviews' });
+    expect(tei.status).toBe(200);
+    expect((tei.json as { label: string }[][]).map((ranking) => ranking[0]!.label)).toEqual(expected.map((r) => r.label));
+    const v2 = await post(`${base}/v2/models/reviews/infer`, { inputs: [{ name: 'text', shape: [3], datatype: 'BYTES', data: [chinese[0], english[0], chinese[1]] }] });
+    expect(v2.status).toBe(200);
+    expect(v2.json.model_name).toBe('reviews-zh');
   });
 
   it('holds requests for a model at zero, scales it to one, and answers every held request correctly', async () => {

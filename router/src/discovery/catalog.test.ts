@@ -18,7 +18,7 @@ describe('routedModel', () => {
       slice('other', [{ ip: '10.0.9.9', ready: true }]),
       slice('reviews', [{ ip: 'fd00::5', ready: true }]),
     ], endpointAddress);
-    expect(routed).toMatchObject({ namespace: 'ml', name: 'reviews', replicas: 3, wakeable: false });
+    expect(routed).toMatchObject({ namespace: 'ml', name: 'reviews', replicas: 3, wakeable: false, languages: [] });
     expect(routed.ready).toEqual(['http://10.0.0.1:8080', 'http://10.0.0.2:8080', 'http://[fd00::5]:8080']);
   });
 
@@ -42,11 +42,15 @@ describe('routedModel', () => {
     expect(sameRoute(a, b)).toBe(true);
     expect(sameRoute(a, { ...b, ready: [] })).toBe(false);
     expect(sameRoute(a, undefined)).toBe(false);
+    const routing = { languages: [{ language: 'zh', model: 'reviews-zh' }] };
+    const zh = routedModel(sentimentModel({ routing }, 'reviews'), [slice('reviews', [{ ip: '10.0.0.1', ready: true }])], endpointAddress);
+    expect(zh.languages).toEqual([{ language: 'zh', scripts: ['Hani'], model: 'reviews-zh' }]);
+    expect(sameRoute(a, zh)).toBe(false);
   });
 });
 
 describe('Catalog', () => {
-  const model = (namespace: string, name: string) => ({ namespace, name, uid: `${namespace}-${name}`, ready: [], replicas: 1, wakeable: false });
+  const model = (namespace: string, name: string) => ({ namespace, name, uid: `${namespace}-${name}`, ready: [], replicas: 1, wakeable: false, languages: [] });
 
   it('resolves a bare name held by one namespace, and name.namespace always', () => {
     const catalog = new Catalog();

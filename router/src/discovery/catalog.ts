@@ -1,4 +1,5 @@
 import type { V1EndpointSlice } from '@kubernetes/client-node';
+import { scriptsOfLanguage } from '#contract/language.js';
 import type { SentimentModel } from '../../../operator/src/api/v1alpha1/index.js';
 
 /** The label the EndpointSlice controller puts on every slice of a Service. */
@@ -35,6 +36,15 @@ export interface RoutedModel {
    * may ask for the first replica. Any other model at zero was put there by someone who meant it.
    */
   wakeable: boolean;
+  /** spec.routing.languages, with the scripts each language is written in: in order, first match wins. */
+  languages: LanguageRoute[];
+}
+
+/** Texts mostly in one of `scripts` go to `model`, in the same namespace. */
+export interface LanguageRoute {
+  language: string;
+  scripts: string[];
+  model: string;
 }
 
 export function routedModel(model: SentimentModel, slices: readonly V1EndpointSlice[], address: EndpointAddress): RoutedModel {
@@ -59,12 +69,14 @@ export function routedModel(model: SentimentModel, slices: readonly V1EndpointSl
     ready: [...ready].sort(),
     replicas: model.spec.replicas,
     wakeable: enabled && engine === 'builtin' && minReplicas === 0 && !model.metadata.deletionTimestamp,
+    languages: (model.spec.routing?.languages ?? []).map(({ language, model: target }) => ({ language, scripts: scriptsOfLanguage(language), model: target })),
   };
 }
 
 export function sameRoute(a: RoutedModel | undefined, b: RoutedModel | undefined): boolean {
   if (!a || !b) return a === b;
-  return a.uid === b.uid && a.replicas === b.replicas && a.wakeable === b.wakeable && a.ready.length === b.ready.length && a.ready.every((u, i) => u === b.ready[i]);
+  return a.uid === b.uid && a.replicas === b.replicas && a.wakeable === b.wakeable && a.ready.length === b.ready.length && a.ready.every((u, i) => u === b.ready[i])
+    && a.languages.length === b.languages.length && a.languages.every((l, i) => l.language === b.languages[i]!.language && l.model === b.languages[i]!.model);
 }
 
 /**

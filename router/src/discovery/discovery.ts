@@ -15,7 +15,7 @@ function slimModel(model: SentimentModel): SentimentModel {
   return {
     apiVersion: model.apiVersion, kind: model.kind,
     metadata: { name, namespace, uid, generation, deletionTimestamp, resourceVersion },
-    spec: { replicas: model.spec.replicas, autoscaling: model.spec.autoscaling } as SentimentModel['spec'],
+    spec: { replicas: model.spec.replicas, autoscaling: model.spec.autoscaling, routing: model.spec.routing } as SentimentModel['spec'],
   };
 }
 

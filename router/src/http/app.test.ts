@@ -43,9 +43,9 @@ describe('router HTTP', () => {
 
   beforeAll(async () => {
     pods = await Promise.all([echoServer('a'), echoServer('b'), echoServer('zh')]);
-    put({ namespace: 'shop', name: 'reviews', uid: '1', ready: [pods[0]!.url, pods[1]!.url], replicas: 2, wakeable: false });
-    put({ namespace: 'blog', name: 'posts', uid: '2', ready: [pods[2]!.url], replicas: 1, wakeable: false });
-    put({ namespace: 'blog', name: 'sleepy', uid: '3', ready: [], replicas: 0, wakeable: true });
+    put({ namespace: 'shop', name: 'reviews', uid: '1', ready: [pods[0]!.url, pods[1]!.url], replicas: 2, wakeable: false, languages: [] });
+    put({ namespace: 'blog', name: 'posts', uid: '2', ready: [pods[2]!.url], replicas: 1, wakeable: false, languages: [] });
+    put({ namespace: 'blog', name: 'sleepy', uid: '3', ready: [], replicas: 0, wakeable: true, languages: [] });
     await app.ready();
   });
   afterEach(() => {
@@ -127,11 +127,11 @@ describe('router HTTP', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(woken).toEqual(['sleepy']);
     expect(holds.count('blog/sleepy')).toBe(1);
-    put({ namespace: 'blog', name: 'sleepy', uid: '3', ready: [pods[2]!.url], replicas: 1, wakeable: true });
+    put({ namespace: 'blog', name: 'sleepy', uid: '3', ready: [pods[2]!.url], replicas: 1, wakeable: true, languages: [] });
     holds.release('blog/sleepy');
     const res = await pending;
     expect(res.statusCode).toBe(200);
-    put({ namespace: 'blog', name: 'sleepy', uid: '3', ready: [], replicas: 0, wakeable: true });
+    put({ namespace: 'blog', name: 'sleepy', uid: '3', ready: [], replicas: 0, wakeable: true, languages: [] });
   });
 
   it('answers 503 with Retry-After when no pod is ready within the hold timeout, and 429 beyond the hold bound', async () => {
@@ -147,12 +147,12 @@ describe('router HTTP', () => {
   it('retries a read body on another pod when one refuses the connection, and answers 502 when none is left', async () => {
     const dead = await echoServer('dead');
     await new Promise((resolve) => dead.server.close(resolve));
-    put({ namespace: 'blog', name: 'flaky', uid: '4', ready: [dead.url, pods[2]!.url], replicas: 2, wakeable: false });
+    put({ namespace: 'blog', name: 'flaky', uid: '4', ready: [dead.url, pods[2]!.url], replicas: 2, wakeable: false, languages: [] });
     for (let i = 0; i < 4; i++) {
       const res = await app.inject({ method: 'POST', url: '/v1/sentiment', headers: { 'content-type': 'application/json' }, payload: { model: 'flaky', text: 'x' } });
       expect(res.statusCode).toBe(200);
     }
-    put({ namespace: 'blog', name: 'flaky', uid: '4', ready: [dead.url], replicas: 1, wakeable: false });
+    put({ namespace: 'blog', name: 'flaky', uid: '4', ready: [dead.url], replicas: 1, wakeable: false, languages: [] });
     const res = await app.inject({ method: 'POST', url: '/v1/sentiment', headers: { 'content-type': 'application/json' }, payload: { model: 'flaky', text: 'x' } });
     expect(res.statusCode).toBe(502);
     expect(res.json()).toMatchObject({ error_type: 'UpstreamFailed' });
@@ -167,7 +167,7 @@ describe('router HTTP', () => {
       setTimeout(() => res.socket?.destroy(), 20);
     });
     await new Promise<void>((resolve) => dying.listen(0, '127.0.0.1', resolve));
-    put({ namespace: 'blog', name: 'dying', uid: '5', ready: [`http://127.0.0.1:${(dying.address() as AddressInfo).port}`], replicas: 1, wakeable: false });
+    put({ namespace: 'blog', name: 'dying', uid: '5', ready: [`http://127.0.0.1:${(dying.address() as AddressInfo).port}`], replicas: 1, wakeable: false, languages: [] });
     const res = await app.inject({ method: 'POST', url: '/v1/sentiment', headers: { 'sentiment-model': 'dying' }, payload: { text: 'x' } });
     expect(res.statusCode).toBe(502);
     expect(res.json()).toMatchObject({ error_type: 'UpstreamFailed' });

@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import type { Catalog, RoutedModel } from '../discovery/catalog.js';
 import { forward, REQUEST_ID_HEADER, type ForwardBody, type Forwarding } from '../forward.js';
 import { MODEL_HEADER, modelFromHeader, modelFromJson, NO_MODEL } from '../select.js';
+import { answerByLanguage, predictApi, sentimentApi, v2Target, type SplitApi } from './by-language.js';
 import { registerErrorHandling, RouterError } from './errors.js';
 
 export interface RouterContext extends Forwarding {
@@ -84,27 +85,48 @@ export function buildApp(context: RouterContext, exposition: { contentType: stri
     return forward(context, request, reply, model, path, body);
   };
 
-  // The runtime's own API and TEI's: the model comes from the header, else from the JSON body.
-  const byHeaderOrField = async (request: FastifyRequest, reply: FastifyReply) => {
+  // The runtime's own API and TEI's: the model comes from the header, else from the JSON body. A
+  // body for a model with language routes is read whole: its texts decide where it goes.
+  const routesLanguages = (model: RoutedModel) => model.languages.length > 0;
+  const byHeaderOrField = (api: SplitApi) => async (request: FastifyRequest, reply: FastifyReply) => {
     const named = modelFromHeader(request.headers[MODEL_HEADER]);
-    if (named !== undefined) return send(request, reply, route(named), request.url, await smallBodyRead(request));
     const stream = request.body as Readable | undefined;
-    if (stream === undefined) return send(request, reply, route(undefined), request.url, undefined);
-    const read = modelFromJson(await readBody(stream, context.bodyLimitBytes));
-    return send(request, reply, route(read.model), request.url, read.body);
+    let model: RoutedModel;
+    let body: ForwardBody;
+    if (named !== undefined) {
+      model = route(named);
+      body = stream && routesLanguages(model) ? await readBody(stream, context.bodyLimitBytes) : await smallBodyRead(request);
+    } else if (stream === undefined) {
+      model = route(undefined);
+    } else {
+      const read = modelFromJson(await readBody(stream, context.bodyLimitBytes));
+      model = route(read.model);
+      body = read.body;
+    }
+    if (!routesLanguages(model) || !Buffer.isBuffer(body)) return send(request, reply, model, request.url, body);
+    return answerByLanguage(api, context, context.catalog, request, reply, model, body, (target) => send(request, reply, target, request.url, body));
   };
-  app.post('/v1/sentiment', byHeaderOrField);
-  app.post('/predict', byHeaderOrField);
+  app.post('/v1/sentiment', byHeaderOrField(sentimentApi));
+  app.post('/predict', byHeaderOrField(predictApi));
   app.get('/v1/model', async (request, reply) => send(request, reply, route(modelFromHeader(request.headers[MODEL_HEADER])), request.url, undefined));
 
   // V2: the path names the model. A `name.namespace` is rewritten to the name the runtime serves under.
+  // A model with language routes hands an inference request, read whole, to the model of most of its texts.
   const v2 = async (request: FastifyRequest<{ Params: { name: string; '*'?: string } }>, reply: FastifyReply) => {
-    const model = route(request.params.name);
+    let model = route(request.params.name);
     // From the raw URL: the parameter is decoded, the URL is not.
     const afterName = request.url.slice('/v2/models/'.length);
     const cut = afterName.search(/[/?]/);
     const rest = cut === -1 ? '' : afterName.slice(cut);
-    return send(request, reply, model, `/v2/models/${encodeURIComponent(model.name)}${rest}`, await smallBodyRead(request));
+    const stream = request.body as Readable | undefined;
+    let body: ForwardBody;
+    if (routesLanguages(model) && stream && /^\/(versions\/[^/]+\/)?infer(\?|$)/.test(rest)) {
+      body = await readBody(stream, context.bodyLimitBytes);
+      model = v2Target(context.catalog, model, body, request.headers[V2_BINARY_HEADER] !== undefined);
+    } else {
+      body = await smallBodyRead(request);
+    }
+    return send(request, reply, model, `/v2/models/${encodeURIComponent(model.name)}${rest}`, body);
   };
   app.route({ method: ['GET', 'POST'], url: '/v2/models/:name', handler: v2 });
   app.route({ method: ['GET', 'POST'], url: '/v2/models/:name/*', handler: v2 });
@@ -122,6 +144,8 @@ function listed(catalog: Catalog, m: RoutedModel): ListedModel {
  * CPU per request), and a read body can be retried on another pod. Longer or chunked ones stream.
  */
 const SMALL_BODY_BYTES = 64 * 1024;
+/** The V2 binary extension's header: a body in it is JSON followed by raw tensors. */
+const V2_BINARY_HEADER = 'inference-header-content-length';
 
 async function smallBodyRead(request: FastifyRequest): Promise<ForwardBody> {
   const stream = request.body as Readable | undefined;

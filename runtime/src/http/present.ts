@@ -1,5 +1,5 @@
 import type { Prediction } from '../core/infer.js';
-import { foreignScripts, scriptNames } from '../model/language.js';
+import { foreignScripts, scriptNames } from '#contract/language.js';
 import type { ModelInfo } from '../model/served-model.js';
 import { argmax } from '../core/scores.js';
 import type { LabelScore, SentimentResult } from './schemas.js';

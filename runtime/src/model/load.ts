@@ -10,7 +10,7 @@ import { Classifier, predictionBytes, type Prediction } from '../core/infer.js';
 import { BatchQueue } from '../core/queue.js';
 import { TextEncoder } from '../core/tokenizer.js';
 import type { RuntimeMetrics } from '../metrics.js';
-import { modelLanguage } from './language.js';
+import { modelLanguage } from '#contract/language.js';
 import { readManifest } from './manifest.js';
 import type { LoadedModel } from './served-model.js';
 

@@ -1,6 +1,6 @@
 import type { ExecutionProvider, Quantization } from '#contract/runtime-config.js';
 import type { ClassifyOptions, Prediction } from '../core/infer.js';
-import type { ModelLanguage } from './language.js';
+import type { ModelLanguage } from '#contract/language.js';
 
 export interface ModelInfo {
   /** Class names by index, as the model's logits are ordered. */

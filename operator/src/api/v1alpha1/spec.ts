@@ -269,6 +269,31 @@ export const Rollout = Type.Object(
   { default: {}, description: 'How a change to the pod template rolls out.' },
 );
 
+export const LanguageRoute = Type.Object(
+  {
+    language: Type.String({
+      minLength: 2,
+      maxLength: 35,
+      pattern: '^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$',
+      description: 'A BCP 47 language tag, e.g. zh or ja: texts mostly written in its script (Han for zh; Han and kana for ja; Latin for en) go to the model.',
+    }),
+    model: ObjectName('The SentimentModel in the same namespace that answers these texts. The router sends it the texts directly; its own routing is not followed.'),
+  },
+  { description: 'Texts in one language, and the model that answers them.' },
+);
+
+export const Routing = Type.Object(
+  {
+    languages: Type.Array(LanguageRoute, {
+      minItems: 1,
+      maxItems: 16,
+      description: 'Checked in order, first match wins; texts that match none (and texts without letters) are answered by this model.',
+      ...validations({ rule: 'self.all(a, self.exists_one(b, b.language == a.language))', message: 'routing.languages lists a language twice' }),
+    }),
+  },
+  { description: 'Language routing by the router: /v1/sentiment and /predict requests for this model have each text answered by the model of its script, in one answer in the order sent; a V2 request goes whole to the model most of its texts go to.' },
+);
+
 export const ServerAuth = Type.Object({
   tokenSecretRef: Type.Object(
     {
@@ -313,6 +338,7 @@ export const SentimentModelSpec = Type.Object(
     replicas: Type.Integer({ minimum: 0, maximum: 1000, default: 1, format: 'int32', description: 'Runtime pods; with autoscaling enabled the autoscaler sets it (the scale subresource).' }),
     autoscaling: Autoscaling,
     rollout: Rollout,
+    routing: Type.Optional(Routing),
     server: Server,
     stream: Type.Optional(Stream),
   },
@@ -375,3 +401,4 @@ export type ModelSource = Static<typeof ModelSource>;
 export type UrlSource = Static<typeof UrlSource>;
 export type RolloutStrategy = Static<typeof RolloutStrategy>;
 export type Server = Static<typeof Server>;
+export type Routing = Static<typeof Routing>;

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { Tokenizer } from 'tokenizers';
 import { describe, expect, it } from 'vitest';
-import { models, readTsv, requireShared, sharedDir } from '../../../test/support/runtime.js';
-import { foreignScripts, modelLanguage, scriptNames } from './language.js';
+import { models, readTsv, requireShared, sharedDir } from '../../test/support/runtime.js';
+import { dominantScript, foreignScripts, modelLanguage, scriptNames } from './language.js';
 
 const vocabulary = (dir: string): string[] => Object.keys(Tokenizer.fromFile(requireShared(join(dir, 'tokenizer.json'))).getVocab());
 const english = modelLanguage([], vocabulary(models.english));
@@ -62,5 +62,24 @@ describe('a text in a script the model does not read', () => {
     // A brand name in a Chinese review is not another language.
     expect(foreignScripts('iPhone手机的屏幕很好，电池也耐用，非常满意。', chinese.scripts)).toEqual([]);
     expect(foreignScripts('12345 !!!', chinese.scripts)).toEqual([]);
+  });
+});
+
+describe('the script most of a text is written in', () => {
+  it('is Latin for every SST-2 dev sentence and Han for (almost) every ChnSentiCorp dev review', () => {
+    const sst2 = readTsv(join(sharedDir, 'data/sst2/dev.tsv')).map((row) => row.sentence);
+    const chnsenticorp = readTsv(join(sharedDir, 'data/chnsenticorp/dev.tsv')).map((row) => row.sentence);
+    const share = (texts: string[], script: string) => texts.filter((text) => dominantScript(text) === script).length / texts.length;
+    const shares = { sst2Latin: share(sst2, 'Latn'), chnsenticorpHan: share(chnsenticorp, 'Hani') };
+    console.log('dominant script:', shares);
+    expect(shares.sst2Latin).toBe(1);
+    expect(shares.chnsenticorpHan).toBeGreaterThan(0.995);
+  });
+
+  it('counts words, not letters, and is none for a text without letters', () => {
+    expect(dominantScript('iPhone手机的屏幕很好')).toBe('Hani');
+    expect(dominantScript('The 酒店 was lovely and quiet')).toBe('Latn');
+    expect(dominantScript('이 영화는 정말 재미있었어요.')).toBe('Hang');
+    expect(dominantScript('12345 !!! 🙂')).toBeUndefined();
   });
 });

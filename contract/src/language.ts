@@ -49,7 +49,8 @@ function scriptOf(char: string): Script | undefined {
   return PATTERNS.find(([, pattern]) => pattern.test(char))?.[0];
 }
 
-function scriptsOfLanguage(tag: string): Script[] {
+/** The scripts a BCP 47 language tag is written in (zh: Han; ja: Han and both kana); none for a tag Intl does not know. */
+export function scriptsOfLanguage(tag: string): Script[] {
   let script: string | undefined;
   try {
     script = new Intl.Locale(tag).maximize().script;
@@ -80,14 +81,12 @@ export function modelLanguage(declared: string[], vocabulary: Iterable<string>):
 }
 
 /**
- * The scripts of `text` the model does not read, when they hold at least FOREIGN_SHARE of its
- * words; otherwise none.
+ * Words per script in the start of `text` ('other' for letters of scripts not listed), and
+ * their total.
  */
-export function foreignScripts(text: string, modelScripts: readonly string[]): string[] {
-  if (modelScripts.length === 0) return [];
-  const foreign = new Map<string, number>();
+function wordsByScript(text: string): { words: number; byScript: Map<string, number> } {
+  const byScript = new Map<string, number>();
   let words = 0;
-  let foreignWords = 0;
   let previous: string | undefined;
   for (const char of text.slice(0, SAMPLE_CHARS)) {
     // Marks shared by scripts (the long-vowel mark ー) and non-letters neither start nor end a word.
@@ -97,12 +96,32 @@ export function foreignScripts(text: string, modelScripts: readonly string[]): s
     previous = script;
     if (!counts) continue;
     words++;
-    if (modelScripts.includes(script)) continue;
-    foreignWords++;
-    foreign.set(script, (foreign.get(script) ?? 0) + 1);
+    byScript.set(script, (byScript.get(script) ?? 0) + 1);
   }
+  return { words, byScript };
+}
+
+/**
+ * The scripts of `text` the model does not read, when they hold at least FOREIGN_SHARE of its
+ * words; otherwise none.
+ */
+export function foreignScripts(text: string, modelScripts: readonly string[]): string[] {
+  if (modelScripts.length === 0) return [];
+  const { words, byScript } = wordsByScript(text);
+  const foreign = [...byScript].filter(([script]) => !modelScripts.includes(script));
+  const foreignWords = foreign.reduce((sum, [, count]) => sum + count, 0);
   if (words === 0 || foreignWords < FOREIGN_SHARE * words) return [];
-  return [...foreign].sort((a, b) => b[1] - a[1]).map(([scriptName]) => scriptName);
+  return foreign.sort((a, b) => b[1] - a[1]).map(([scriptName]) => scriptName);
+}
+
+/**
+ * The script most words of `text` are written in ('other' for an unlisted one), or undefined
+ * for a text without letters. A tie goes to the script met first.
+ */
+export function dominantScript(text: string): string | undefined {
+  let best: [string, number] | undefined;
+  for (const entry of wordsByScript(text).byScript) if (!best || entry[1] > best[1]) best = entry;
+  return best?.[0];
 }
 
 /** English names of the scripts, for warnings people read. */
