@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, it } from 'vitest';
 import { ensureImages } from '../support/images.js';
-import { nodePrerequisites, startRealCluster } from '../support/node.js';
+import { hostFirewall, kubeRouterBin, nodePrerequisites, startRealCluster } from '../support/node.js';
 import { models, repoRoot } from '../support/runtime.js';
 import { defineE2eSuite, V1, V2, type E2eCluster } from './suite.js';
 
@@ -44,7 +44,9 @@ async function start(): Promise<E2eCluster> {
   const model2 = await images(v2, 'names', 'model');
   const corruptModel = await images(corrupt, 'names', 'model');
   const built = Date.now();
-  const cluster = await startRealCluster();
+  const kubeRouter = kubeRouterBin();
+  if (!kubeRouter) console.log('e2e: no kube-router built (hack/kube-router-setup.sh): NetworkPolicy is not enforced on this node');
+  const cluster = await startRealCluster({ kubeRouter });
   const up = Date.now();
   try {
     await images(v1, 'push', cluster.registry, 'all');
@@ -70,6 +72,7 @@ async function start(): Promise<E2eCluster> {
     pullPolicy: 'IfNotPresent',
     hostReachesServices: true,
     containerProcesses: cluster.containerProcesses,
+    networkPolicy: cluster.networkPolicy && { hostFirewallAtStart: cluster.networkPolicy.hostFirewallAtStart, hostFirewall },
     // The chart's own image names and defaults: the images were pushed under those names.
     chartValues: [],
     report,

@@ -1,7 +1,8 @@
 // The end-to-end test body, shared by every real cluster it runs on (a real node on this machine:
 // node.test.ts; k3s in Docker: sentiment.e2e.ts): the operator installed by its Helm chart, the
 // English CPU sample brought to Ready in real pods, answers through its Service's ClusterIP from
-// another namespace's pod (and from the host where the host routes to Services), a GitOps-style
+// another namespace's pod (and from the host where the host routes to Services), the chart's
+// NetworkPolicies enforced where the cluster enforces them (the real node's kube-router), a GitOps-style
 // version bump under steady in-cluster load, kubectl scale, leader failover, deletion, and a URL
 // model fetched from a private https store with its URL, token and CA from Secrets and a ConfigMap.
 import { execFile } from 'node:child_process';
@@ -10,9 +11,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppsV1Api, CoordinationV1Api, CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { AppsV1Api, CoordinationV1Api, CoreV1Api, NetworkingV1Api, type KubeConfig, type V1NetworkPolicy, type V1Pod } from '@kubernetes/client-node';
 import type { SentimentModel } from '../../operator/src/api/v1alpha1/index.js';
 import { applyObject, createNamespace, listPods, readDeployment, waitFor, waitForDeploymentAvailable } from '../support/kube.js';
 import { condition, isReady, readModel, recordStatuses, waitForModel } from '../support/operator.js';
@@ -25,6 +26,8 @@ export const RELEASE_NAMESPACE = 'sentiment-system';
 const SAMPLE = join(repoRoot, 'config', 'samples', 'english-cpu-int8.yaml');
 const ns = 'demo';
 const clientNs = 'clients';
+/** networkPolicy.monitoringNamespace's default: the one namespace the chart's policies admit to /metrics. */
+const monitoringNs = 'monitoring';
 const RESTRICTED = { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' };
 /** Per test: real pods pull, start and roll out on a shared 2-core machine. */
 const STEP_TIMEOUT_MS = 15 * 60_000;
@@ -45,6 +48,11 @@ export interface E2eCluster {
   hostReachesServices: boolean;
   /** The containers' processes as the node's kernel runs them, where the test shares the node's /proc. */
   containerProcesses?: () => { uids: number[]; rootReadOnly: boolean; cmdline: string[] }[];
+  /**
+   * Where the node enforces NetworkPolicy (the real node's test-only kube-router): the host's
+   * firewall now and as it was before the enforcer started, which must stay the same.
+   */
+  networkPolicy?: { hostFirewallAtStart: string; hostFirewall(): string };
   /** helm install flags beyond the release, chart and namespace. */
   chartValues: string[];
   /** Figures the suite measured, for the run's log. */
@@ -128,10 +136,57 @@ function clientPod(cluster: E2eCluster, name: string, serviceUrl: string, o: Cli
     SERVICE_URL: serviceUrl, UNTIL_REVISION: o.untilRevision, HOLD_MS: String(o.holdMs ?? 0), DEADLINE_S: String(o.deadlineS ?? 120),
     MIN_REQUESTS: String(o.minRequests ?? 1), WORKERS: String(o.workers ?? 1), TEXTS: JSON.stringify(TEXTS),
   };
+  return scriptPod(cluster, clientNs, name, CLIENT, env);
+}
+
+/**
+ * Whether calls from a pod get through: each check is retried over fresh connections until its
+ * outcome is the expected one ('open': HTTP 200 once; 'closed': no connection, three times in a
+ * row, so a policy still being programmed is waited for) or DEADLINE_S passes. Logs a JSON object
+ * of check name -> { outcome, detail, attempts } as its last line.
+ */
+const REACH = String.raw`
+import http from 'node:http';
+const { SERVICE_URL, CHECKS, DEADLINE_S } = process.env;
+const agent = new http.Agent({ keepAlive: false });
+const attempt = (c) => new Promise((resolve) => {
+  const req = http.request(SERVICE_URL + c.path, { method: c.method, agent, timeout: 3000, headers: c.body ? { 'content-type': 'application/json' } : {} }, (res) => {
+    res.resume();
+    res.on('end', () => resolve(res.statusCode === 200 ? { outcome: 'open', detail: 'HTTP 200' } : { outcome: 'answered', detail: 'HTTP ' + res.statusCode }));
+  });
+  req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'TIMEOUT' })));
+  req.on('error', (err) => resolve({ outcome: 'closed', detail: err.code ?? String(err) }));
+  req.end(c.body ? JSON.stringify(c.body) : undefined);
+});
+const deadline = Date.now() + Number(DEADLINE_S) * 1000;
+const results = {};
+await Promise.all(JSON.parse(CHECKS).map(async (c) => {
+  let last, attempts = 0, closedInRow = 0;
+  for (;;) {
+    last = await attempt(c);
+    attempts++;
+    closedInRow = last.outcome === 'closed' ? closedInRow + 1 : 0;
+    if (c.expect === 'open' ? last.outcome === 'open' : closedInRow >= 3) break;
+    if (Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  results[c.name] = { ...last, attempts };
+}));
+console.log(JSON.stringify(results));
+`;
+
+interface ReachCheck { name: string; method: 'GET' | 'POST'; path: string; body?: Json; expect: 'open' | 'closed' }
+
+function reachPod(cluster: E2eCluster, namespace: string, name: string, serviceUrl: string, checks: ReachCheck[]): V1Pod {
+  return scriptPod(cluster, namespace, name, REACH, { SERVICE_URL: serviceUrl, CHECKS: JSON.stringify(checks), DEADLINE_S: '90' });
+}
+
+/** A pod running SCRIPT (an ES module) on the runtime image's node, fit for Pod Security "restricted". */
+function scriptPod(cluster: E2eCluster, namespace: string, name: string, script: string, env: Record<string, string>): V1Pod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name, namespace: clientNs, labels: { app: 'sentiment-e2e-client' } },
+    metadata: { name, namespace, labels: { app: 'sentiment-e2e-client' } },
     spec: {
       restartPolicy: 'Never',
       // Pod Security "restricted", which the namespace enforces.
@@ -140,7 +195,7 @@ function clientPod(cluster: E2eCluster, name: string, serviceUrl: string, o: Cli
         name: 'client',
         image: cluster.images.runtime,
         imagePullPolicy: cluster.pullPolicy,
-        command: ['node', '--input-type=module', '-e', CLIENT],
+        command: ['node', '--input-type=module', '-e', script],
         env: Object.entries(env).map(([k, value]) => ({ name: k, value })),
         resources: { requests: { cpu: '100m', memory: '64Mi' } },
         securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
@@ -164,8 +219,8 @@ export function defineE2eSuite(title: string, start: () => Promise<E2eCluster>, 
     const core = () => kc().makeApiClient(CoreV1Api);
     const name = 'sst2-en';
     const logs = (pod: string) => core().readNamespacedPodLog({ name: pod, namespace: clientNs });
-    const finished = (pod: string, timeoutMs: number) => waitFor(async () => {
-      const p = await core().readNamespacedPod({ name: pod, namespace: clientNs });
+    const finished = (pod: string, timeoutMs: number, namespace = clientNs) => waitFor(async () => {
+      const p = await core().readNamespacedPod({ name: pod, namespace });
       return p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed' ? p : undefined;
     }, timeoutMs, `client pod ${pod} did not finish`, 1000);
     const summaryOf = async (pod: string): Promise<Json> => JSON.parse((await logs(pod)).trim().split('\n').at(-1) ?? '{}');
@@ -248,6 +303,73 @@ export function defineE2eSuite(title: string, start: () => Promise<E2eCluster>, 
       expect(summary.first.results.map((r: Json) => r.label)).toEqual(['positive', 'negative']);
       expect(summary.first.results[0].score).toBeGreaterThan(0.9);
       expect(summary.model).toMatchObject({ name, revision: tagOf(cluster.images.model(V1)), quantization: 'int8' });
+    }, STEP_TIMEOUT_MS);
+
+    it('enforces the chart NetworkPolicy: inference from allowed pods only, /metrics from the monitoring namespace, probes unaffected', async () => {
+      if (!cluster.networkPolicy) {
+        console.log('networkPolicy: this cluster\'s network enforces no NetworkPolicy (no kube-router built: hack/kube-router-setup.sh); not checked');
+        return;
+      }
+      const { hostFirewallAtStart, hostFirewall } = cluster.networkPolicy;
+      await createNamespace(kc(), monitoringNs, RESTRICTED);
+      // The policies exactly as the chart renders them for a release that watches the model's namespace.
+      const rendered = await cluster.helm('template', RELEASE, join(repoRoot, 'charts', 'sentiment-operator'), '--namespace', RELEASE_NAMESPACE,
+        ...cluster.chartValues, '--set', 'networkPolicy.enabled=true', '--set', `watchNamespaces={${ns}}`, '--show-only', 'templates/networkpolicy.yaml');
+      const policies = parseAllDocuments(rendered).map((d) => d.toJS() as V1NetworkPolicy).filter(Boolean);
+      // Applied by kubectl from the rendered YAML: @kubernetes/client-node's serializer knows a peer
+      // list only as `_from` and would silently drop `from`, leaving policies that admit everyone.
+      const dir = mkdtempSync(join(tmpdir(), 'sentiment-e2e-netpol-'));
+      const manifest = join(dir, 'networkpolicies.yaml');
+      writeFileSync(manifest, rendered);
+      expect(policies.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`)).toEqual([`${RELEASE_NAMESPACE}/${RELEASE}`, `${ns}/${RELEASE}-runtimes`]);
+      const guarded = [...await listPods(kc(), ns, `serving.sentiment.dev/model=${name}`), ...await listPods(kc(), RELEASE_NAMESPACE)];
+      const restarts = (pods: V1Pod[]) => Object.fromEntries(pods.map((p) => [p.metadata?.name, p.status?.containerStatuses?.reduce((n, c) => n + c.restartCount, 0)]));
+      const restartsBefore = restarts(guarded);
+      const url = await serviceUrl();
+      const infer = { name: 'inference', method: 'POST', path: '/v1/sentiment', body: { texts: TEXTS } } as const;
+      const metrics = { name: 'metrics', method: 'GET', path: '/metrics' } as const;
+      const reach = async (namespace: string, pod: string, checks: ReachCheck[]): Promise<Json> => {
+        await applyObject(kc(), reachPod(cluster, namespace, pod, url, checks), 'e2e');
+        await finished(pod, 180_000, namespace);
+        const log = await core().readNamespacedPodLog({ name: pod, namespace });
+        await core().deleteNamespacedPod({ name: pod, namespace, gracePeriodSeconds: 0 });
+        return JSON.parse(log.trim().split('\n').at(-1) ?? '{}');
+      };
+
+      const applied = Date.now();
+      await kubectl('apply', '--server-side', '--field-manager', 'e2e', '-f', manifest);
+      try {
+        const stored = await kc().makeApiClient(NetworkingV1Api).readNamespacedNetworkPolicy({ name: `${RELEASE}-runtimes`, namespace: ns });
+        expect(stored.spec?.ingress?.[0]?._from).toHaveLength(3);
+        const [sameNs, monitoring, otherNs] = await Promise.all([
+          reach(ns, 'reach-from-model-ns', [{ ...infer, expect: 'open' }]),
+          reach(monitoringNs, 'reach-from-monitoring', [{ ...metrics, expect: 'open' }]),
+          reach(clientNs, 'reach-from-other-ns', [{ ...infer, expect: 'closed' }, { ...metrics, expect: 'closed' }]),
+        ]);
+        console.log(`networkPolicy outcomes: ${JSON.stringify({ [ns]: sameNs, [monitoringNs]: monitoring, [clientNs]: otherNs })}`);
+        expect(sameNs.inference, 'a pod of the model\'s namespace (allowFrom: podSelector {})').toMatchObject({ outcome: 'open' });
+        expect(monitoring.metrics, 'the monitoring namespace').toMatchObject({ outcome: 'open' });
+        expect(otherNs, 'a namespace the policy does not admit').toMatchObject({ inference: { outcome: 'closed' }, metrics: { outcome: 'closed' } });
+        cluster.report('NetworkPolicy applied -> enforced and checked from three namespaces', `${((Date.now() - applied) / 1000).toFixed(1)} s`);
+
+        // The kubelet's probes come from the node itself: three readiness periods (5 s) under the
+        // policies, then every guarded pod is still Ready, unrestarted, with no Unhealthy event.
+        await new Promise((r) => setTimeout(r, Math.max(0, applied + 15_000 - Date.now())));
+        const after = [...await listPods(kc(), ns, `serving.sentiment.dev/model=${name}`), ...await listPods(kc(), RELEASE_NAMESPACE)];
+        expect(restarts(after)).toEqual(restartsBefore);
+        for (const pod of after) expect(pod.status?.conditions?.find((c) => c.type === 'Ready')?.status, pod.metadata?.name).toBe('True');
+        const unhealthy = (await Promise.all([ns, RELEASE_NAMESPACE].map((namespace) => core().listNamespacedEvent({ namespace, fieldSelector: 'reason=Unhealthy' }))))
+          .flatMap((l) => l.items).filter((e) => (e.lastTimestamp ?? e.eventTime ?? new Date(0)).valueOf() >= applied - 1000);
+        expect(unhealthy.map((e) => `${e.involvedObject.name}: ${e.message}`)).toEqual([]);
+        // The enforcer's rules and ipsets are the node's netns's alone.
+        expect(hostFirewall()).toBe(hostFirewallAtStart);
+      } finally {
+        await kubectl('delete', '-f', manifest, '--wait=true');
+        rmSync(dir, { recursive: true, force: true });
+      }
+      // Control, and the later steps' client pods: without the policies the other namespace gets answers again.
+      const reopened = await reach(clientNs, 'reach-from-other-ns-unguarded', [{ ...infer, expect: 'open' }]);
+      expect(reopened.inference).toMatchObject({ outcome: 'open' });
     }, STEP_TIMEOUT_MS);
 
     it('rolls out a bumped model version (kubectl apply) under steady load without a failed request', async () => {

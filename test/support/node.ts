@@ -4,7 +4,9 @@
 // from the same k8s.io/kubernetes module, and a registry (Debian's docker-registry) on the host
 // end of the veth, to which containerd maps every registry name. The node's namespace has no
 // default route and pods get a resolv.conf pointing nowhere, so nothing in the cluster reaches past
-// this machine. Pods' IPs and Service ClusterIPs are routed from the host to the node.
+// this machine. Pods' IPs and Service ClusterIPs are routed from the host to the node. Optionally
+// kube-router's network-policy controller (test-only, hack/kube-router-setup.sh) enforces
+// NetworkPolicy there, with iptables rules and ipsets in the node's netns only.
 //
 // Needs root on Linux; binaries from hack/envtest-setup.sh and hack/node-setup.sh. Everything is
 // keyed by a slot number (netns, veth, cgroups, state dirs, addresses), so teardown works from the
@@ -13,6 +15,7 @@
 // share a private mount namespace, so their mounts (volumes, rootfs, pod netns) vanish with them.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { k8sBinDir, startControlPlane, type ControlPlane } from './controlplane.js';
@@ -64,6 +67,11 @@ export interface RealCluster extends ControlPlane {
   nodeRssKb(): number;
   /** The processes of the pods' containers, as the host's /proc shows them. */
   containerProcesses(): ContainerProcess[];
+  /** Set where kube-router enforces NetworkPolicy on the node (RealClusterOptions.kubeRouter). */
+  networkPolicy?: {
+    /** hostFirewall() as it was before kube-router started. */
+    hostFirewallAtStart: string;
+  };
 }
 
 export interface ContainerProcess {
@@ -80,6 +88,12 @@ export interface RealClusterOptions {
   slot?: number;
   /** The registry's storage (default: a dir that goes with the cluster); a fixed one keeps pushed images. */
   registryDir?: string;
+  /**
+   * kube-router's binary (hack/kube-router-setup.sh): its network-policy controller alone then
+   * enforces NetworkPolicy in the node's netns, which the CNI bridge plugin does not. A test-only
+   * enforcer: kube-router is never part of what the project ships.
+   */
+  kubeRouter?: string;
 }
 
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
@@ -104,6 +118,15 @@ export function nodePrerequisites(): string[] {
   }
   if (!existsSync('/usr/lib/cni/bridge')) missing.push('/usr/lib/cni/bridge (containernetworking-plugins)');
   return missing;
+}
+
+const KUBE_ROUTER_VERSION = 'v2.1.0';
+
+/** The kube-router hack/kube-router-setup.sh built, or undefined where it has not been built. */
+export function kubeRouterBin(): string | undefined {
+  const cacheRoot = process.env.SENTIMENT_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'sentiment-operator');
+  const bin = process.env.SENTIMENT_KUBE_ROUTER ?? join(cacheRoot, `kube-router-${KUBE_ROUTER_VERSION}`, 'bin', 'kube-router');
+  return existsSync(bin) ? bin : undefined;
 }
 
 function pauseArchiveName(): string {
@@ -170,6 +193,18 @@ export async function startRealCluster(opts: RealClusterOptions = {}): Promise<R
     }, 120_000, `node ${NODE_NAME} did not become Ready`);
     // The kubernetes Service's endpoint (lease reconciler) and kube-proxy's first sync, so pods can reach the apiserver.
     await waitFor(() => nftHasService(l, firstServiceIp(l)), 60_000, 'kube-proxy did not program the kubernetes Service', 250);
+    let networkPolicy: RealCluster['networkPolicy'];
+    if (opts.kubeRouter) {
+      const hostFirewallAtStart = hostFirewall();
+      // Only the firewall: pods keep the bridge's routes and kube-proxy's Services. Its iptables
+      // rules and ipsets live in the node's netns. Admin credentials: this is test-only plumbing.
+      plane.startProcess('kube-router', 'sh', inNode(l, plane.dir, 'kube-router',
+        ['nsenter', `--net=/run/netns/${l.netns}`, opts.kubeRouter, `--kubeconfig=${plane.kubeconfigPath}`,
+          `--hostname-override=${NODE_NAME}`, '--run-firewall=true', '--run-router=false', '--run-service-proxy=false',
+          `--service-cluster-ip-range=${l.serviceCidr}`, '--health-port=0', '--metrics-port=0', '--v=1']));
+      await plane.waitForProcess('kube-router', async () => inNodeNet(l, 'iptables', ['-n', '-L', 'KUBE-ROUTER-FORWARD']).includes('KUBE-'), 60_000);
+      networkPolicy = { hostFirewallAtStart };
+    }
 
     const nodeRssKb = () => {
       const procs = readFileSync(`/sys/fs/cgroup/pids/${l.cgroup}/node/cgroup.procs`, 'utf8').split('\n').filter(Boolean);
@@ -190,10 +225,32 @@ export async function startRealCluster(opts: RealClusterOptions = {}): Promise<R
           return []; // exited meanwhile
         }
       });
-    return { ...plane, layout: l, registry, nodeRssKb, containerProcesses };
+    return { ...plane, layout: l, registry, nodeRssKb, containerProcesses, networkPolicy };
   } catch (err) {
     await plane.stop();
     throw err;
+  }
+}
+
+/**
+ * The host's own firewall as iptables (nft and legacy backends), nft and ipset list it, without
+ * packet counters: what must read the same before and after the node's kube-router ran.
+ */
+export function hostFirewall(): string {
+  const listings: [string, string[]][] = [['iptables-save', []], ['iptables-legacy-save', []], ['nft', ['-s', 'list', 'ruleset']], ['ipset', ['list', '-n']]];
+  return listings.map(([cmd, args]) => {
+    let text: string;
+    try { text = sh(cmd, args); } catch (err) { text = `failed: ${(err as Error).message}`; }
+    // iptables-save's header comments carry the time; chain lines carry [packets:bytes].
+    return `== ${cmd}\n${text.split('\n').filter((line) => !line.startsWith('#')).join('\n').replace(/\[\d+:\d+\]/g, '')}`;
+  }).join('\n');
+}
+
+function inNodeNet(l: Slot, cmd: string, args: string[]): string {
+  try {
+    return sh('nsenter', [`--net=/run/netns/${l.netns}`, cmd, ...args]);
+  } catch {
+    return '';
   }
 }
 
