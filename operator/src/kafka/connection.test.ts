@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { sentimentModel } from '../testing/fixtures.js';
-import { connectionFor, connectionKey, KafkaConfigError, type SecretReader } from './connection.js';
+import { connectionFor, connectionKey, credentialsSource, KafkaConfigError, type SecretReader } from './connection.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const kafka = { bootstrapServers: ['kafka-0:9093', 'kafka-1:9093'], inputTopic: 'reviews', outputTopic: 'reviews-sentiment' };
@@ -65,5 +65,13 @@ describe('connectionKey', () => {
     expect(connectionKey(sentimentModel({ stream: { kafka: { ...kafka, inputTopic: 'other' } } }))).toBe(connectionKey(base));
     expect(connectionKey(sentimentModel({ stream: { kafka: { ...kafka, bootstrapServers: ['kafka-2:9093'] } } }))).not.toBe(connectionKey(base));
     expect(connectionKey(sentimentModel({ stream: { kafka: { ...kafka, sasl: { mechanism: 'PLAIN', secretName: 'u' } } } }))).not.toBe(connectionKey(base));
+  });
+});
+
+describe('credentialsSource', () => {
+  it('names the mechanism, the Secret and its keys for refused credentials, and nothing without SASL', () => {
+    const sasl = sentimentModel({ stream: { kafka: { ...kafka, sasl: { mechanism: 'SCRAM-SHA-256', secretName: 'kafka-user', usernameKey: 'user', passwordKey: 'pass' } } } });
+    expect(credentialsSource(sasl)).toBe('SCRAM-SHA-256 credentials from Secret ml/kafka-user keys user, pass');
+    expect(credentialsSource(sentimentModel({ stream: { kafka } }))).toBeUndefined();
   });
 });

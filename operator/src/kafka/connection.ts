@@ -55,3 +55,13 @@ export function connectionKey(model: SentimentModel): string {
   const kafka = model.spec.stream?.kafka;
   return JSON.stringify([kafka?.bootstrapServers, kafka?.tls ?? null, kafka?.sasl ?? null]);
 }
+
+/**
+ * Where the SASL credentials come from, for when the brokers refuse them: the broker only says
+ * authentication failed, and whoever reads the event has to know which Secret to fix. Names and
+ * keys only, never a value.
+ */
+export function credentialsSource(model: SentimentModel): string | undefined {
+  const sasl = model.spec.stream?.kafka.sasl;
+  return sasl && `${sasl.mechanism} credentials from Secret ${model.metadata.namespace}/${sasl.secretName} keys ${sasl.usernameKey}, ${sasl.passwordKey}`;
+}

@@ -1,6 +1,6 @@
-import { Admin } from '@platformatic/kafka';
+import { Admin, AuthenticationError } from '@platformatic/kafka';
 import { consumerGroupOf, type SentimentModel } from '../api/v1alpha1/index.js';
-import { connectionFor, connectionKey, type SecretReader } from './connection.js';
+import { connectionFor, connectionKey, credentialsSource, type SecretReader } from './connection.js';
 
 /**
  * The operator's only Kafka client: per model with metric kafkaLag, an admin connection to its
@@ -72,7 +72,8 @@ export class KafkaLagReader {
       delete conn.lastError;
       return reading;
     } catch (error) {
-      const err = new Error(describe(error));
+      const refusedBy = refusedCredentials(error) ? credentialsSource(model) : undefined;
+      const err = new Error(refusedBy ? `${describe(error)} (${refusedBy})` : describe(error));
       const { min, max } = this.opts.backoffMs;
       conn.retryAt = this.opts.clock() + Math.min(max, min * 2 ** conn.failures);
       conn.failures++;
@@ -124,6 +125,14 @@ async function readLag(admin: Admin, model: SentimentModel): Promise<LagReading>
     if (last > from) lag += last - from;
   }
   return { lag: Number(lag), partitions };
+}
+
+/** Whether the brokers refused the credentials, found inside the client's nesting (a request around connections around the SASL exchange). */
+function refusedCredentials(error: unknown, depth = 0): boolean {
+  if (!(error instanceof Error) || depth > 4) return false;
+  if (error instanceof AuthenticationError) return true;
+  const nested = [...(error instanceof AggregateError ? error.errors : []), ...(error.cause !== undefined ? [error.cause] : [])];
+  return nested.some((inner) => refusedCredentials(inner, depth + 1));
 }
 
 /**
