@@ -1,3 +1,4 @@
+import { parseArgs } from 'node:util';
 import type { Static, TSchema } from 'typebox';
 import Value from 'typebox/value';
 
@@ -52,6 +53,23 @@ export function setPath(target: JsonObject, path: string[], value: unknown): voi
   let node = target;
   for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as JsonObject;
   node[path[path.length - 1]!] = value;
+}
+
+/**
+ * The operator's and the router's convention: each `--flag` sets one config path, its environment
+ * variable (`envName(flag)`) the same path, and a flag wins over its variable. Writes into `input`.
+ */
+export function readFlagsAndEnv(input: JsonObject, schema: TSchema, flags: Record<string, string[]>, envName: (flag: string) => string, env: NodeJS.ProcessEnv, argv: string[]): void {
+  let values: Record<string, string | undefined>;
+  try {
+    values = parseArgs({ args: argv, options: Object.fromEntries(Object.keys(flags).map((f) => [f, { type: 'string' as const }])), strict: true }).values;
+  } catch (err) {
+    throw new ConfigError(`flags: ${(err as Error).message}`);
+  }
+  for (const [flag, path] of Object.entries(flags)) {
+    const [raw, source] = values[flag] !== undefined ? [values[flag], `--${flag}`] : [env[envName(flag)], envName(flag)];
+    if (raw !== undefined) setPath(input, path, coerce(leafSchema(schema, path), raw, source));
+  }
 }
 
 /**

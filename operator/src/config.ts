@@ -1,7 +1,6 @@
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
 import Type, { type Static } from 'typebox';
-import { ConfigError, coerce, leafSchema, setPath, validateSettings } from '#contract/config-load.js';
+import { readFlagsAndEnv, validateSettings } from '#contract/config-load.js';
 
 const DNS1123_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 const LevelNames = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
@@ -107,15 +106,6 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: string[]): OperatorConf
       ...(env.POD_NAMESPACE ? { namespace: env.POD_NAMESPACE } : {}),
     },
   };
-  let values: Record<string, string | undefined>;
-  try {
-    values = parseArgs({ args: argv, options: Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }])), strict: true }).values;
-  } catch (err) {
-    throw new ConfigError(`flags: ${(err as Error).message}`);
-  }
-  for (const [flag, path] of Object.entries(FLAGS)) {
-    const [raw, source] = values[flag] !== undefined ? [values[flag], `--${flag}`] : [env[envName(flag)], envName(flag)];
-    if (raw !== undefined) setPath(input, path, coerce(leafSchema(OperatorConfig, path), raw, source));
-  }
+  readFlagsAndEnv(input, OperatorConfig, FLAGS, envName, env, argv);
   return defaultAndValidate(input);
 }
