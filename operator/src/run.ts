@@ -74,7 +74,6 @@ export async function run(signal: AbortSignal, access: KubeAccess, cfg: Operator
       sample: (pods, metric) => collector.sample(pods, metric),
       readLag: (model) => lagReader.read(model),
       forgetLag: (key) => lagReader.forget(key),
-      answered: (pods) => collector.answered(pods),
       writer, events: new EventRecorder(writer, cfg.leaderElection.identity, log), metrics, log,
       clock: Date.now, intervalMs: cfg.autoscaler.intervalMs, persistIntervalMs: cfg.autoscaler.persistIntervalSeconds * 1000,
     }, term);

@@ -78,10 +78,14 @@ export function readStream(text: string): StreamSample | undefined {
   return { assigned: lags.length, produced };
 }
 
-/** One pod's scrape: the metric's value, or for kafkaLag the stream series; empty when it could not be read. */
+/**
+ * One pod's scrape: the metric's value, or for kafkaLag the stream series, and its count of
+ * answered texts (which scale to zero reads, idle.ts); empty when it could not be read.
+ */
 export interface PodSample {
   value?: number;
   stream?: StreamSample;
+  answered?: number;
 }
 
 export interface CollectorOptions {
@@ -104,21 +108,14 @@ export class Collector {
       const text = texts[i];
       const name = pod.metadata?.name ?? '';
       if (text === undefined) return [name, {}];
+      const answered = readSeries(text, ANSWERED_SERIES);
+      const counted = answered !== undefined ? { answered } : {};
       if (metric === 'kafkaLag') {
         const stream = readStream(text);
-        return [name, stream ? { stream } : {}];
+        return [name, { ...counted, ...(stream ? { stream } : {}) }];
       }
       const value = readSeries(text, SERIES[metric]);
-      return [name, value !== undefined ? { value } : {}];
-    }));
-  }
-
-  /** Each pod's count of answered texts (predictions, from the model or the cache): whether it served anything since the last tick. */
-  async answered(pods: readonly V1Pod[]): Promise<Map<string, number | undefined>> {
-    const texts = await Promise.all(pods.map((pod) => this.scrape(pod)));
-    return new Map(pods.map((pod, i) => {
-      const text = texts[i];
-      return [pod.metadata?.name ?? '', text === undefined ? undefined : readSeries(text, ANSWERED_SERIES)];
+      return [name, { ...counted, ...(value !== undefined ? { value } : {}) }];
     }));
   }
 

@@ -117,12 +117,11 @@ function harness(cluster: FakeCluster, metrics = new OperatorMetrics()) {
         const name = p.metadata?.name ?? '';
         if (!cluster.answering) return [name, {}];
         const stream = cluster.streamSample(name);
-        return [name, metric === 'kafkaLag' ? (stream ? { stream } : {}) : { value: cluster.load / pods.length }];
+        return [name, { answered: cluster.served, ...(metric === 'kafkaLag' ? (stream ? { stream } : {}) : { value: cluster.load / pods.length }) }];
       }));
     },
     readLag: () => cluster.readLag(),
     forgetLag: async (key) => void cluster.forgotten.push(key),
-    answered: async (pods) => new Map(pods.map((p) => [p.metadata?.name ?? '', cluster.answering ? cluster.served : undefined])),
     writer: cluster,
     events: {
       normal: async (_m, reason, message) => void cluster.events.push({ type: 'Normal', reason, message }),

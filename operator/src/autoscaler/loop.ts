@@ -30,8 +30,6 @@ export interface AutoscalerLoopDeps {
   readLag(model: SentimentModel): Promise<{ lag: number; partitions: number }>;
   /** The model no longer needs its lag read (autoscaling off, model gone). */
   forgetLag(key: string): Promise<void>;
-  /** Each pod's count of answered texts, undefined where the scrape failed; read only for models that may scale to zero. */
-  answered(pods: readonly V1Pod[]): Promise<ReadonlyMap<string, number | undefined>>;
   writer: AutoscalerWriter;
   events: Pick<EventRecorder, 'normal' | 'warning'>;
   metrics: OperatorMetrics;
@@ -154,7 +152,7 @@ export class AutoscalerLoop {
     }
     // kafkaLag reads its lag from the brokers, so it sizes from zero itself; other metrics need idle.ts's answered counters.
     const d = settings.minReplicas === 0 && !lagged
-      ? await this.decideWithZero(model, memory, pods, samples, settings, now)
+      ? this.decideWithZero(model, memory, pods, samples, new Map([...scraped].map(([pod, s]) => [pod, s.answered])), settings, now)
       : decide(memory.state, { readyReplicas: pods.length, samples, settings, ...(kafkaLag ? { kafkaLag } : {}) }, now);
     memory.state = d.state;
     this.deps.metrics.autoscalerDesired.set(labels, d.desiredReplicas);
@@ -188,10 +186,11 @@ export class AutoscalerLoop {
     return memory;
   }
 
-  private async decideWithZero(
-    model: SentimentModel, memory: Memory, pods: readonly V1Pod[], samples: ReadonlyMap<string, number | undefined>, settings: AutoscalingSettings, now: number,
-  ): Promise<Decision> {
-    memory.activity = recordActivity(memory.activity, samples, await this.deps.answered(pods), now);
+  private decideWithZero(
+    model: SentimentModel, memory: Memory, pods: readonly V1Pod[], samples: ReadonlyMap<string, number | undefined>,
+    answered: ReadonlyMap<string, number | undefined>, settings: AutoscalingSettings, now: number,
+  ): Decision {
+    memory.activity = recordActivity(memory.activity, samples, answered, now);
     return decideWithZero(memory.state, { readyReplicas: pods.length, samples, settings, current: currentReplicas(model, memory) }, memory.activity, now);
   }
 
