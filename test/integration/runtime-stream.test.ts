@@ -416,9 +416,12 @@ describe('runtime stream mode (real Kafka broker)', () => {
 
   it('keeps order per key and loses nothing while a second process joins the group mid-stream and the first leaves', async () => {
     const t = await topics('rebalance', 4);
-    const total = 8_000;
+    // The input arrives in three parts, each sent once the group is in the state the next step needs,
+    // so the first process leaves with records still flowing however fast this machine drains them.
+    const [beforeJoin, whileTwo, whileLeaving] = [2_000, 3_000, 3_000];
+    const total = beforeJoin + whileTwo + whileLeaving;
     const outputs = await collect(t.output);
-    await send(texts(t.input, 0, total));
+    await send(texts(t.input, 0, beforeJoin));
     const answered = () => new Set(outputs.map((m) => header(m, 'sentiment-source'))).size;
     const members = async () => (await admin.describeGroups({ groups: [t.group] })).values().next().value?.members.size ?? 0;
     const first = runtime(t);
@@ -431,7 +434,9 @@ describe('runtime stream mode (real Kafka broker)', () => {
     try {
       await waitFor(async () => (await members()) === 2, 60_000, 'second process in the group');
       const joined = answered();
+      await send(texts(t.input, beforeJoin, whileTwo));
       await waitFor(() => answered() >= joined + 500, 120_000, () => `${answered()} answered; ${joined + 500} before the first process leaves`);
+      await send(texts(t.input, beforeJoin + whileTwo, whileLeaving));
       const leaving = answered();
       expect(leaving, 'the first process leaves mid-stream').toBeLessThan(total);
       first.kill('SIGTERM');
