@@ -163,9 +163,16 @@ logger.state.name=state.change.logger
 logger.state.level=WARN
 `;
 
-/** A KRaft cluster id: 16 random bytes, base64url without padding, as `kafka-storage random-uuid` prints. */
+/**
+ * A KRaft cluster id: 16 random bytes, base64url without padding, as `kafka-storage random-uuid`
+ * prints; like Kafka's own Uuid, never one starting with '-', which the tool's argument parser
+ * would read as an option (1 run in 64 failed "--cluster-id: expected one argument").
+ */
 function clusterId(): string {
-  return randomBytes(16).toString('base64url');
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 function launch(dir: string, libs: string, properties: string): GroupProcess {

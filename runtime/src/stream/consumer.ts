@@ -74,6 +74,9 @@ export class StreamConsumer {
   private readonly foundOnOutput = new Map<number, Set<bigint>>();
   /** Input partitions the group last assigned to this process; undefined until it says. */
   private assigned: Set<number> | undefined;
+  /** Per partition, how many times the group gave it (back) to this process: a record is this process's to answer only within the holding it was read in. */
+  private readonly holdings = new Map<number, number>();
+  private readonly readInHolding = new WeakMap<InputRecord, number | undefined>();
   /** Last offset handed over per partition since the group's last assignment; the first record after it is where consumption resumed. */
   private readonly lastAccepted = new Map<number, bigint>();
   /** Records where consumption (re)started on their partition: what an earlier owner produced from there on is looked up before producing. */
@@ -174,7 +177,9 @@ export class StreamConsumer {
         return;
       }
       const kept = new Set(assignments.find((assignment) => assignment.topic === this.stream.inputTopic)?.partitions ?? []);
+      const before = this.assigned;
       this.assigned = kept;
+      if (before) for (const partition of kept) if (!before.has(partition)) this.gained(partition);
       // A partition that moves away and comes back may have been worked on by another member meanwhile.
       for (const partition of this.lastAccepted.keys()) if (!kept.has(partition)) this.lastAccepted.delete(partition);
       // Offsets of partitions that moved to another member are theirs to commit now.
@@ -200,8 +205,31 @@ export class StreamConsumer {
     return fetched;
   }
 
+  /**
+   * A partition back from another member: records read from it in an earlier holding (still in
+   * flight here) are no longer this process's to answer, and the fetch stream must not resume it
+   * where that holding stopped reading. The stream keeps that position when the group holds no
+   * commit for the partition, and even moves it on when a fetch sent before the rebalance answers
+   * after it; resuming there would skip records read but dropped here, which the other member may
+   * have left unanswered, and the next commit would pass over them. Forgotten, the partition
+   * starts again from the group's commit or, without one, from the start policy (results already
+   * on the output are found and skipped). This handler runs before the stream's own, which
+   * re-reads the positions.
+   */
+  private gained(partition: number): void {
+    this.holdings.set(partition, (this.holdings.get(partition) ?? 0) + 1);
+    this.messages?.offsetsToFetch.delete(`${this.stream.inputTopic}:${partition}`);
+  }
+
+  /** Still this process's to answer: its partition is assigned here, as it was when the record was read. */
+  private owns(record: InputRecord): boolean {
+    if (!this.assigned) return true;
+    return this.assigned.has(record.partition) && this.readInHolding.get(record) === this.holdings.get(record.partition);
+  }
+
   private accept(record: InputRecord): void {
     this.options.observer.consumed(1);
+    this.readInHolding.set(record, this.holdings.get(record.partition));
     const previous = this.lastAccepted.get(record.partition);
     this.lastAccepted.set(record.partition, record.offset);
     const last = this.produced.get(record.partition);
@@ -259,16 +287,20 @@ export class StreamConsumer {
     try {
       const resumed = chunk.records.filter((record) => this.resumedAt.has(record));
       if (resumed.length > 0) await this.retry('duplicates', () => this.findProduced(resumed));
+      /** Records whose result is on the output topics: found there, or sent and acknowledged. */
+      const onOutput = new Set<InputRecord>();
       let skipped = 0;
       const notOnOutput = (list: Outcome[]) =>
         list.filter(({ record }) => {
           const found = this.foundOnOutput.get(record.partition)?.delete(record.offset) ?? false;
-          if (found) skipped++;
+          if (found) {
+            skipped++;
+            onOutput.add(record);
+          }
           return !found;
         });
       // Records of a partition that moved to another member during classification are its to answer: sending them would repeat its results.
-      const owned = (record: InputRecord) => this.assigned?.has(record.partition) ?? true;
-      let outcomes = notOnOutput(await chunk.outcomes).filter(({ record }) => owned(record));
+      let outcomes = notOnOutput(await chunk.outcomes).filter(({ record }) => this.owns(record));
       for (let attempt = 0; ; attempt++) {
         const messages = outcomes.flatMap(({ message }) => (message ? [message] : []));
         try {
@@ -280,15 +312,18 @@ export class StreamConsumer {
           await sleep(Math.min(BACKOFF_MAX_MS, BACKOFF_INITIAL_MS * 2 ** attempt));
           // A failed send may still have been appended, its acknowledgement lost with the connection: look before sending again.
           await this.retry('duplicates', () => this.findProduced(outcomes.map(({ record }) => record)));
-          outcomes = notOnOutput(outcomes).filter(({ record }) => owned(record));
+          outcomes = notOnOutput(outcomes).filter(({ record }) => this.owns(record));
         }
       }
       if (skipped > 0) this.options.observer.duplicatesAvoided(skipped);
       const results = outcomes.filter(({ poison }) => poison === undefined);
       this.options.observer.produced(results.length, results.map(({ record }) => record.timestamp), Date.now());
       for (const { poison } of outcomes) if (poison) this.options.observer.deadLettered(poison);
+      for (const { record } of outcomes) onOutput.add(record);
+      // Only what is on the output may be committed: a record dropped above (its partition moved)
+      // whose partition came back before this point was neither sent nor found.
       for (const record of chunk.records) {
-        if (!owned(record)) continue;
+        if (!onOutput.has(record) || !this.owns(record)) continue;
         this.produced.set(record.partition, record.offset);
         this.queueCommit(record);
       }
