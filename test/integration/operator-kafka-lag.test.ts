@@ -21,7 +21,7 @@ const MAX_REPLICAS = 6;
 const BACKLOG = 20_000;
 /** A short target drain time, so the backlog asks for more than one replica at any speed this machine reaches. */
 const DRAIN_S = 3;
-const DELAY_S = 12;
+const DELAY_S = 16;
 const topics = { input: 'lag-in', output: 'lag-out', group: 'lag-group' };
 
 type Runtime = ReturnType<typeof spawnRuntime>;
@@ -174,9 +174,9 @@ describe('operator: builtin autoscaling on metric kafkaLag (real Kafka broker, a
     // Nothing came down while records were waiting.
     const lastLagged = timeline.filter((s) => (s.lag ?? 0) > 0).at(-1)!;
     expect(timeline.filter((s) => s.at > aboveOne && s.at <= lastLagged.at).every((s) => s.replicas > 0)).toBe(true);
-    // The status shows lag 0 one status write (and one sampler poll) after the operator read it, which
-    // under a loaded CI machine was seen 2.3 s late; without the delay zero would follow within ~2 s.
-    expect(zero - drained).toBeGreaterThanOrEqual((DELAY_S - 4) * 1000);
+    // The status shows lag 0 one status write (and one sampler poll) after the operator read it,
+    // which a loaded machine was seen to show 6 s late; without the delay zero would follow within ~2 s.
+    expect(zero - drained).toBeGreaterThanOrEqual((DELAY_S / 2) * 1000);
 
     // Every record has its result on the output topic (at least once).
     const admin = new Admin({ clientId: 'lag-test-admin', bootstrapBrokers: [broker.bootstrap] });

@@ -55,6 +55,16 @@ describe('lagDemand', () => {
     expect(lagDemand(EMPTY, input(9_000, 500), { ...OPTS, readyReplicas: 4, previous: 4 }, T0).replicas).toBe(0);
   });
 
+  it('counts as near zero only what drains within the drain target: a fast replica\'s 11,000 records are a backlog when asked to drain in 3 s', () => {
+    // 2,500/s on one replica clears 11,000 in 4.4 s: under the 5 s noise horizon, over the 3 s target.
+    const fast = lagDemand(EMPTY, input(11_000, 2_500), { ...OPTS, drainSeconds: 3, readyReplicas: 1, previous: 1 }, T0);
+    expect(fast).toMatchObject({ replicas: 2, drivenBy: 'backlog', rate: 2_500 });
+    // Its capacity is recorded, so it is still known once the replicas are gone.
+    expect(fast.windows.rate).toEqual([{ at: T0, sum: 2_500, n: 1 }]);
+    // With a 60 s target the same lag is within the 5 s horizon: drained.
+    expect(lagDemand(EMPTY, input(11_000, 2_500), { ...OPTS, readyReplicas: 1, previous: 1 }, T0)).toMatchObject({ replicas: 0, drivenBy: 'idle' });
+  });
+
   it('wakes a model at zero replicas for any lag, since nothing else will consume it', () => {
     // Remembered capacity 500/s: 10 records are far under 5 s of one replica's work, yet no replica runs.
     const remembered: LagWindows = { rate: [{ at: T0 - 3_600_000, sum: 500, n: 1 }], lag: [], produced: [] };

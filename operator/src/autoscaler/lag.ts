@@ -9,9 +9,9 @@ import { average, record } from './window.js';
  */
 
 /**
- * Lag the running replicas drain within this many seconds counts as none: a keeping-up consumer
- * shows the records it holds in flight (committed only once their results are acknowledged) and
- * whatever arrived since its last commit.
+ * Lag the running replicas drain within this many seconds (or within drainSeconds, if shorter)
+ * counts as none: a keeping-up consumer shows the records it holds in flight (committed only once
+ * their results are acknowledged) and whatever arrived since its last commit.
  */
 const NEAR_ZERO_SECONDS = 5;
 /** The lag's trend is read over this long. */
@@ -116,8 +116,11 @@ export function lagDemand(
 ): LagDemand {
   const { lag } = input;
   const replicas = Math.max(1, opts.readyReplicas);
+  // Past the drain target a lag is a backlog however small: one that 5 s would clear is no noise to
+  // a model asked to drain within 3 s, and reading it as none would never measure a fast replica.
+  const nearZeroSeconds = Math.min(NEAR_ZERO_SECONDS, opts.drainSeconds);
   const measured = input.perReplicaRate !== undefined && input.perReplicaRate > 0 ? input.perReplicaRate : undefined;
-  const busy = measured !== undefined && lag > measured * replicas * NEAR_ZERO_SECONDS;
+  const busy = measured !== undefined && lag > measured * replicas * nearZeroSeconds;
   const next: LagWindows = {
     rate: busy ? record(windows.rate, now, measured, opts.stableWindowSeconds) : windows.rate,
     lag: record(windows.lag, now, lag, TREND_SECONDS),
@@ -125,7 +128,7 @@ export function lagDemand(
   };
   const rate = capacity(next.rate, now, opts.stableWindowSeconds, measured);
   const consuming = opts.readyReplicas > 0 || opts.previous > 0;
-  const nearZero = lag <= 0 || (consuming && lag <= (rate ?? 0) * replicas * NEAR_ZERO_SECONDS);
+  const nearZero = lag <= 0 || (consuming && lag <= (rate ?? 0) * replicas * nearZeroSeconds);
   if (rate === undefined) {
     return nearZero ? { replicas: 0, drivenBy: 'idle', windows: next } : { replicas: Math.max(1, opts.previous), drivenBy: 'backlog', windows: next };
   }
