@@ -45,6 +45,23 @@ export class RouterMetrics {
   };
   readonly readyEndpoints = new Gauge({ name: `${PREFIX}ready_endpoints`, help: 'Ready runtime pods per model, as the EndpointSlices list them.', labelNames: MODEL, registers: [this.registry] });
 
+  /**
+   * Removes the series of a canary step that is over (the next step began, or the canary ended):
+   * the operator moves status.canary on only after judging the step by them, so nothing reads
+   * them again, and without this every rollout would leave its series behind until a restart.
+   */
+  async forgetCanaryStep(step: Record<(typeof CANARY_SERIES_LABELS)[number], string>): Promise<void> {
+    const { compared, agreeing, negative, scoreSum, candidateRequests, candidateDuration } = this.canary;
+    for (const metric of [compared, agreeing, negative, scoreSum, candidateRequests, candidateDuration]) {
+      for (const { labels } of (await metric.get()).values) {
+        if (!CANARY_SERIES_LABELS.every((name) => labels[name] === step[name])) continue;
+        // A histogram lists each bucket with its `le`, which is no label of the series.
+        const { le: _bucket, ...series } = labels as Record<string, string | number>;
+        metric.remove(series);
+      }
+    }
+  }
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
   }

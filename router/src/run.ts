@@ -5,7 +5,6 @@ import { KubeClient } from '../../operator/src/kube/client.js';
 import type { KubeAccess } from '../../operator/src/kube/config.js';
 import { Activator } from './activator.js';
 import { Canaries, candidateKey } from './canary/canary.js';
-import { sameCanary } from './canary/view.js';
 import type { RouterConfig } from './config.js';
 import { envName } from './config.js';
 import { endpointAddress, type EndpointAddress } from './discovery/catalog.js';
@@ -55,7 +54,7 @@ export async function run(signal: AbortSignal, access: KubeAccess, cfg: RouterCo
     // Pools first: the requests released below pick from them at once.
     upstreams.update(key, now?.ready ?? []);
     upstreams.update(candidateKey(model), now?.canary?.ready ?? []);
-    if (!sameCanary(before?.canary, now?.canary)) canaries.forget(model);
+    canaries.update(before, now, metrics);
     if (!now) {
       metrics.readyEndpoints.remove(labels);
       activator.forget(model.uid);

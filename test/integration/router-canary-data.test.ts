@@ -34,8 +34,9 @@ describe('router: canary and shadow traffic against real runtimes', () => {
   const catalog = new Catalog();
   const upstreams = new Upstreams({ connectionsPerPod: 8, timeoutMs: 10_000 });
   const metrics = new RouterMetrics();
+  const canaries = new Canaries(MAX_COPIES);
   const app = buildApp({
-    catalog, canaries: new Canaries(MAX_COPIES), upstreams, holds: new Holds({ timeoutMs: 2000, maxRequests: 100 }), metrics,
+    catalog, canaries, upstreams, holds: new Holds({ timeoutMs: 2000, maxRequests: 100 }), metrics,
     wake: () => undefined, bodyLimitBytes: 1 << 20, logLevel: 'silent', ready: () => true, synced: () => true,
   }, { contentType: metrics.registry.contentType, metrics: () => metrics.registry.metrics() });
   let base: string;
@@ -57,6 +58,7 @@ describe('router: canary and shadow traffic against real runtimes', () => {
     } as unknown as SentimentModel;
     const routed = routedModel(model, [slice(name, urls.stable), slice(canaryName(name), candidate)], endpointAddress);
     expect(routed.canary).toMatchObject({ revision: REVISION, step, ready: [candidate], negativeLabel: 'negative', ...at });
+    canaries.update(catalog.get(ns, name), routed, metrics);
     catalog.set(routed);
     upstreams.update(`${ns}/${name}`, routed.ready);
     upstreams.update(candidateKey(routed), routed.canary!.ready);

@@ -39,8 +39,9 @@ describe('canary on the data path', () => {
   const catalog = new Catalog();
   const upstreams = new Upstreams({ connectionsPerPod: 8, timeoutMs: 5000 });
   const metrics = new RouterMetrics();
+  const canaries = new Canaries(2);
   const app = buildApp({
-    catalog, canaries: new Canaries(2), upstreams, holds: new Holds({ timeoutMs: 500, maxRequests: 10 }), metrics,
+    catalog, canaries, upstreams, holds: new Holds({ timeoutMs: 500, maxRequests: 10 }), metrics,
     wake: () => undefined, bodyLimitBytes: 4096, logLevel: 'silent', ready: () => true, synced: () => true,
   }, { contentType: metrics.registry.contentType, metrics: () => metrics.registry.metrics() });
   let stable: Awaited<ReturnType<typeof pod>>;
@@ -49,13 +50,14 @@ describe('canary on the data path', () => {
 
   const enter = async (candidate: Awaited<ReturnType<typeof pod>>, share: Pick<RoutedCanary, 'shadowPercent' | 'weightPercent'>) => {
     const model = { namespace: 'ns', name: 'm', uid: 'u', ready: [stable.url], replicas: 1, wakeable: false, languages: [], canary: { revision: 'r', step: ++step, negativeLabel: 'negative', ready: [candidate.url], ...share } };
+    canaries.update(catalog.get('ns', 'm'), model, metrics);
     catalog.set(model);
     upstreams.update('ns/m', model.ready);
     upstreams.update(candidateKey(model), model.canary.ready);
   };
   const ask = () => app.inject({ method: 'POST', url: '/v1/sentiment', headers: { 'content-type': 'application/json', 'sentiment-model': 'm' }, payload: { texts: ['a', 'b'] } });
-  const value = async (metric: string, labels: Record<string, string> = {}) => (await metrics.registry.getSingleMetric(metric)!.get()).values
-    .filter((v) => Object.entries({ step: String(step), ...labels }).every(([k, l]) => v.labels[k] === l)).reduce((sum, v) => sum + v.value, 0);
+  const value = async (metric: string, labels: Record<string, string> = {}, at = step) => (await metrics.registry.getSingleMetric(metric)!.get()).values
+    .filter((v) => Object.entries({ step: String(at), ...labels }).every(([k, l]) => v.labels[k] === l)).reduce((sum, v) => sum + v.value, 0);
   const eventually = async (check: () => Promise<boolean>) => {
     for (let i = 0; i < 200 && !(await check()); i++) await new Promise((resolve) => setTimeout(resolve, 10));
   };
@@ -117,5 +119,33 @@ describe('canary on the data path', () => {
     expect(stable.received).toBe(before + 1);
     expect(await value(CANARY_SERIES.agreeing)).toBe(2);
     expect(await value(CANARY_SERIES.candidateRequests, { outcome: 'ok' })).toBe(1);
+  });
+
+  it('forgets a step that is over, and does not count its copies still in flight', async () => {
+    const slow = await pod('negative');
+    pods.push(slow);
+    await enter(slow, { shadowPercent: 100 });
+    expect((await ask()).statusCode).toBe(200);
+    await eventually(async () => (await value(CANARY_SERIES.compared)) === 2);
+    expect(await value(CANARY_SERIES.compared)).toBe(2);
+    slow.hold = true;
+    expect((await ask()).statusCode).toBe(200);
+    await eventually(async () => slow.held.length === 1);
+    const over = step;
+    await enter(slow, { weightPercent: 1 });
+    slow.release();
+    // Both copy slots free again (nothing dropped) shows the late copy has been seen to its end.
+    await enter(slow, { shadowPercent: 100 });
+    const dropped = async () => (await metrics.registry.getSingleMetric('sentiment_router_canary_dropped_copies_total')!.get()).values[0]!.value;
+    const droppedBefore = await dropped();
+    await eventually(async () => {
+      expect((await ask()).statusCode).toBe(200);
+      return slow.held.length === 2;
+    });
+    expect(await dropped()).toBe(droppedBefore);
+    slow.release();
+    const exposition = await metrics.registry.metrics();
+    expect(exposition.split('\n').filter((line) => new RegExp(`^sentiment_router_canary_\\w+\\{[^}]*step="${over}"`).test(line))).toEqual([]);
+    expect(await value(CANARY_SERIES.compared, {}, over)).toBe(0);
   });
 });

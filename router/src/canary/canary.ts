@@ -5,8 +5,10 @@ import type { CandidateOutcome } from '#contract/canary.js';
 import type { RoutedCanary, RoutedModel } from '../discovery/catalog.js';
 import { fetchWhole, replyWith, requestHeaders, type AnswerObserver, type ForwardBody, type Forwarding } from '../forward.js';
 import { RouterError } from '../http/errors.js';
+import type { RouterMetrics } from '../metrics.js';
 import { compare, textAnswers, type InferenceApi } from './compare.js';
 import { Split } from './split.js';
+import { sameCanary, type CanaryView } from './view.js';
 
 /** Sends the request to the model's stable pods as it would go without a canary, telling `observe` of an answer read whole. */
 export type SendStable = (observe?: AnswerObserver) => Promise<FastifyReply>;
@@ -34,6 +36,8 @@ export const candidateKey = (model: { namespace: string; name: string }): string
  */
 export class Canaries {
   private readonly split = new Split();
+  /** By candidate key: the step each model is in ('' for none), so copies of a step that is over are not recorded. */
+  private readonly current = new Map<string, string>();
   private copies = 0;
 
   constructor(private readonly maxCopiesInFlight: number) {}
@@ -77,9 +81,29 @@ export class Canaries {
     return replyWith(request, reply, candidate.statusCode, candidate.headers, candidate.body);
   }
 
-  /** A model whose canary step changed, ended or that is gone starts its next split afresh. */
-  forget(model: RoutedModel): void {
-    this.split.forget(candidateKey(model));
+  /**
+   * Follows a model's route: a model whose canary step changed, ended or that is gone starts its
+   * next split afresh, and a step that is over has its series removed (RouterMetrics.forgetCanaryStep).
+   * Copies of that step still in flight are not recorded: they would bring its series back.
+   */
+  update(before: RoutedModel | undefined, now: RoutedModel | undefined, metrics: RouterMetrics): void {
+    if (sameCanary(before?.canary, now?.canary)) return;
+    const model = (now ?? before)!;
+    const key = candidateKey(model);
+    this.split.forget(key);
+    if (now) this.current.set(key, now.canary ? stepId(now.canary) : '');
+    else this.current.delete(key);
+    const ended = before?.canary;
+    // A share or label edited mid-step changes the view, not the step: its counts still count.
+    if (ended && this.live(model, ended)) return;
+    if (ended) void metrics.forgetCanaryStep(seriesLabels(model, ended));
+  }
+
+  /** Whether the step is still the model's, or over (its series gone: nothing more is counted in them). */
+  private live(model: RoutedModel, canary: CanaryView): boolean {
+    const current = this.current.get(candidateKey(model));
+    // Routes reach update() before any request sees them; one that did not is taken at its word.
+    return current === undefined || current === stepId(canary);
   }
 
   private acquire(f: Forwarding, model: RoutedModel): boolean {
@@ -109,16 +133,17 @@ export class Canaries {
       const answer = await upstream.pool.request({ path, method: request.method as Dispatcher.HttpMethod, headers: requestHeaders(request.headers, request.id, body), body, signal: signal ?? null });
       const whole = { statusCode: answer.statusCode, headers: answer.headers, body: Buffer.from(await answer.body.arrayBuffer()) };
       outcome = whole.statusCode === 429 ? 'overloaded' : whole.statusCode >= 500 ? 'error' : 'ok';
-      f.metrics.canary.candidateDuration.observe(labels, (performance.now() - started) / 1000);
+      if (this.live(model, canary)) f.metrics.canary.candidateDuration.observe(labels, (performance.now() - started) / 1000);
       return whole;
     } finally {
       f.upstreams.release(upstream);
       // A client that left is no failure of the candidate's.
-      if (!signal?.aborted) f.metrics.canary.candidateRequests.inc({ ...labels, outcome });
+      if (!signal?.aborted && this.live(model, canary)) f.metrics.canary.candidateRequests.inc({ ...labels, outcome });
     }
   }
 
   private record(f: Forwarding, model: RoutedModel, canary: RoutedCanary, api: InferenceApi, request: Buffer, stable: Buffer, candidate: Buffer): void {
+    if (!this.live(model, canary)) return;
     const probabilities = api !== 'predict' || (parseJson(request) as { raw_scores?: unknown } | undefined)?.raw_scores !== true;
     const s = textAnswers(api, parseJson(stable), probabilities);
     const c = textAnswers(api, parseJson(candidate), probabilities);
@@ -137,7 +162,9 @@ export class Canaries {
 /** A background stable check gives up after this: it only feeds the comparison, and holds a copy slot. */
 const STABLE_CHECK_TIMEOUT_MS = 30_000;
 
-function seriesLabels(model: RoutedModel, canary: RoutedCanary): Record<'namespace' | 'model' | 'revision' | 'step', string> {
+const stepId = (canary: CanaryView): string => `${canary.revision}/${canary.step}`;
+
+function seriesLabels(model: RoutedModel, canary: CanaryView): Record<'namespace' | 'model' | 'revision' | 'step', string> {
   return { namespace: model.namespace, model: model.name, revision: canary.revision, step: String(canary.step) };
 }
 
