@@ -26,6 +26,10 @@ export class RouterMetrics {
     name: `${PREFIX}cold_start_seconds`, help: 'From this router\'s scale-from-zero write to the first ready replica.',
     labelNames: MODEL, buckets: [1, 2, 5, 10, 20, 30, 60, 120, 300, 600], registers: [this.registry],
   });
+  readonly coldStartParts = new Histogram({
+    name: `${PREFIX}cold_start_part_seconds`, help: 'The cold starts this router measured, by part: scheduling, containerStart, modelLoad, warmUp, ready (only the parts it could read).',
+    labelNames: [...MODEL, 'part'], buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600], registers: [this.registry],
+  });
   readonly readyEndpoints = new Gauge({ name: `${PREFIX}ready_endpoints`, help: 'Ready runtime pods per model, as the EndpointSlices list them.', labelNames: MODEL, registers: [this.registry] });
 
   constructor() {
