@@ -1,6 +1,10 @@
 // The router's data path in a process of its own for `npm run bench:router`: the same app, pools
 // and forwarding as router/src/run.ts, with the one model's route set from the command line instead
 // of discovered from a cluster (discovery is not on a request's path). Logs the runtime's "ready" line.
+// ASLEEP_MODEL, if named, starts with no ready endpoint (requests for it are held) until a line
+// "ASLEEP_MODEL URL" on stdin gives it one, as discovery would once its first pod is ready ("ASLEEP_MODEL -"
+// takes it away again).
+import { createInterface } from 'node:readline';
 import { Canaries } from '../../router/src/canary/canary.js';
 import { Catalog } from '../../router/src/discovery/catalog.js';
 import { Holds } from '../../router/src/hold.js';
@@ -9,9 +13,9 @@ import { RouterMetrics } from '../../router/src/metrics.js';
 import { Upstreams } from '../../router/src/upstreams.js';
 import { defaultAndValidate } from '../../router/src/config.js';
 
-const [upstream, name = 'sentiment'] = process.argv.slice(2);
+const [upstream, name = 'sentiment', asleep] = process.argv.slice(2);
 if (!upstream) {
-  console.error('usage: router-server.js RUNTIME_URL [MODEL_NAME]');
+  console.error('usage: router-server.js RUNTIME_URL [MODEL_NAME] [ASLEEP_MODEL]');
   process.exit(2);
 }
 const cfg = defaultAndValidate({});
@@ -20,8 +24,22 @@ const upstreams = new Upstreams(cfg.upstream);
 const metrics = new RouterMetrics();
 catalog.set({ namespace: 'bench', name, uid: 'bench', ready: [upstream], replicas: 1, wakeable: false, languages: [] });
 upstreams.update(`bench/${name}`, [upstream]);
+const holds = new Holds(cfg.hold);
+if (asleep) {
+  const route = (ready: string[]) => catalog.set({ namespace: 'bench', name: asleep, uid: 'bench-asleep', ready, replicas: ready.length, wakeable: false, languages: [] });
+  route([]);
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    const [model, url] = line.split(' ');
+    if (model !== asleep || !url) return;
+    // "-": back to no endpoint, for the next cold start.
+    const ready = url === '-' ? [] : [url];
+    route(ready);
+    upstreams.update(`bench/${asleep}`, ready);
+    if (ready.length > 0) holds.release(`bench/${asleep}`);
+  });
+}
 const app = buildApp({
-  catalog, canaries: new Canaries(cfg.canary.maxCopiesInFlight), upstreams, holds: new Holds(cfg.hold), metrics, wake: () => undefined,
+  catalog, canaries: new Canaries(cfg.canary.maxCopiesInFlight), upstreams, holds, metrics, wake: () => undefined,
   bodyLimitBytes: cfg.http.bodyLimitBytes, logLevel: 'warn', ready: () => true, synced: () => true,
 }, { contentType: metrics.registry.contentType, metrics: () => metrics.registry.metrics() });
 const url = await app.listen({ host: '127.0.0.1', port: 0 });

@@ -13,6 +13,8 @@ export const BENCH_SERVER_FLAGS = ['--server.host=127.0.0.1', '--server.port=0',
 export interface ServerChild {
   url: string;
   pid: number;
+  /** Writes one line to its stdin (the bench's router-server reads routes from it). */
+  tell(line: string): void;
   stop(): Promise<void>;
 }
 
@@ -26,7 +28,7 @@ const MAIN = fileURLToPath(new URL('../../runtime/src/main.js', import.meta.url)
  */
 export async function startServer(flags: string[], command: string[] = [MAIN, 'serve']): Promise<ServerChild> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SENTIMENT_')));
-  const child = spawn(process.execPath, [...command, ...flags], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...command, ...flags], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   const killOnExit = (): void => void child.kill('SIGKILL');
   process.on('exit', killOnExit);
   let stderr = '';
@@ -64,6 +66,7 @@ export async function startServer(flags: string[], command: string[] = [MAIN, 's
   return {
     url,
     pid: child.pid!,
+    tell: (line) => void child.stdin!.write(`${line}\n`),
     stop: () => {
       stopping = true;
       const exited = new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { API_VERSION, KIND, metaTime, PLURAL } from '../../operator/src/api/v1alpha1/index.js';
 import { resourcePath, type KubeClient } from '../../operator/src/kube/client.js';
 import { classify, Failure, loggable } from '../../operator/src/kube/errors.js';
+import { coldStartParts, observeFirstReplica } from './cold-start.js';
 import type { RoutedModel } from './discovery/catalog.js';
 import type { RouterMetrics } from './metrics.js';
 
@@ -24,7 +25,8 @@ interface Scale {
  * it read replicas 0 at, so it can never overwrite a size someone else chose. Every other size
  * is the autoscaler's (which adopts the 1 and later takes the idle model back to 0). The router
  * replica whose write went through measures the cold start until the first replica is ready and
- * records it in status.coldStart, a field only it writes.
+ * records it in status.coldStart, a field only it writes, split into the parts it can read of
+ * the first replica (cold-start.ts).
  */
 export class Activator {
   /**
@@ -70,14 +72,17 @@ export class Activator {
     if (!pending?.woke) return;
     const readyAt = this.clock();
     const seconds = Math.round((readyAt - pending.startedAt) / 10) / 100;
-    this.metrics.coldStart.observe({ namespace: model.namespace, model: model.name }, seconds);
-    this.log.info({ model: `${model.namespace}/${model.name}`, seconds }, 'cold start');
+    const labels = { namespace: model.namespace, model: model.name };
+    const parts = coldStartParts({ startedAt: pending.startedAt, readyAt, ...(await observeFirstReplica(this.client, model.namespace, model.name, model.ready)) });
+    this.metrics.coldStart.observe(labels, seconds);
+    for (const [part, value] of Object.entries(parts)) this.metrics.coldStartParts.observe({ ...labels, part }, value);
+    this.log.info({ model: `${model.namespace}/${model.name}`, seconds, parts }, 'cold start');
     try {
       await this.client.send('PATCH', resourcePath(API_VERSION, PLURAL, model.namespace, model.name, 'status'), {
         query: { fieldManager: ROUTER_FIELD_MANAGER, force: true }, contentType: APPLY_PATCH,
         body: {
           apiVersion: API_VERSION, kind: KIND, metadata: { name: model.name, namespace: model.namespace },
-          status: { coldStart: { startedAt: metaTime(pending.startedAt), readyAt: metaTime(readyAt), seconds } },
+          status: { coldStart: { startedAt: metaTime(pending.startedAt), readyAt: metaTime(readyAt), seconds, parts } },
         },
       });
     } catch (err) {

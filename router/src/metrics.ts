@@ -43,6 +43,10 @@ export class RouterMetrics {
       labelNames: MODEL, registers: [this.registry],
     }),
   };
+  readonly coldStartParts = new Histogram({
+    name: `${PREFIX}cold_start_part_seconds`, help: 'The cold starts this router measured, by part: scheduling, containerStart, modelLoad, warmUp, ready (only the parts it could read).',
+    labelNames: [...MODEL, 'part'], buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600], registers: [this.registry],
+  });
   readonly readyEndpoints = new Gauge({ name: `${PREFIX}ready_endpoints`, help: 'Ready runtime pods per model, as the EndpointSlices list them.', labelNames: MODEL, registers: [this.registry] });
 
   /**

@@ -44,6 +44,14 @@ export class RuntimeMetrics implements BatchObserver, InferObserver, StreamObser
   readonly rejected = new Counter({ name: `${PREFIX}rejected_requests_total`, help: 'Requests refused by kind (Overloaded, Validation, ...).', labelNames: ['kind'], registers: [this.registry] });
   // With server.processes > 1 the primary sums series across workers; these two must not add up.
   readonly ready = new Gauge({ name: `${PREFIX}ready`, help: '1 when the model is loaded, warmed up and not draining (in every serving process).', aggregator: 'min', registers: [this.registry] });
+  /**
+   * The parts of this process's start, for the router's cold-start split: modelLoad from the
+   * process's start to the model's session open (module loading and listening included), warmUp
+   * from then until ready to serve. With several serving processes, the slowest one's.
+   */
+  private readonly startupPhases = new Gauge({ name: `${PREFIX}startup_seconds`, help: 'This process\'s start by phase: modelLoad (process start to session open), warmUp (warm-up batches and batch-size probe).', labelNames: ['phase'], aggregator: 'max', registers: [this.registry] });
+  // process_start_time_seconds is whole seconds; a cold start's parts need the millisecond.
+  private readonly startTime = new Gauge({ name: `${PREFIX}start_time_seconds`, help: 'When this process started, in seconds since the epoch to the millisecond (the latest serving process\'s).', aggregator: 'max', registers: [this.registry] });
   private readonly modelInfo = new Gauge({ name: `${PREFIX}model_info`, help: 'The served model; value is always 1.', labelNames: ['model', 'revision', 'quantization', 'execution_provider', 'requested_provider'], aggregator: 'max', registers: [this.registry] });
 
   private readonly streamConsumed = new Counter({ name: `${PREFIX}stream_consumed_records_total`, help: 'Records consumed from the input topic (stream mode).', registers: [this.registry] });
@@ -65,6 +73,12 @@ export class RuntimeMetrics implements BatchObserver, InferObserver, StreamObser
     this.modelInfo.reset();
     this.modelInfo.set({ model: info.model, revision: info.revision, quantization: info.quantization, execution_provider: info.executionProvider, requested_provider: info.requestedProvider }, 1);
     for (const label of info.labels) for (const source of ANSWER_SOURCES) this.predictions.inc({ label, source }, 0);
+  }
+
+  /** `processStartedAt` in epoch ms; the phases in seconds. */
+  startup(processStartedAt: number, phases: { modelLoad: number; warmUp: number }): void {
+    this.startTime.set(processStartedAt / 1000);
+    for (const [phase, seconds] of Object.entries(phases)) this.startupPhases.set({ phase }, seconds);
   }
 
   watchBatchSize(preferred: () => number): void {

@@ -203,6 +203,7 @@ describe('Helm chart: lint, values schema, rendered objects', () => {
       { apiGroups: ['serving.sentiment.dev'], resources: ['sentimentmodels/scale'], verbs: ['get', 'patch'] },
       { apiGroups: ['serving.sentiment.dev'], resources: ['sentimentmodels/status'], verbs: ['patch'] },
       { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
     ]);
     expect(() => render('default-values.yaml', 'router.hold.timeoutMs=5')).toThrow('/router/hold/timeoutMs');
     expect(render('default-values.yaml', 'router.enabled=false').filter((o) => o.metadata.name === 'sentiment-operator-router')).toEqual([]);

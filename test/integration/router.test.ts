@@ -186,15 +186,23 @@ describe('router: one endpoint for every model, scale from zero', () => {
     const seconds = model.status!.coldStart!.seconds;
     expect(seconds).toBeGreaterThan(0);
     expect(seconds * 1000).toBeLessThanOrEqual(tookMs + 1000);
+    // The parts it could read: the kwok pod's PodScheduled, and the rest. The runtime process standing in
+    // for the pod started before the wake, so its load and warm-up are not this cold start's and are left out.
+    const parts = model.status!.coldStart!.parts ?? {};
+    expect(Object.keys(parts).sort()).toEqual(['ready', 'scheduling']);
+    const partsSum = Object.values(parts).reduce((a, b) => a + b, 0);
+    expect(Math.abs(partsSum - seconds)).toBeLessThanOrEqual(0.02);
     // Only the router wrote 0 -> 1, once; the autoscaler adopted it rather than writing it back.
     const owners = model.metadata.managedFields?.filter((f) => JSON.stringify(f.fieldsV1 ?? {}).includes('"f:replicas"')).map((f) => f.manager);
     expect(owners).toContain('sentiment-router');
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(sumMetric(metrics, 'sentiment_router_scale_from_zero_total', { namespace: ns, model: 'sleepy' })).toBe(1);
     expect(sumMetric(metrics, 'sentiment_router_cold_start_seconds_count', { namespace: ns, model: 'sleepy' })).toBe(1);
+    for (const part of ['scheduling', 'ready']) expect(sumMetric(metrics, 'sentiment_router_cold_start_part_seconds_count', { namespace: ns, model: 'sleepy', part })).toBe(1);
+    expect(sumMetric(metrics, 'sentiment_router_cold_start_part_seconds_count', { namespace: ns, model: 'sleepy', part: 'modelLoad' })).toBe(0);
     expect(sumMetric(metrics, 'sentiment_router_requests_total', { namespace: ns, model: 'sleepy', code: '200' })).toBe(12);
     expect(await listEvents(cp.kubeConfig, ns, 'sleepy', 'ScaledDown')).toEqual([]);
-    console.log(`scale from zero: 12 held requests answered in ${tookMs} ms; status.coldStart.seconds ${seconds}`);
+    console.log(`scale from zero: 12 held requests answered in ${tookMs} ms; status.coldStart.seconds ${seconds}, parts ${JSON.stringify(parts)}`);
   });
 
   it('scales the idle model back to zero after the delay, and leaves a model at zero it may not wake', async () => {

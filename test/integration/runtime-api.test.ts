@@ -144,5 +144,19 @@ describe('runtime HTTP API', () => {
       const text = await (await fetch(url('/metrics'))).text();
       expect(Number(/^sentiment_runtime_preferred_batch_size (\d+)$/m.exec(text)?.[1])).toBe(serving.preferredBatchSize);
     });
+
+    it('reports when the process started and how long loading and warming up the model took', async () => {
+      const text = await (await fetch(url('/metrics'))).text();
+      const read = (pattern: RegExp) => Number(pattern.exec(text)?.[1]);
+      const startedAt = read(/^sentiment_runtime_start_time_seconds (\S+)$/m) * 1000;
+      const modelLoad = read(/^sentiment_runtime_startup_seconds\{phase="modelLoad"\} (\S+)$/m);
+      const warmUp = read(/^sentiment_runtime_startup_seconds\{phase="warmUp"\} (\S+)$/m);
+      expect(modelLoad).toBeGreaterThan(0);
+      expect(warmUp).toBeGreaterThan(0);
+      // Started before this test, and ready (loaded and warmed up) before now.
+      expect(startedAt).toBeLessThan(Date.now());
+      expect(startedAt + (modelLoad + warmUp) * 1000).toBeLessThanOrEqual(Date.now());
+      expect(Date.now() - startedAt).toBeLessThan(10 * 60_000);
+    });
   });
 });

@@ -42,6 +42,8 @@ export async function loadModel(config: RuntimeConfig, metrics: RuntimeMetrics, 
   const backend = await OnnxBackend.open(manifest, { ...config.session, ...layout }, (reason) =>
     log.warn({ requested: config.session.executionProvider, reason }, 'execution provider unavailable, falling back to cpu'),
   );
+  // performance.now() counts from the process's start (performance.timeOrigin).
+  const sessionOpenAt = performance.now();
   const queue = new BatchQueue(config.batching);
   const batchSize = new BatchSizeChooser({ maxBatchSize: config.batching.maxBatchSize, latencyBudgetMs: BATCH_LATENCY_BUDGET_MS });
   const batcher = new Batcher(
@@ -60,6 +62,7 @@ export async function loadModel(config: RuntimeConfig, metrics: RuntimeMetrics, 
   const [probe] = await encoder.encode([PROBE_TEXT]);
   await batcher.probeBatchSizes(probe!, PROBE_ROUNDS);
   metrics.watchBatchSize(() => batchSize.preferred);
+  metrics.startup(performance.timeOrigin, { modelLoad: sessionOpenAt / 1000, warmUp: (performance.now() - sessionOpenAt) / 1000 });
 
   metrics.setModel({
     model: config.model.name,

@@ -113,6 +113,13 @@ export const SentimentModelStatus = Type.Object({
       startedAt: Type.String({ format: 'date-time', description: 'When the router asked for the first replica.' }),
       readyAt: Type.String({ format: 'date-time', description: 'When the router saw the first replica ready.' }),
       seconds: Type.Number({ minimum: 0, description: 'The time between, to the hundredth of a second.' }),
+      parts: Type.Optional(Type.Object({
+        scheduling: Type.Optional(Type.Number({ minimum: 0, description: 'From the scale-up to the pod\'s PodScheduled condition (to the second, so it may read up to a second short and containerStart that much long).' })),
+        containerStart: Type.Optional(Type.Number({ minimum: 0, description: 'From scheduled to the runtime process\'s start: image pull, volumes, container creation.' })),
+        modelLoad: Type.Optional(Type.Number({ minimum: 0, description: 'From the runtime process\'s start to the model\'s session open, as the runtime measured it.' })),
+        warmUp: Type.Optional(Type.Number({ minimum: 0, description: 'Warm-up batches and the batch-size probe, as the runtime measured them.' })),
+        ready: Type.Optional(Type.Number({ minimum: 0, description: 'The rest, from the last part read until the router saw the endpoint ready: readiness probe period and endpoint propagation.' })),
+      }, { description: 'The time between, split into the parts the router could read of the first replica, in seconds to the hundredth; a part it could not read (pod gone, metrics unanswered, a process older than the scale-up) is absent, never estimated.' })),
     }, { description: 'The last scale from zero, as measured by the router that asked for it (the only writer of this field).' }),
   ),
   conditions: Type.Optional(
