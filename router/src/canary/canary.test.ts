@@ -153,6 +153,22 @@ describe('canary on the data path', () => {
     expect(await value(CANARY_SERIES.compared, {}, over)).toBe(0);
   });
 
+  it('forgets the step of a model that is gone, and keeps a step whose share was edited', async () => {
+    const good = await pod('positive');
+    pods.push(good);
+    await enter(good, { shadowPercent: 100 });
+    await eventually(async () => {
+      expect((await ask()).statusCode).toBe(200);
+      return (await value(CANARY_SERIES.compared)) > 0;
+    });
+    const model = catalog.get('ns', 'm')!;
+    canaries.update(model, { ...model, canary: { ...model.canary!, shadowPercent: 50 } }, metrics);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await value(CANARY_SERIES.compared)).toBeGreaterThan(0);
+    canaries.update(model, undefined, metrics);
+    await eventually(async () => (await value(CANARY_SERIES.compared)) === 0 && (await value(CANARY_SERIES.candidateRequests)) === 0);
+  });
+
   it('ends the copies in flight when the router stops, so closing the pools waits for no candidate', async () => {
     const hung = await pod('negative');
     pods.push(hung);

@@ -97,8 +97,7 @@ export class Canaries {
     else this.current.delete(key);
     const ended = before?.canary;
     // A share or label edited mid-step changes the view, not the step: its counts still count.
-    if (ended && this.live(model, ended)) return;
-    if (ended) void metrics.forgetCanaryStep(seriesLabels(model, ended));
+    if (ended && (!now?.canary || stepId(now.canary) !== stepId(ended))) void metrics.forgetCanaryStep(seriesLabels(model, ended));
   }
 
   /** Whether the step is still the model's, or over (its series gone: nothing more is counted in them). */
