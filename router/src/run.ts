@@ -93,6 +93,7 @@ export async function run(signal: AbortSignal, access: KubeAccess, cfg: RouterCo
     log.info({ delayMs: cfg.drain.delayMs }, 'draining');
     await sleep(cfg.drain.delayMs);
     await app.close();
+    canaries.close();
     await discovery.stop();
     await upstreams.close();
     client.close();

@@ -58,8 +58,12 @@ describe('canary on the data path', () => {
   const ask = () => app.inject({ method: 'POST', url: '/v1/sentiment', headers: { 'content-type': 'application/json', 'sentiment-model': 'm' }, payload: { texts: ['a', 'b'] } });
   const value = async (metric: string, labels: Record<string, string> = {}, at = step) => (await metrics.registry.getSingleMetric(metric)!.get()).values
     .filter((v) => Object.entries({ step: String(at), ...labels }).every(([k, l]) => v.labels[k] === l)).reduce((sum, v) => sum + v.value, 0);
+  /** Copies end after their client's answer: what they change is awaited, up to 10 s. */
   const eventually = async (check: () => Promise<boolean>) => {
-    for (let i = 0; i < 200 && !(await check()); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (let i = 0; !(await check()); i++) {
+      if (i === 1000) throw new Error(`not so after 10 s: ${check.toString()}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   };
 
   beforeAll(async () => {
@@ -147,5 +151,37 @@ describe('canary on the data path', () => {
     const exposition = await metrics.registry.metrics();
     expect(exposition.split('\n').filter((line) => new RegExp(`^sentiment_router_canary_\\w+\\{[^}]*step="${over}"`).test(line))).toEqual([]);
     expect(await value(CANARY_SERIES.compared, {}, over)).toBe(0);
+  });
+
+  it('forgets the step of a model that is gone, and keeps a step whose share was edited', async () => {
+    const good = await pod('positive');
+    pods.push(good);
+    await enter(good, { shadowPercent: 100 });
+    await eventually(async () => {
+      expect((await ask()).statusCode).toBe(200);
+      return (await value(CANARY_SERIES.compared)) > 0;
+    });
+    const model = catalog.get('ns', 'm')!;
+    canaries.update(model, { ...model, canary: { ...model.canary!, shadowPercent: 50 } }, metrics);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await value(CANARY_SERIES.compared)).toBeGreaterThan(0);
+    canaries.update(model, undefined, metrics);
+    await eventually(async () => (await value(CANARY_SERIES.compared)) === 0 && (await value(CANARY_SERIES.candidateRequests)) === 0);
+  });
+
+  it('ends the copies in flight when the router stops, so closing the pools waits for no candidate', async () => {
+    const hung = await pod('negative');
+    pods.push(hung);
+    hung.hold = true;
+    await enter(hung, { shadowPercent: 100 });
+    // Asked until a copy is held: the copies of the test before may still hold both slots.
+    await eventually(async () => {
+      expect((await ask()).statusCode).toBe(200);
+      return hung.held.length === 1;
+    });
+    canaries.close();
+    // The pools' close waits for the requests on them; the held copy's was aborted.
+    const closed = await Promise.race([upstreams.close().then(() => 'closed'), new Promise((resolve) => setTimeout(resolve, 3000, 'waiting'))]);
+    expect(closed).toBe('closed');
   });
 });

@@ -39,6 +39,8 @@ export class Canaries {
   /** By candidate key: the step each model is in ('' for none), so copies of a step that is over are not recorded. */
   private readonly current = new Map<string, string>();
   private copies = 0;
+  /** Aborts the copies in flight when the router stops: its answers are served, copies need not finish. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly maxCopiesInFlight: number) {}
 
@@ -48,7 +50,7 @@ export class Canaries {
     const key = candidateKey(model);
     if (canary.shadowPercent !== undefined) {
       if (!this.split.take(key, canary.shadowPercent) || !this.acquire(f, model)) return stable();
-      const copy = this.askCandidate(f, request, model, canary, path, body, undefined).catch(() => undefined).finally(() => this.release());
+      const copy = this.askCandidate(f, request, model, canary, path, body, this.stopping.signal).catch(() => undefined).finally(() => this.release());
       return stable((statusCode, answer) => {
         if (statusCode === 200) void copy.then((candidate) => candidate && this.record(f, model, canary, api, body, answer, candidate.body));
       });
@@ -71,7 +73,7 @@ export class Canaries {
     if (!candidate || candidate.statusCode >= 500 || candidate.statusCode === 429) return stable();
     if (candidate.statusCode === 200 && this.acquire(f, model)) {
       const answer = candidate.body;
-      void fetchWhole(f, request, model, path, body, AbortSignal.timeout(STABLE_CHECK_TIMEOUT_MS))
+      void fetchWhole(f, request, model, path, body, AbortSignal.any([this.stopping.signal, AbortSignal.timeout(STABLE_CHECK_TIMEOUT_MS)]))
         .then((check) => {
           if (check.statusCode === 200) this.record(f, model, canary, api, body, check.body, answer);
         })
@@ -95,8 +97,7 @@ export class Canaries {
     else this.current.delete(key);
     const ended = before?.canary;
     // A share or label edited mid-step changes the view, not the step: its counts still count.
-    if (ended && this.live(model, ended)) return;
-    if (ended) void metrics.forgetCanaryStep(seriesLabels(model, ended));
+    if (ended && (!now?.canary || stepId(now.canary) !== stepId(ended))) void metrics.forgetCanaryStep(seriesLabels(model, ended));
   }
 
   /** Whether the step is still the model's, or over (its series gone: nothing more is counted in them). */
@@ -104,6 +105,11 @@ export class Canaries {
     const current = this.current.get(candidateKey(model));
     // Routes reach update() before any request sees them; one that did not is taken at its word.
     return current === undefined || current === stepId(canary);
+  }
+
+  /** Ends the copies in flight, so that closing the pools waits for no candidate (a hung one would hold the drain). */
+  close(): void {
+    this.stopping.abort();
   }
 
   private acquire(f: Forwarding, model: RoutedModel): boolean {
@@ -123,22 +129,22 @@ export class Canaries {
    * The candidate's whole answer, its outcome and time counted; undefined when no candidate pod
    * is ready. Throws when the pod fails before answering (counted as an error unless the client left).
    */
-  private async askCandidate(f: Forwarding, request: FastifyRequest, model: RoutedModel, canary: RoutedCanary, path: string, body: Buffer, signal: AbortSignal | undefined): Promise<CandidateAnswer | undefined> {
+  private async askCandidate(f: Forwarding, request: FastifyRequest, model: RoutedModel, canary: RoutedCanary, path: string, body: Buffer, signal: AbortSignal): Promise<CandidateAnswer | undefined> {
     const upstream = f.upstreams.pick(candidateKey(model));
     if (!upstream) return undefined;
     const labels = seriesLabels(model, canary);
     const started = performance.now();
     let outcome: CandidateOutcome = 'error';
     try {
-      const answer = await upstream.pool.request({ path, method: request.method as Dispatcher.HttpMethod, headers: requestHeaders(request.headers, request.id, body), body, signal: signal ?? null });
+      const answer = await upstream.pool.request({ path, method: request.method as Dispatcher.HttpMethod, headers: requestHeaders(request.headers, request.id, body), body, signal });
       const whole = { statusCode: answer.statusCode, headers: answer.headers, body: Buffer.from(await answer.body.arrayBuffer()) };
       outcome = whole.statusCode === 429 ? 'overloaded' : whole.statusCode >= 500 ? 'error' : 'ok';
       if (this.live(model, canary)) f.metrics.canary.candidateDuration.observe(labels, (performance.now() - started) / 1000);
       return whole;
     } finally {
       f.upstreams.release(upstream);
-      // A client that left is no failure of the candidate's.
-      if (!signal?.aborted && this.live(model, canary)) f.metrics.canary.candidateRequests.inc({ ...labels, outcome });
+      // A client that left, or a router stopping, is no failure of the candidate's.
+      if (!signal.aborted && this.live(model, canary)) f.metrics.canary.candidateRequests.inc({ ...labels, outcome });
     }
   }
 
