@@ -82,7 +82,7 @@ export class Activator {
         query: { fieldManager: ROUTER_FIELD_MANAGER, force: true }, contentType: APPLY_PATCH,
         body: {
           apiVersion: API_VERSION, kind: KIND, metadata: { name: model.name, namespace: model.namespace },
-          status: { coldStart: { startedAt: metaTime(pending.startedAt), readyAt: metaTime(readyAt), seconds, parts } },
+          status: { coldStart: { startedAt: metaTime(pending.startedAt), readyAt: metaTime(readyAt), seconds, ...(Object.keys(parts).length > 0 ? { parts } : {}) } },
         },
       });
     } catch (err) {

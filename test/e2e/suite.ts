@@ -15,6 +15,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, NetworkingV1Api, type KubeConfig, type V1NetworkPolicy, type V1Pod } from '@kubernetes/client-node';
 import type { SentimentModel } from '../../operator/src/api/v1alpha1/index.js';
+import { COLD_START_PARTS } from '../../router/src/cold-start.js';
 import { applyObject, createNamespace, listPods, readDeployment, waitFor, waitForDeploymentAvailable } from '../support/kube.js';
 import { condition, isReady, readModel, recordStatuses, waitForModel } from '../support/operator.js';
 import { repoRoot, type Json } from '../support/runtime.js';
@@ -204,9 +205,10 @@ function scriptPod(cluster: E2eCluster, namespace: string, name: string, script:
   };
 }
 
-async function predictFromHost(serviceUrl: string): Promise<Json> {
+/** `extra` goes into the body (the router reads the model's name from it); a held request needs a longer `timeoutMs`. */
+async function predictFromHost(serviceUrl: string, extra: Record<string, string> = {}, timeoutMs = 5_000): Promise<Json> {
   const res = await fetch(`${serviceUrl}/v1/sentiment`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ texts: TEXTS }), signal: AbortSignal.timeout(5_000),
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...extra, texts: TEXTS }), signal: AbortSignal.timeout(timeoutMs),
   });
   if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
   return res.json();
@@ -224,6 +226,10 @@ export function defineE2eSuite(title: string, start: () => Promise<E2eCluster>, 
       return p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed' ? p : undefined;
     }, timeoutMs, `client pod ${pod} did not finish`, 1000);
     const summaryOf = async (pod: string): Promise<Json> => JSON.parse((await logs(pod)).trim().split('\n').at(-1) ?? '{}');
+    const routerUrl = async () => {
+      const svc = await core().readNamespacedService({ name: `${RELEASE}-router`, namespace: RELEASE_NAMESPACE });
+      return `http://${svc.spec?.clusterIP}:${svc.spec?.ports?.[0]?.port ?? 80}`;
+    };
     const serviceUrl = async () => {
       const svc = await core().readNamespacedService({ name, namespace: ns });
       return `http://${svc.spec?.clusterIP}:${svc.spec?.ports?.[0]?.port ?? 80}`;
@@ -303,6 +309,63 @@ export function defineE2eSuite(title: string, start: () => Promise<E2eCluster>, 
       expect(summary.first.results.map((r: Json) => r.label)).toEqual(['positive', 'negative']);
       expect(summary.first.results[0].score).toBeGreaterThan(0.9);
       expect(summary.model).toMatchObject({ name, revision: tagOf(cluster.images.model(V1)), quantization: 'int8' });
+    }, STEP_TIMEOUT_MS);
+
+    it('the chart\'s router answers for the sample through its ClusterIP as the model\'s own Service does', async () => {
+      if (!cluster.hostReachesServices) {
+        console.log('router: this process cannot reach Service ClusterIPs (k3s in a container); not checked');
+        return;
+      }
+      const url = await routerUrl();
+      const direct = await predictFromHost(await serviceUrl());
+      const routed = await waitFor(() => predictFromHost(url, { model: name }).catch(() => undefined), 60_000, `the router at ${url} never answered for ${name}`, 500);
+      expect(routed.model).toBe(name);
+      expect(routed.revision).toBe(direct.revision);
+      expect(routed.results.map((r: Json) => r.label)).toEqual(direct.results.map((r: Json) => r.label));
+      for (const [i, r] of routed.results.entries()) expect(r.score).toBeCloseTo(direct.results[i].score, 5);
+    }, STEP_TIMEOUT_MS);
+
+    it('scales a model at zero from the router: requests held, the first replica started, every request answered, the cold start in parts', async () => {
+      if (!cluster.hostReachesServices) {
+        console.log('router scale from zero: this process cannot reach Service ClusterIPs (k3s in a container); not checked');
+        return;
+      }
+      const sleepy = sampleModel(cluster, cluster.images.model(V1));
+      sleepy.metadata.name = 'sst2-sleepy';
+      sleepy.spec.replicas = 0;
+      sleepy.spec.autoscaling = {
+        enabled: true, engine: 'builtin', metric: 'inflight', target: 8, minReplicas: 0, maxReplicas: 1,
+        stableWindowSeconds: 6, panicWindowSeconds: 2, panicThreshold: 2, scaleDownDelaySeconds: 600, maxScaleUpRate: 1000, maxScaleDownRate: 2, kafkaLag: { drainSeconds: 60 },
+      };
+      await applyObject(kc(), sleepy, 'e2e');
+      const url = await routerUrl();
+      // Asleep as the router sees it: listed, no pod.
+      await waitFor(async () => {
+        const res = await fetch(`${url}/v1/models`, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
+        const listed = res?.ok ? ((await res.json()) as { models: { name: string; state: string }[] }).models : [];
+        return listed.find((m) => m.name === 'sst2-sleepy')?.state === 'ScaledToZero';
+      }, 60_000, 'the router never listed sst2-sleepy as ScaledToZero');
+      expect(await listPods(kc(), ns, 'serving.sentiment.dev/model=sst2-sleepy')).toEqual([]);
+
+      const sent = Date.now();
+      const answers = await Promise.all(Array.from({ length: 6 }, () => predictFromHost(url, { model: 'sst2-sleepy' }, 120_000).then(
+        (answer) => ({ ok: true, labels: answer.results.map((r: Json) => r.label).join() }),
+        (err: unknown) => ({ ok: false, labels: String(err) }),
+      )));
+      const tookS = (Date.now() - sent) / 1000;
+      expect(answers.filter((a) => !a.ok || a.labels !== 'positive,negative')).toEqual([]);
+      const model = await waitForModel(kc(), ns, 'sst2-sleepy', (m) => m.status?.coldStart !== undefined, 30_000, 'status.coldStart');
+      const { seconds, parts = {} } = model.status!.coldStart!;
+      cluster.report('router scale from zero: 6 held requests', `${answers.length} answered, 0 failed, the last ${tookS.toFixed(1)} s after sending`);
+      cluster.report('router cold start (status.coldStart)', `${seconds} s = ${COLD_START_PARTS.filter((part) => parts[part] !== undefined).map((part) => `${part} ${parts[part]}`).join(' + ')}`);
+      expect(model.spec.replicas).toBe(1);
+      expect(seconds).toBeLessThanOrEqual(tookS + 1);
+      // A real pod on a real node: every part read, in order, adding up to the whole.
+      expect(Object.keys(parts).sort()).toEqual(['containerStart', 'modelLoad', 'ready', 'scheduling', 'warmUp']);
+      expect(Math.abs(Object.values(parts).reduce((a, b) => a + b, 0) - seconds)).toBeLessThanOrEqual(0.05);
+      expect(parts.modelLoad).toBeGreaterThan(0);
+      expect(parts.warmUp).toBeGreaterThan(0);
+      await kubectl('delete', '--namespace', ns, 'sentimentmodel/sst2-sleepy', '--wait=true', '--timeout=120s');
     }, STEP_TIMEOUT_MS);
 
     it('enforces the chart NetworkPolicy: inference from allowed pods only, /metrics from the monitoring namespace, probes unaffected', async () => {
