@@ -1,6 +1,7 @@
 // The router's data path in a process of its own for `npm run bench:router`: the same app, pools
 // and forwarding as router/src/run.ts, with the one model's route set from the command line instead
 // of discovered from a cluster (discovery is not on a request's path). Logs the runtime's "ready" line.
+import { Canaries } from '../../router/src/canary/canary.js';
 import { Catalog } from '../../router/src/discovery/catalog.js';
 import { Holds } from '../../router/src/hold.js';
 import { buildApp } from '../../router/src/http/app.js';
@@ -20,7 +21,7 @@ const metrics = new RouterMetrics();
 catalog.set({ namespace: 'bench', name, uid: 'bench', ready: [upstream], replicas: 1, wakeable: false, languages: [] });
 upstreams.update(`bench/${name}`, [upstream]);
 const app = buildApp({
-  catalog, upstreams, holds: new Holds(cfg.hold), metrics, wake: () => undefined,
+  catalog, canaries: new Canaries(cfg.canary.maxCopiesInFlight), upstreams, holds: new Holds(cfg.hold), metrics, wake: () => undefined,
   bodyLimitBytes: cfg.http.bodyLimitBytes, logLevel: 'warn', ready: () => true, synced: () => true,
 }, { contentType: metrics.registry.contentType, metrics: () => metrics.registry.metrics() });
 const url = await app.listen({ host: '127.0.0.1', port: 0 });

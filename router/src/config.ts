@@ -36,6 +36,12 @@ export const RouterConfig = Type.Object(
       },
       { default: {} },
     ),
+    canary: Type.Object(
+      {
+        maxCopiesInFlight: Type.Integer({ minimum: 0, maximum: 100_000, default: 64, description: 'Canary copies (shadow copies to the candidate, background checks against stable) in flight at once; over it a copy is dropped and counted, never queued.' }),
+      },
+      { default: {} },
+    ),
     logLevel: Type.Enum(LevelNames, { type: 'string', default: 'info' }),
   },
   { additionalProperties: false },
@@ -59,6 +65,7 @@ export const FLAGS: Record<string, string[]> = {
   'upstream-timeout-ms': ['upstream', 'timeoutMs'],
   'drain-delay-ms': ['drain', 'delayMs'],
   'drain-timeout-ms': ['drain', 'timeoutMs'],
+  'canary-max-copies-in-flight': ['canary', 'maxCopiesInFlight'],
   'log-level': ['logLevel'],
 };
 

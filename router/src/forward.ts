@@ -25,13 +25,16 @@ export interface Forwarding {
 /** What the request carries to the pod: a body already read (to find the model field) or the unread stream. */
 export type ForwardBody = Buffer | Readable | undefined;
 
+/** Told of an answer the router read whole before passing it on (a canary compares it). */
+export type AnswerObserver = (statusCode: number, body: Buffer) => void;
+
 /**
  * Sends one request to a ready pod of `model` and streams the pod's answer back, status and
  * body unchanged. Without a ready pod the request is held until one is ready (asking for the
  * first replica of a model at zero). A pod that fails before answering is a 502; a body that was
  * already read is retried once on another pod, a streamed one cannot be.
  */
-export async function forward(f: Forwarding, request: FastifyRequest, reply: FastifyReply, model: RoutedModel, path: string, body: ForwardBody): Promise<FastifyReply> {
+export async function forward(f: Forwarding, request: FastifyRequest, reply: FastifyReply, model: RoutedModel, path: string, body: ForwardBody, observe?: AnswerObserver): Promise<FastifyReply> {
   const key = `${model.namespace}/${model.name}`;
   const abort = new AbortController();
   const onClose = () => {
@@ -53,9 +56,15 @@ export async function forward(f: Forwarding, request: FastifyRequest, reply: Fas
     } finally {
       done();
     }
+    observe?.(answer.statusCode, payload);
   }
-  void reply.code(answer.statusCode);
-  for (const [name, value] of Object.entries(answer.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) void reply.header(name, value);
+  return replyWith(request, reply, answer.statusCode, answer.headers, payload);
+}
+
+/** Passes a pod's answer on: its status, its headers but the hop-by-hop ones, and the request id. */
+export function replyWith(request: FastifyRequest, reply: FastifyReply, statusCode: number, headers: IncomingHttpHeaders, payload: Buffer | Readable): FastifyReply {
+  void reply.code(statusCode);
+  for (const [name, value] of Object.entries(headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) void reply.header(name, value);
   void reply.header(REQUEST_ID_HEADER, request.id);
   return reply.send(payload);
 }
@@ -133,7 +142,7 @@ async function held(f: Forwarding, model: RoutedModel, key: string, signal: Abor
   }
 }
 
-function requestHeaders(incoming: IncomingHttpHeaders, requestId: string, body: ForwardBody): Record<string, string | string[]> {
+export function requestHeaders(incoming: IncomingHttpHeaders, requestId: string, body: ForwardBody): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(incoming)) if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
   headers[REQUEST_ID_HEADER] = requestId;

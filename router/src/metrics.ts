@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CANARY_SERIES, CANARY_SERIES_LABELS, CANDIDATE_DURATION_BUCKETS } from '#contract/canary.js';
 
 const PREFIX = 'sentiment_router_';
 const MODEL = ['namespace', 'model'] as const;
@@ -26,6 +27,22 @@ export class RouterMetrics {
     name: `${PREFIX}cold_start_seconds`, help: 'From this router\'s scale-from-zero write to the first ready replica.',
     labelNames: MODEL, buckets: [1, 2, 5, 10, 20, 30, 60, 120, 300, 600], registers: [this.registry],
   });
+  /** The canary series the operator judges a step by (contract/src/canary.ts). */
+  readonly canary = {
+    compared: new Counter({ name: CANARY_SERIES.compared, help: 'Texts answered by both the stable revision and the candidate.', labelNames: CANARY_SERIES_LABELS, registers: [this.registry] }),
+    agreeing: new Counter({ name: CANARY_SERIES.agreeing, help: 'Compared texts given the same label by both revisions.', labelNames: CANARY_SERIES_LABELS, registers: [this.registry] }),
+    negative: new Counter({ name: CANARY_SERIES.negative, help: 'Compared texts labelled with the negative label, by side.', labelNames: [...CANARY_SERIES_LABELS, 'side'], registers: [this.registry] }),
+    scoreSum: new Counter({ name: CANARY_SERIES.scoreSum, help: 'Sum of each class\'s score over compared texts, by side and label.', labelNames: [...CANARY_SERIES_LABELS, 'side', 'label'], registers: [this.registry] }),
+    candidateRequests: new Counter({ name: CANARY_SERIES.candidateRequests, help: 'Requests sent to the candidate, by outcome (ok, error, overloaded).', labelNames: [...CANARY_SERIES_LABELS, 'outcome'], registers: [this.registry] }),
+    candidateDuration: new Histogram({
+      name: CANARY_SERIES.candidateDuration, help: 'Time from sending a request to the candidate to its whole answer.',
+      labelNames: CANARY_SERIES_LABELS, buckets: [...CANDIDATE_DURATION_BUCKETS], registers: [this.registry],
+    }),
+    droppedCopies: new Counter({
+      name: `${PREFIX}canary_dropped_copies_total`, help: 'Shadow copies and stable checks not sent because as many were in flight as --canary-max-copies-in-flight.',
+      labelNames: MODEL, registers: [this.registry],
+    }),
+  };
   readonly readyEndpoints = new Gauge({ name: `${PREFIX}ready_endpoints`, help: 'Ready runtime pods per model, as the EndpointSlices list them.', labelNames: MODEL, registers: [this.registry] });
 
   constructor() {

@@ -4,6 +4,8 @@ import { explainListenError } from '#contract/listen-error.js';
 import { KubeClient } from '../../operator/src/kube/client.js';
 import type { KubeAccess } from '../../operator/src/kube/config.js';
 import { Activator } from './activator.js';
+import { Canaries, candidateKey } from './canary/canary.js';
+import { sameCanary } from './canary/view.js';
 import type { RouterConfig } from './config.js';
 import { envName } from './config.js';
 import { endpointAddress, type EndpointAddress } from './discovery/catalog.js';
@@ -43,6 +45,7 @@ export async function run(signal: AbortSignal, access: KubeAccess, cfg: RouterCo
   const upstreams = new Upstreams(cfg.upstream);
   const holds = new Holds(cfg.hold);
   const activator = new Activator(client, metrics, log, cfg.hold.timeoutMs);
+  const canaries = new Canaries(cfg.canary.maxCopiesInFlight);
   let draining = false;
 
   discovery.onRouteChange((before, now) => {
@@ -51,6 +54,8 @@ export async function run(signal: AbortSignal, access: KubeAccess, cfg: RouterCo
     const labels = { namespace: model.namespace, model: model.name };
     // Pools first: the requests released below pick from them at once.
     upstreams.update(key, now?.ready ?? []);
+    upstreams.update(candidateKey(model), now?.canary?.ready ?? []);
+    if (!sameCanary(before?.canary, now?.canary)) canaries.forget(model);
     if (!now) {
       metrics.readyEndpoints.remove(labels);
       activator.forget(model.uid);
@@ -65,7 +70,7 @@ export async function run(signal: AbortSignal, access: KubeAccess, cfg: RouterCo
   });
 
   const app = buildApp({
-    catalog: discovery.catalog, upstreams, holds, metrics,
+    catalog: discovery.catalog, canaries, upstreams, holds, metrics,
     wake: (model) => void activator.wake(model),
     bodyLimitBytes: cfg.http.bodyLimitBytes, logLevel: cfg.logLevel,
     ready: () => discovery.isSynced && !draining,

@@ -11,6 +11,29 @@ const slice = (service: string, endpoints: { ip: string; ready: boolean; pod?: s
 });
 
 describe('routedModel', () => {
+  it('keeps a canary step with the ready pods of Service <name>-canary, and compares routes by it', () => {
+    const model = sentimentModel({}, 'reviews');
+    const inCanary = (step: number) => ({
+      ...model,
+      spec: { ...model.spec, rollout: { ...model.spec.rollout, canary: { steps: [{ shadowPercent: 100, texts: 10 }, { weightPercent: 10, texts: 10 }] } } },
+      status: { canary: { phase: 'Analyzing', revision: 'c0ffee', step } },
+    }) as unknown as typeof model;
+    const slices = [slice('reviews', [{ ip: '10.0.0.1', ready: true }]), slice('reviews-canary', [{ ip: '10.0.1.2', ready: true }, { ip: '10.0.1.1', ready: true }, { ip: '10.0.1.3', ready: false }])];
+    const seen: string[] = [];
+    const routed = routedModel(inCanary(1), slices, (e) => {
+      seen.push(e.service);
+      return endpointAddress(e);
+    });
+    expect(routed.ready).toEqual(['http://10.0.0.1:8080']);
+    expect(routed.canary).toEqual({ revision: 'c0ffee', step: 1, weightPercent: 10, negativeLabel: 'negative', ready: ['http://10.0.1.1:8080', 'http://10.0.1.2:8080'] });
+    expect(new Set(seen)).toEqual(new Set(['reviews', 'reviews-canary']));
+    expect(routedModel(model, slices, endpointAddress).canary).toBeUndefined();
+    expect(sameRoute(routed, routedModel(inCanary(1), slices, endpointAddress))).toBe(true);
+    expect(sameRoute(routed, routedModel(inCanary(0), slices, endpointAddress))).toBe(false);
+    expect(sameRoute(routed, routedModel(inCanary(1), slices.slice(0, 1), endpointAddress))).toBe(false);
+    expect(sameRoute(routed, routedModel(model, slices, endpointAddress))).toBe(false);
+  });
+
   it('lists the ready endpoints of the model\'s own Service only, as base URLs', () => {
     const model = sentimentModel({ replicas: 3 }, 'reviews');
     const routed = routedModel(model, [

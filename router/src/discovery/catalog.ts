@@ -1,6 +1,8 @@
 import type { V1EndpointSlice } from '@kubernetes/client-node';
+import { canaryName } from '#contract/canary.js';
 import { scriptsOfLanguage } from '#contract/language.js';
 import type { SentimentModel } from '../../../operator/src/api/v1alpha1/index.js';
+import { canaryView, sameCanary, type CanaryView } from '../canary/view.js';
 
 /** The label the EndpointSlice controller puts on every slice of a Service. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
@@ -11,6 +13,8 @@ const HTTP_PORT_NAME = 'http';
 export interface PodEndpoint {
   namespace: string;
   model: string;
+  /** The Service the endpoint belongs to: the model's own, or its candidate's (`<model>-canary`). */
+  service: string;
   /** The pod, from the endpoint's targetRef; absent for endpoints that are not pods. */
   pod?: string;
   ip: string;
@@ -38,6 +42,13 @@ export interface RoutedModel {
   wakeable: boolean;
   /** spec.routing.languages, with the scripts each language is written in: in order, first match wins. */
   languages: LanguageRoute[];
+  /** The candidate revision while a canary step is analysed, with its ready pods (Service `<name>-canary`). */
+  canary?: RoutedCanary;
+}
+
+export interface RoutedCanary extends CanaryView {
+  /** Base URLs of the candidate's ready pods, sorted. */
+  ready: string[];
 }
 
 /** Texts mostly in one of `scripts` go to `model`, in the same namespace. */
@@ -50,9 +61,22 @@ export interface LanguageRoute {
 export function routedModel(model: SentimentModel, slices: readonly V1EndpointSlice[], address: EndpointAddress): RoutedModel {
   const { namespace, name, uid } = model.metadata;
   const { enabled, engine, minReplicas } = model.spec.autoscaling;
+  const canary = canaryView(model);
+  return {
+    namespace, name, uid,
+    ready: readyOf(slices, namespace, name, name, address),
+    replicas: model.spec.replicas,
+    wakeable: enabled && engine === 'builtin' && minReplicas === 0 && !model.metadata.deletionTimestamp,
+    languages: (model.spec.routing?.languages ?? []).map(({ language, model: target }) => ({ language, scripts: scriptsOfLanguage(language), model: target })),
+    ...(canary ? { canary: { ...canary, ready: readyOf(slices, namespace, name, canaryName(name), address) } } : {}),
+  };
+}
+
+/** Base URLs of the ready endpoints of one Service of the model, sorted so equal sets compare equal. */
+function readyOf(slices: readonly V1EndpointSlice[], namespace: string, model: string, service: string, address: EndpointAddress): string[] {
   const ready = new Set<string>();
   for (const slice of slices) {
-    if (slice.metadata?.labels?.[SERVICE_NAME_LABEL] !== name) continue;
+    if (slice.metadata?.labels?.[SERVICE_NAME_LABEL] !== service) continue;
     const port = slice.ports?.find((p) => p.name === HTTP_PORT_NAME)?.port ?? slice.ports?.[0]?.port;
     if (port === undefined || port === null) continue;
     for (const endpoint of slice.endpoints ?? []) {
@@ -60,23 +84,22 @@ export function routedModel(model: SentimentModel, slices: readonly V1EndpointSl
       const ip = endpoint.addresses[0];
       if (endpoint.conditions?.ready !== true || !ip) continue;
       const pod = endpoint.targetRef?.kind === 'Pod' ? endpoint.targetRef.name : undefined;
-      const url = address({ namespace, model: name, ...(pod ? { pod } : {}), ip, port });
+      const url = address({ namespace, model, service, ...(pod ? { pod } : {}), ip, port });
       if (url) ready.add(url);
     }
   }
-  return {
-    namespace, name, uid,
-    ready: [...ready].sort(),
-    replicas: model.spec.replicas,
-    wakeable: enabled && engine === 'builtin' && minReplicas === 0 && !model.metadata.deletionTimestamp,
-    languages: (model.spec.routing?.languages ?? []).map(({ language, model: target }) => ({ language, scripts: scriptsOfLanguage(language), model: target })),
-  };
+  return [...ready].sort();
 }
 
 export function sameRoute(a: RoutedModel | undefined, b: RoutedModel | undefined): boolean {
   if (!a || !b) return a === b;
   return a.uid === b.uid && a.replicas === b.replicas && a.wakeable === b.wakeable && a.ready.length === b.ready.length && a.ready.every((u, i) => u === b.ready[i])
-    && a.languages.length === b.languages.length && a.languages.every((l, i) => l.language === b.languages[i]!.language && l.model === b.languages[i]!.model);
+    && a.languages.length === b.languages.length && a.languages.every((l, i) => l.language === b.languages[i]!.language && l.model === b.languages[i]!.model)
+    && sameCanary(a.canary, b.canary) && sameUrls(a.canary?.ready ?? [], b.canary?.ready ?? []);
+}
+
+function sameUrls(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((u, i) => u === b[i]);
 }
 
 /**

@@ -9,13 +9,19 @@ import { Catalog, routedModel, sameRoute, SERVICE_NAME_LABEL, type EndpointAddre
 /** Called with a model whose route changed, or with `undefined` as `now` once it is gone. */
 export type RouteListener = (before: RoutedModel | undefined, now: RoutedModel | undefined) => void;
 
-/** Keeps of a SentimentModel only what routing reads. */
+/**
+ * Keeps of a SentimentModel only what routing reads. The canary's fields are kept untyped, as
+ * they came: canaryView() checks them when the route is built.
+ */
 function slimModel(model: SentimentModel): SentimentModel {
   const { name, namespace, uid, generation, deletionTimestamp, resourceVersion } = model.metadata;
+  const { rollout } = model.spec as { rollout?: unknown };
+  const { canary } = (model.status ?? {}) as { canary?: unknown };
   return {
     apiVersion: model.apiVersion, kind: model.kind,
     metadata: { name, namespace, uid, generation, deletionTimestamp, resourceVersion },
-    spec: { replicas: model.spec.replicas, autoscaling: model.spec.autoscaling, routing: model.spec.routing } as SentimentModel['spec'],
+    spec: { replicas: model.spec.replicas, autoscaling: model.spec.autoscaling, routing: model.spec.routing, rollout } as SentimentModel['spec'],
+    ...(canary !== undefined ? { status: { canary } as SentimentModel['status'] } : {}),
   };
 }
 
@@ -49,12 +55,17 @@ export class Discovery {
         onChange: (model) => this.refresh(model.metadata.namespace, model.metadata.name),
         onError: onError('SentimentModel'),
       }));
-      // The operator's Services carry the model label, and the EndpointSlice controller copies a Service's labels onto its slices.
+      // The operator's Services carry the model label, and the EndpointSlice controller copies a
+      // Service's labels onto its slices; a candidate's Service (`<model>-canary`) names its model in that label.
       this.slices.set(ns, new Informer<V1EndpointSlice>(client, {
         path: resourcePath('discovery.k8s.io/v1', 'endpointslices', ns), labelSelector: LABEL_MODEL, keep: slimSlice,
         onChange: (slice) => {
           const service = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
-          if (service && slice.metadata?.namespace) this.refresh(slice.metadata.namespace, service);
+          const namespace = slice.metadata?.namespace;
+          if (!service || !namespace) return;
+          this.refresh(namespace, service);
+          const model = slice.metadata?.labels?.[LABEL_MODEL];
+          if (model && model !== service) this.refresh(namespace, model);
         },
         onError: onError('EndpointSlice'),
       }));

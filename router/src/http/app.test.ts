@@ -1,6 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Canaries } from '../canary/canary.js';
 import { Catalog, type RoutedModel } from '../discovery/catalog.js';
 import { Holds } from '../hold.js';
 import { RouterMetrics } from '../metrics.js';
@@ -34,7 +35,7 @@ describe('router HTTP', () => {
   const woken: string[] = [];
   let synced = true;
   const app = buildApp({
-    catalog, upstreams, holds, metrics, wake: (m) => woken.push(m.name), bodyLimitBytes: 4096, logLevel: 'silent', ready: () => synced, synced: () => synced,
+    catalog, canaries: new Canaries(64), upstreams, holds, metrics, wake: (m) => woken.push(m.name), bodyLimitBytes: 4096, logLevel: 'silent', ready: () => synced, synced: () => synced,
   }, { contentType: metrics.registry.contentType, metrics: () => metrics.registry.metrics() });
   const put = (model: RoutedModel) => {
     catalog.set(model);

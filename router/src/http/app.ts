@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Canaries } from '../canary/canary.js';
+import type { InferenceApi } from '../canary/compare.js';
 import type { Catalog, RoutedModel } from '../discovery/catalog.js';
 import { forward, REQUEST_ID_HEADER, type ForwardBody, type Forwarding } from '../forward.js';
 import { MODEL_HEADER, modelFromHeader, modelFromJson, NO_MODEL } from '../select.js';
@@ -9,6 +11,7 @@ import { registerErrorHandling, RouterError } from './errors.js';
 
 export interface RouterContext extends Forwarding {
   catalog: Catalog;
+  canaries: Canaries;
   bodyLimitBytes: number;
   logLevel: string;
   /** Ready: the caches are synced and the router is not draining. */
@@ -35,6 +38,16 @@ export interface ListedModel {
   /** The router asks for a first replica when a request comes for it at zero. */
   scaleFromZero: boolean;
   state: 'Ready' | 'ScaledToZero' | 'NotReady';
+  /** The candidate revision while a canary step is analysed. */
+  canary?: ListedCanary;
+}
+
+export interface ListedCanary {
+  revision: string;
+  step: number;
+  shadowPercent?: number;
+  weightPercent?: number;
+  readyReplicas: number;
 }
 
 /**
@@ -84,11 +97,17 @@ export function buildApp(context: RouterContext, exposition: { contentType: stri
     request.routedTo = model;
     return forward(context, request, reply, model, path, body);
   };
+  // An inference request of a model in a canary step may go to (or be copied to) the candidate.
+  const infer = (api: InferenceApi, request: FastifyRequest, reply: FastifyReply, model: RoutedModel, path: string, body: ForwardBody) => {
+    request.routedTo = model;
+    return context.canaries.route(context, request, reply, model, api, path, body, (observe) => forward(context, request, reply, model, path, body, observe));
+  };
 
   // The runtime's own API and TEI's: the model comes from the header, else from the JSON body. A
-  // body for a model with language routes is read whole: its texts decide where it goes.
+  // body for a model with language routes is read whole: its texts decide where it goes. Such a
+  // request goes to the stable pods of its models: language routing and canaries do not combine.
   const routesLanguages = (model: RoutedModel) => model.languages.length > 0;
-  const byHeaderOrField = (api: SplitApi) => async (request: FastifyRequest, reply: FastifyReply) => {
+  const byHeaderOrField = (api: SplitApi, name: InferenceApi) => async (request: FastifyRequest, reply: FastifyReply) => {
     const named = modelFromHeader(request.headers[MODEL_HEADER]);
     const stream = request.body as Readable | undefined;
     let model: RoutedModel;
@@ -103,11 +122,12 @@ export function buildApp(context: RouterContext, exposition: { contentType: stri
       model = route(read.model);
       body = read.body;
     }
-    if (!routesLanguages(model) || !Buffer.isBuffer(body)) return send(request, reply, model, request.url, body);
+    if (!routesLanguages(model)) return infer(name, request, reply, model, request.url, body);
+    if (!Buffer.isBuffer(body)) return send(request, reply, model, request.url, body);
     return answerByLanguage(api, context, context.catalog, request, reply, model, body, (target) => send(request, reply, target, request.url, body));
   };
-  app.post('/v1/sentiment', byHeaderOrField(sentimentApi));
-  app.post('/predict', byHeaderOrField(predictApi));
+  app.post('/v1/sentiment', byHeaderOrField(sentimentApi, 'sentiment'));
+  app.post('/predict', byHeaderOrField(predictApi, 'predict'));
   app.get('/v1/model', async (request, reply) => send(request, reply, route(modelFromHeader(request.headers[MODEL_HEADER])), request.url, undefined));
 
   // V2: the path names the model. A `name.namespace` is rewritten to the name the runtime serves under.
@@ -120,13 +140,15 @@ export function buildApp(context: RouterContext, exposition: { contentType: stri
     const rest = cut === -1 ? '' : afterName.slice(cut);
     const stream = request.body as Readable | undefined;
     let body: ForwardBody;
-    if (routesLanguages(model) && stream && /^\/(versions\/[^/]+\/)?infer(\?|$)/.test(rest)) {
+    const inference = request.method === 'POST' && /^\/(versions\/[^/]+\/)?infer(\?|$)/.test(rest);
+    if (routesLanguages(model) && stream && inference) {
       body = await readBody(stream, context.bodyLimitBytes);
       model = v2Target(context.catalog, model, body, request.headers[V2_BINARY_HEADER] !== undefined);
-    } else {
-      body = await smallBodyRead(request);
+      return send(request, reply, model, `/v2/models/${encodeURIComponent(model.name)}${rest}`, body);
     }
-    return send(request, reply, model, `/v2/models/${encodeURIComponent(model.name)}${rest}`, body);
+    body = await smallBodyRead(request);
+    const path = `/v2/models/${encodeURIComponent(model.name)}${rest}`;
+    return inference ? infer('v2', request, reply, model, path, body) : send(request, reply, model, path, body);
   };
   app.route({ method: ['GET', 'POST'], url: '/v2/models/:name', handler: v2 });
   app.route({ method: ['GET', 'POST'], url: '/v2/models/:name/*', handler: v2 });
@@ -135,7 +157,12 @@ export function buildApp(context: RouterContext, exposition: { contentType: stri
 
 function listed(catalog: Catalog, m: RoutedModel): ListedModel {
   const state = m.ready.length > 0 ? 'Ready' : m.replicas === 0 ? 'ScaledToZero' : 'NotReady';
-  return { id: catalog.displayName(m), name: m.name, namespace: m.namespace, readyReplicas: m.ready.length, replicas: m.replicas, scaleFromZero: m.wakeable, state };
+  const listing: ListedModel = { id: catalog.displayName(m), name: m.name, namespace: m.namespace, readyReplicas: m.ready.length, replicas: m.replicas, scaleFromZero: m.wakeable, state };
+  if (m.canary) {
+    const { revision, step, shadowPercent, weightPercent, ready } = m.canary;
+    listing.canary = { revision, step, ...(shadowPercent !== undefined ? { shadowPercent } : { weightPercent: weightPercent! }), readyReplicas: ready.length };
+  }
+  return listing;
 }
 
 /**

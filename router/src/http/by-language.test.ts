@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { scriptsOfLanguage } from '#contract/language.js';
+import { Canaries } from '../canary/canary.js';
 import { Catalog, type RoutedModel } from '../discovery/catalog.js';
 import { Holds } from '../hold.js';
 import { RouterMetrics } from '../metrics.js';
@@ -48,7 +49,7 @@ describe('router: language routing of /v1/sentiment', () => {
   const upstreams = new Upstreams({ connectionsPerPod: 4, timeoutMs: 5000 });
   const metrics = new RouterMetrics();
   const app = buildApp({
-    catalog, upstreams, holds: new Holds({ timeoutMs: 300, maxRequests: 2 }), metrics, wake: () => undefined, bodyLimitBytes: 4096, logLevel: 'silent', ready: () => true, synced: () => true,
+    catalog, canaries: new Canaries(64), upstreams, holds: new Holds({ timeoutMs: 300, maxRequests: 2 }), metrics, wake: () => undefined, bodyLimitBytes: 4096, logLevel: 'silent', ready: () => true, synced: () => true,
   }, { contentType: metrics.registry.contentType, metrics: () => metrics.registry.metrics() });
   const put = (model: RoutedModel) => {
     catalog.set(model);
