@@ -51,7 +51,11 @@ export const OperatorConfig = Type.Object(
     canary: Type.Object(
       {
         routerNamespace: Type.String({ maxLength: 63, pattern: DNS1123_LABEL, default: 'sentiment-system', description: 'Namespace of the router pods whose /metrics hold the canary figures.' }),
-        routerSelector: Type.String({ maxLength: 1024, default: 'app.kubernetes.io/component=router', description: 'Label selector of the router pods.' }),
+        routerSelector: Type.String({
+          maxLength: 1024,
+          default: 'app.kubernetes.io/name=sentiment-operator,app.kubernetes.io/instance=sentiment-operator,app.kubernetes.io/component=router',
+          description: 'Label selector of the router pods (the default is the chart\'s, released as sentiment-operator).',
+        }),
         routerPort: Type.Integer({ minimum: 1, maximum: 65_535, default: 8080, description: 'Port of the routers\' /metrics.' }),
         scrapeTimeoutMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 1000, description: 'Limit for one router\'s /metrics; a step waits while a router does not answer.' }),
       },
