@@ -19,7 +19,7 @@ export class OperatorMetrics {
     name: `${PREFIX}drift_corrections_total`, help: 'Children whose owned fields someone else had changed, reverted, by kind.', labelNames: ['kind'], registers: [this.registry],
   });
   readonly canaryRollbacks = new Counter({
-    name: `${PREFIX}canary_rollbacks_total`, help: 'Canary candidates rolled back, by the check that failed (labelAgreement, negativeShareChange, scoreDrift, errorRate, p99Latency).',
+    name: `${PREFIX}canary_rollbacks_total`, help: 'Canary candidates rolled back, by the check that failed (labelAgreement, negativeShareChange, scoreDrift, errorRate, p99Latency, or deadline: the texts of a step not compared within progressDeadlineSeconds).',
     labelNames: ['namespace', 'name', 'check'], registers: [this.registry],
   });
   readonly canaryPromotions = new Counter({

@@ -65,7 +65,7 @@ describe('analyze and judge', () => {
 
 describe('decideCanary', () => {
   const inputs = (over: Partial<CanaryInputs>): CanaryInputs => ({
-    canary, previous: undefined, desired: { templateHash: B, model: 'm:2' }, stableHash: A, servingHash: A, figures: undefined, now: NOW, ...over,
+    canary, previous: undefined, desired: { templateHash: B, model: 'm:2' }, stableHash: A, servingHash: A, figures: undefined, now: NOW, deadlineSeconds: 600, ...over,
   });
   const analyzing = (step: number): CanaryStatus => ({ revision: B, model: 'm:2', phase: 'Analyzing', step, stepStartedAt: NOW, reason: 'StepStarted', message: '' });
 
@@ -111,6 +111,20 @@ describe('decideCanary', () => {
     expect(decideCanary(inputs({ previous: analyzing(0) }))).toEqual({ status: analyzing(0), hold: true, run: canary.steps[0], recheckAfterMs: 2000 });
     const d = decideCanary(inputs({ previous: analyzing(0), figures: { ...good, compared: 40, agreeing: 40 } }));
     expect(d.status).toMatchObject({ phase: 'Analyzing', step: 0, reason: 'Analyzing', analysis: { comparedTexts: 40 } });
+  });
+});
+
+describe('decideCanary deadline', () => {
+  it('rolls back a step that has not compared its texts within progressDeadlineSeconds, routers answering or not', () => {
+    const started: CanaryStatus = { revision: B, phase: 'Analyzing', step: 1, stepStartedAt: NOW, reason: 'StepStarted', message: '' };
+    const later = '2026-12-03T07:10:01Z';
+    const base = { canary, previous: started, desired: { templateHash: B }, stableHash: A, servingHash: A, now: later, deadlineSeconds: 600 };
+    expect(decideCanary({ ...base, figures: { ...good, compared: 12, agreeing: 12 } })).toMatchObject({
+      hold: true, outcome: { rolledBack: 'deadline' },
+      status: { phase: 'RolledBack', reason: 'StepDeadlineExceeded', message: 'step 2/3 (weight 10%, 200 texts): compared 12 of 200 texts in 601 s (progressDeadlineSeconds 600)', analysis: { comparedTexts: 12 } },
+    });
+    expect(decideCanary({ ...base, figures: undefined }).status).toMatchObject({ phase: 'RolledBack', reason: 'StepDeadlineExceeded', analysis: { comparedTexts: 0 } });
+    expect(decideCanary({ ...base, now: '2026-12-03T07:09:59Z', figures: undefined }).status).toBe(started);
   });
 });
 

@@ -100,6 +100,8 @@ export interface CanaryInputs {
   /** The figures of previous.step, when read; undefined when no router answered. */
   figures: StepFigures | undefined;
   now: string;
+  /** spec.rollout.progressDeadlineSeconds: a step that has not compared its texts by then fails. */
+  deadlineSeconds: number;
 }
 
 export interface CanaryEvent {
@@ -159,9 +161,14 @@ export function decideCanary(i: CanaryInputs): CanaryDecision {
   }
   const index = Math.min(previous.step, last);
   const step = canary.steps[index] as CanaryStep;
-  if (!i.figures) return { status: previous, hold: true, run: step, recheckAfterMs: CANARY_RECHECK_MS };
-  const verdict = judge(i.figures, step, canary.analysis);
-  const analysis = analyze(i.figures);
+  const elapsedSeconds = (Date.parse(i.now) - Date.parse(previous.stepStartedAt)) / 1000;
+  const judged = i.figures && judge(i.figures, step, canary.analysis);
+  // A candidate that never gets ready, or a step without traffic, would otherwise hold the rollout forever.
+  const verdict: Verdict | undefined = (!judged || judged.result === 'wait') && elapsedSeconds > i.deadlineSeconds
+    ? { result: 'fail', check: 'deadline', reason: 'StepDeadlineExceeded', message: `compared ${i.figures?.compared ?? 'no'} of ${step.texts} texts in ${Math.round(elapsedSeconds)} s (progressDeadlineSeconds ${i.deadlineSeconds})` }
+    : judged;
+  if (!verdict) return { status: previous, hold: true, run: step, recheckAfterMs: CANARY_RECHECK_MS };
+  const analysis = i.figures ? analyze(i.figures) : (previous.analysis ?? { comparedTexts: 0 });
   if (verdict.result === 'wait') {
     return { status: { ...previous, step: index, reason: verdict.reason, message: `${describeStep(index, canary.steps)}: ${verdict.message}`, analysis }, hold: true, run: step, recheckAfterMs: CANARY_RECHECK_MS };
   }

@@ -114,7 +114,7 @@ export class Reconciler {
     const figures = analyzing ? await this.deps.canaryFigures({ namespace, model: name, revision: last.revision, step: last.step }) : undefined;
     return decideCanary({
       canary: model.spec.rollout.canary, previous: last, desired, stableHash: templateHashOf(live),
-      servingHash: specPlan.status.revisions?.serving?.templateHash, figures, now: metaTime(now),
+      servingHash: specPlan.status.revisions?.serving?.templateHash, figures, now: metaTime(now), deadlineSeconds: model.spec.rollout.progressDeadlineSeconds,
     });
   }
 
