@@ -86,9 +86,10 @@ describe('canary rollouts: rolled back on a label flip, promoted through every s
     // The router as the operator finds it: a pod in the release namespace with the chart's labels (kwok runs it).
     await applyObject(cp.kubeConfig, {
       apiVersion: 'v1', kind: 'Pod',
-      metadata: { name: 'router-0', namespace: RELEASE_NAMESPACE, labels: { 'app.kubernetes.io/name': 'sentiment-operator', 'app.kubernetes.io/component': 'router' } },
+      metadata: { name: 'router-0', namespace: RELEASE_NAMESPACE, labels: { 'app.kubernetes.io/name': 'sentiment-operator', 'app.kubernetes.io/instance': 'sentiment-operator', 'app.kubernetes.io/component': 'router' } },
       spec: { nodeName: 'cpu-1', containers: [{ name: 'router', image: 'ghcr.io/example/sentiment-router:0.1.0' }] },
     });
+    // The operator's default router selector is the chart's (release sentiment-operator).
     op = await startOperator(cp.kubeConfig, { canary: { routerNamespace: RELEASE_NAMESPACE, scrapeTimeoutMs: 1000 } }, { routerAddress: () => base });
 
     await applyModel(cp.kubeConfig, ns, name, { replicas: 2, quantization: 'none', rollout: { canary: canarySpec } });
@@ -160,7 +161,7 @@ describe('canary rollouts: rolled back on a label flip, promoted through every s
     await waitFor(async () => (await canaryObjects()).length === 0, 20_000, 'candidate objects still there');
     expect(await stableTemplate()).toBe(stable);
     expect(rolledBack.status?.revisions?.candidate).toBeUndefined();
-  });
+  }, 150_000);
 
   it('promotes a good candidate (the int8 model) through shadow, 10 % and 50 %, with no failed request', async () => {
     candidateUrl = urls.int8;
@@ -187,7 +188,7 @@ describe('canary rollouts: rolled back on a label flip, promoted through every s
     expect(await op.metric('sentiment_operator_canary_promotions_total', { namespace: ns, name })).toBe(1);
     await waitFor(async () => (await canaryObjects()).length === 0, 20_000, 'candidate objects still there');
     expect((await readModel(cp.kubeConfig, ns, name))?.status?.revisions?.candidate).toBeUndefined();
-  });
+  }, 200_000);
 });
 
 /** The model with id2label swapped: the same scores under the opposite names. */
