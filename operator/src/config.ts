@@ -48,6 +48,19 @@ export const OperatorConfig = Type.Object(
       },
       { default: {} },
     ),
+    canary: Type.Object(
+      {
+        routerNamespace: Type.String({ maxLength: 63, pattern: DNS1123_LABEL, default: 'sentiment-system', description: 'Namespace of the router pods whose /metrics hold the canary figures.' }),
+        routerSelector: Type.String({
+          maxLength: 1024,
+          default: 'app.kubernetes.io/name=sentiment-operator,app.kubernetes.io/instance=sentiment-operator,app.kubernetes.io/component=router',
+          description: 'Label selector of the router pods (the default is the chart\'s, released as sentiment-operator).',
+        }),
+        routerPort: Type.Integer({ minimum: 1, maximum: 65_535, default: 8080, description: 'Port of the routers\' /metrics.' }),
+        scrapeTimeoutMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 1000, description: 'Limit for one router\'s /metrics; a step waits while a router does not answer.' }),
+      },
+      { default: {}, description: 'Where canary rollouts read the routers\' comparison of candidate and stable answers.' },
+    ),
     logLevel: Type.Enum(LevelNames, { type: 'string', default: 'info' }),
   },
   { additionalProperties: false },
@@ -90,6 +103,10 @@ export const FLAGS: Record<string, string[]> = {
   'autoscaler-interval-ms': ['autoscaler', 'intervalMs'],
   'autoscaler-scrape-timeout-ms': ['autoscaler', 'scrapeTimeoutMs'],
   'autoscaler-persist-interval-seconds': ['autoscaler', 'persistIntervalSeconds'],
+  'canary-router-namespace': ['canary', 'routerNamespace'],
+  'canary-router-selector': ['canary', 'routerSelector'],
+  'canary-router-port': ['canary', 'routerPort'],
+  'canary-scrape-timeout-ms': ['canary', 'scrapeTimeoutMs'],
   'log-level': ['logLevel'],
 };
 

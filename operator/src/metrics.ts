@@ -18,6 +18,13 @@ export class OperatorMetrics {
   readonly driftCorrections = new Counter({
     name: `${PREFIX}drift_corrections_total`, help: 'Children whose owned fields someone else had changed, reverted, by kind.', labelNames: ['kind'], registers: [this.registry],
   });
+  readonly canaryRollbacks = new Counter({
+    name: `${PREFIX}canary_rollbacks_total`, help: 'Canary candidates rolled back, by the check that failed (labelAgreement, negativeShareChange, scoreDrift, errorRate, p99Latency, or deadline: the texts of a step not compared within progressDeadlineSeconds).',
+    labelNames: ['namespace', 'name', 'check'], registers: [this.registry],
+  });
+  readonly canaryPromotions = new Counter({
+    name: `${PREFIX}canary_promotions_total`, help: 'Canary candidates that passed every step and now serve all traffic.', labelNames: ['namespace', 'name'], registers: [this.registry],
+  });
   readonly leader = new Gauge({ name: `${PREFIX}leader`, help: '1 while this instance holds the leader lease.', registers: [this.registry] });
   readonly autoscalerDesired = new Gauge({
     name: `${PREFIX}autoscaler_desired_replicas`, help: 'Replicas the builtin autoscaler last decided on; exported by the leader only.',

@@ -7,7 +7,9 @@ import { Controller } from './controller/controller.js';
 import { makeCaches } from './controller/informers.js';
 import { startHttpServer } from './http.js';
 import { KafkaLagReader } from './kafka/lag.js';
-import { KubeClient } from './kube/client.js';
+import type { V1PodList } from '@kubernetes/client-node';
+import { CanaryScraper } from './canary/scrape.js';
+import { KubeClient, resourcePath } from './kube/client.js';
 import type { KubeAccess } from './kube/config.js';
 import { EventRecorder } from './kube/events.js';
 import { LeaderElector } from './kube/leaderelection.js';
@@ -25,10 +27,15 @@ export interface Operator {
 /** A broker request or connection slower than this counts as a failed lag read; loaded brokers answer admin requests well within it. */
 const KAFKA_TIMEOUT_MS = 5000;
 
+/** Models analyzed in the same moment share one scrape of the routers. */
+const CANARY_SCRAPE_MAX_AGE_MS = 1000;
+
 /** Seams for tests; production leaves them at their defaults. */
 export interface RunOptions {
   /** Where the autoscaler scrapes a pod; by default its pod IP on the runtime port. */
   podAddress?: PodAddress;
+  /** Where the canary scrape reads a router pod's /metrics; by default its pod IP on --canary-router-port. */
+  routerAddress?: PodAddress;
 }
 
 /**
@@ -52,6 +59,13 @@ export async function run(signal: AbortSignal, access: KubeAccess, cfg: Operator
     backoffMs: { min: 1000, max: 30_000 },
     clock: Date.now,
   });
+  const canaryScraper = new CanaryScraper({
+    routers: async () => (await client.request<V1PodList>('GET', resourcePath('v1', 'pods', cfg.canary.routerNamespace), { query: { labelSelector: cfg.canary.routerSelector } }))?.items ?? [],
+    address: opts.routerAddress ?? ((pod) => pod.status?.podIP && `http://${pod.status.podIP.includes(':') ? `[${pod.status.podIP}]` : pod.status.podIP}:${cfg.canary.routerPort}`),
+    timeoutMs: cfg.canary.scrapeTimeoutMs,
+    maxAgeMs: CANARY_SCRAPE_MAX_AGE_MS,
+    clock: Date.now,
+  });
   const caches = makeCaches(client, cfg.namespaces, log, (kind, obj, deleted) => controller?.onChange(kind, obj, deleted));
   const watched = Object.values(caches);
   metrics.setCacheSizeSource(() => Object.fromEntries(Object.entries(caches).map(([cache, w]) => [cache, w.list().length])));
@@ -64,6 +78,7 @@ export async function run(signal: AbortSignal, access: KubeAccess, cfg: Operator
     metrics.leader.set(1);
     const c = new Controller({
       client, caches, metrics, log, cluster: cfg.cluster, identity: cfg.leaderElection.identity,
+      canaryFigures: (key) => canaryScraper.figures(key),
       workers: cfg.workers, resyncMs: cfg.resyncSeconds * 1000, backoff: cfg.backoff,
     }, term);
     controller = c;

@@ -96,6 +96,9 @@ const invalid: [string, Record<string, unknown>, string][] = [
   ['SASL without a Secret', kafka({ sasl: { mechanism: 'SCRAM-SHA-512' } }), 'spec.stream.kafka.sasl.secretName: Required value'],
   ['a token Secret without a key', { server: { auth: { tokenSecretRef: { name: 'reviews-token' } } } }, 'spec.server.auth.tokenSecretRef.key: Required value'],
   ['/metrics behind the token with the builtin autoscaler', { autoscaling: { enabled: true }, server: { auth: { tokenSecretRef: { name: 'reviews-token', key: 'token' }, metrics: true } } }, 'server.auth.metrics closes /metrics to the builtin autoscaler'],
+  ['a canary step both shadow and weighted', { rollout: { canary: { steps: [{ shadowPercent: 100, weightPercent: 10 }] } } }, 'a canary step needs exactly one of shadowPercent and weightPercent'],
+  ['a canary without steps', { rollout: { canary: { steps: [] } } }, 'spec.rollout.canary.steps: Invalid value'],
+  ['a canary agreement above 1', { rollout: { canary: { steps: [{ weightPercent: 10 }], analysis: { minLabelAgreement: 1.5 } } } }, 'spec.rollout.canary.analysis.minLabelAgreement: Invalid value'],
 ];
 
 describe('operator: SentimentModel validation by the apiserver', () => {

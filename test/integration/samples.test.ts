@@ -54,8 +54,8 @@ function volumeFor(claim: V1PersistentVolumeClaim): V1PersistentVolume {
 }
 
 describe('config/samples', () => {
-  it('holds the seven kinds of sample, each with a SentimentModel', () => {
-    expect(samples.map((s) => s.file)).toEqual(['autoscaled.yaml', 'english-cpu-int8.yaml', 'gpu-fp16.yaml', 'gpu-mig.yaml', 'pvc.yaml', 'stream-kafka.yaml', 'url.yaml']);
+  it('holds the eight kinds of sample, each with a SentimentModel', () => {
+    expect(samples.map((s) => s.file)).toEqual(['autoscaled.yaml', 'canary.yaml', 'english-cpu-int8.yaml', 'gpu-fp16.yaml', 'gpu-mig.yaml', 'pvc.yaml', 'stream-kafka.yaml', 'url.yaml']);
     for (const s of samples) expect(s.objects.filter((o) => o.kind === KIND), s.file).toHaveLength(1);
     expect(new Set(models.map((m) => m.metadata.name)).size).toBe(models.length);
   });

@@ -5,6 +5,7 @@ import { LABEL_MODEL, metaTime, type AutoscalerState, type SentimentModel, type 
 import { classify, Failure, loggable } from '../kube/errors.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { OperatorMetrics } from '../metrics.js';
+import { CANARY_LABEL } from '#contract/canary.js';
 import { isReadyPod, type MetricName, type PodSample } from './collector.js';
 import { type AutoscalingSettings, type Decision, decide, parseState, Reason } from './decide.js';
 import { type Activity, decideWithZero, recordActivity } from './idle.js';
@@ -135,7 +136,7 @@ export class AutoscalerLoop {
     }
     this.released.delete(model.metadata.uid);
     const labels = { namespace: model.metadata.namespace, name: model.metadata.name };
-    const pods = this.deps.pods(model.metadata.namespace).filter((p) => p.metadata?.labels?.[LABEL_MODEL] === model.metadata.name && isReadyPod(p));
+    const pods = this.deps.pods(model.metadata.namespace).filter((p) => p.metadata?.labels?.[LABEL_MODEL] === model.metadata.name && p.metadata.labels[CANARY_LABEL] !== 'true' && isReadyPod(p));
     const lagged = metric === 'kafkaLag';
     const [scraped, lag] = await Promise.all([this.deps.sample(pods, metric), lagged ? this.readLag(model) : undefined]);
     const missing = [...scraped.values()].filter((s) => (lagged ? s.stream : s.value) === undefined).length;

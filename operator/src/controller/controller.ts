@@ -16,6 +16,7 @@ export interface ControllerOptions {
   metrics: OperatorMetrics;
   log: Logger;
   cluster: ReconcilerDeps['cluster'];
+  canaryFigures: ReconcilerDeps['canaryFigures'];
   identity: string;
   workers: number;
   /** Every this often all models are queued again; 0 turns it off. */
@@ -38,7 +39,9 @@ export class Controller {
     this.queue = new WorkQueue(opts.backoff);
     const writer = new KubeWriter(opts.client, opts.metrics, term);
     const events = new EventRecorder(writer, opts.identity, opts.log);
-    this.reconciler = new Reconciler({ caches: opts.caches, writer, events, metrics: opts.metrics, cluster: opts.cluster, log: opts.log, clock: Date.now });
+    this.reconciler = new Reconciler({
+      caches: opts.caches, writer, events, metrics: opts.metrics, cluster: opts.cluster, log: opts.log, clock: Date.now, canaryFigures: opts.canaryFigures,
+    });
     opts.metrics.setQueueDepthSource(() => this.queue.length);
     term.addEventListener('abort', () => this.queue.shutDown(), { once: true });
   }

@@ -1,5 +1,5 @@
 import type { ObjectCache, V1Deployment, V1Node, V1Pod } from '@kubernetes/client-node';
-import { metaTime, type RolloutChoice, type SentimentModel, type SentimentModelStatus } from '../api/v1alpha1/index.js';
+import { metaTime, type Revision, type RolloutChoice, type SentimentModel, type SentimentModelStatus } from '../api/v1alpha1/index.js';
 import type { Settle } from './memory.js';
 import { desiredDraft, withStrategy, type DesiredObjects } from './resources/desired.js';
 import type { ClusterFacts } from './resources/facts.js';
@@ -32,6 +32,8 @@ export interface Previous {
   /** The rollout strategy in force and why: this term's decision, else the one in status. */
   rollout: RolloutChoice | undefined;
   settle: Settle;
+  /** A canary holds the stable Deployment on this revision: status describes it, not the spec's. */
+  held?: Revision;
 }
 
 export interface Plan {
@@ -62,7 +64,7 @@ export function plan(model: SentimentModel, observed: Observed, previous: Previo
     model,
     previous: previous.status,
     deployment: observed.deployment,
-    desired: revisionOf(draft.podTemplate.metadata) ?? { templateHash: '' },
+    desired: previous.held ?? revisionOf(draft.podTemplate.metadata) ?? { templateHash: '' },
     rollout,
     pods: observed.pods,
     schedulerSettling: leftMs !== undefined,

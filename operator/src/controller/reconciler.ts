@@ -5,11 +5,16 @@ import { classify, errorMessage, Failure } from '../kube/errors.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { KubeWriter } from '../kube/writer.js';
 import type { OperatorMetrics } from '../metrics.js';
+import type { StepKey } from '../canary/scrape.js';
 import { Applier, type ApplyOutcome } from './apply.js';
+import { decideCanary, trafficShares, type CanaryDecision, type StepFigures } from './canary.js';
+import { candidateReplicas, isCanaryPod, makeCanaryObjects } from './resources/canary.js';
+import { desiredDraft } from './resources/desired.js';
 import { describeDrift } from './drift.js';
 import type { Caches } from './informers.js';
 import { Memory, type ModelMemory } from './memory.js';
 import { plan, type Observed, type Plan } from './plan.js';
+import { revisionOf } from './revisions.js';
 import { templateHashOf } from './resources/deployment.js';
 import type { DesiredObjects } from './resources/desired.js';
 import type { ClusterFacts } from './resources/facts.js';
@@ -20,7 +25,9 @@ export interface ReconcilerDeps {
   caches: Caches;
   writer: KubeWriter;
   events: EventRecorder;
-  metrics: Pick<OperatorMetrics, 'setModelConditions' | 'driftCorrections'>;
+  metrics: Pick<OperatorMetrics, 'setModelConditions' | 'driftCorrections' | 'canaryRollbacks' | 'canaryPromotions'>;
+  /** A canary step's figures from the routers; undefined while they cannot all be read. */
+  canaryFigures(key: StepKey): Promise<StepFigures | undefined>;
   cluster: ClusterFacts;
   log: Logger;
   /** Epoch milliseconds: the one clock the plans see. */
@@ -69,14 +76,20 @@ export class Reconciler {
     const observed: Observed = {
       ...cluster,
       deployment: caches.deployments.get(childNames(model).deployment, namespace),
-      pods: caches.pods.list(namespace).filter((p) => p.metadata?.labels?.[LABEL_MODEL] === name),
+      pods: caches.pods.list(namespace).filter((p) => p.metadata?.labels?.[LABEL_MODEL] === name && !isCanaryPod(p.metadata.labels)),
       nodes: caches.nodes,
       scheduledPods: caches.scheduledPods,
     };
-    const next = plan(model, observed, { status: previous, rollout: memory.rollout ?? previous?.rollout, settle: memory.settle }, this.deps.clock());
+    const before = { status: previous, rollout: memory.rollout ?? previous?.rollout, settle: memory.settle };
+    const now = this.deps.clock();
+    const specPlan = plan(model, observed, before, now);
+    const canary = await this.decideCanary(model, specPlan, observed.deployment, previous, now);
+    const stable = revisionOf(observed.deployment?.spec?.template?.metadata);
+    // Held, the stable Deployment keeps its template, and the status describes that revision, not the spec's.
+    const next = canary.hold && stable ? withCanary(model, plan(model, observed, { ...before, held: stable }, now), canary) : withCanary(model, specPlan, canary);
     if (next.rollout.templateHash !== memory.rollout?.templateHash) this.deps.log.debug({ model: key, rollout: next.rollout }, 'rollout strategy for a new pod template');
     memory.rollout = next.rollout;
-    const refused = await this.applyChildren(key, model, memory, next, observed.deployment).then(
+    const refused = await this.applyChildren(key, model, memory, next, observed.deployment, canary).then(
       () => undefined,
       (err: unknown) => {
         if (err instanceof ChildRefused) return err;
@@ -87,10 +100,53 @@ export class Reconciler {
     const status = refused ? withApplyFailure(next.status, previous, refused.message, metaTime(this.deps.clock())) : next.status;
     const deleted = await this.writeStatus(key, model, memory, previous, { ...next, status });
     if (refused && !deleted) throw refused.cause;
-    return deleted ? undefined : next.recheckAfterMs;
+    if (!deleted && !refused) await this.announceCanary(model, canary);
+    if (deleted) return undefined;
+    const rechecks = [next.recheckAfterMs, canary.recheckAfterMs].filter((ms) => ms !== undefined);
+    return rechecks.length > 0 ? Math.min(...rechecks) : undefined;
   }
 
-  private async applyChildren(key: string, model: SentimentModel, memory: ModelMemory, next: Plan, liveDeployment: V1Deployment | undefined): Promise<void> {
+  private async decideCanary(model: SentimentModel, specPlan: Plan, live: V1Deployment | undefined, previous: SentimentModelStatus | undefined, now: number): Promise<CanaryDecision> {
+    const desired = revisionOf(specPlan.desired.deployment.spec?.template?.metadata) ?? { templateHash: '' };
+    const last = previous?.canary;
+    const { namespace, name } = model.metadata;
+    const analyzing = model.spec.rollout.canary && last?.phase === 'Analyzing' && last.revision === desired.templateHash;
+    const figures = analyzing ? await this.deps.canaryFigures({ namespace, model: name, revision: last.revision, step: last.step }) : undefined;
+    return decideCanary({
+      canary: model.spec.rollout.canary, previous: last, desired, stableHash: templateHashOf(live),
+      servingHash: specPlan.status.revisions?.serving?.templateHash, figures, now: metaTime(now), deadlineSeconds: model.spec.rollout.progressDeadlineSeconds,
+    });
+  }
+
+  /** After the status that records it is written, so a failed write does not announce twice. */
+  private async announceCanary(model: SentimentModel, canary: CanaryDecision): Promise<void> {
+    const { namespace, name } = model.metadata;
+    if (canary.outcome && 'rolledBack' in canary.outcome) this.deps.metrics.canaryRollbacks.inc({ namespace, name, check: canary.outcome.rolledBack });
+    if (canary.outcome && 'promoted' in canary.outcome) this.deps.metrics.canaryPromotions.inc({ namespace, name });
+    if (!canary.event) return;
+    this.deps.log.info({ model: `${namespace}/${name}`, reason: canary.event.reason, message: canary.event.message }, 'canary');
+    if (canary.event.type === 'Warning') await this.deps.events.warning(model, canary.event.reason, canary.event.message);
+    else await this.deps.events.normal(model, canary.event.reason, canary.event.message);
+  }
+
+  /** The candidate's objects: applied for the step under way, deleted once no step runs. */
+  private async applyCanary(model: SentimentModel, memory: ModelMemory, canary: CanaryDecision): Promise<void> {
+    const { caches, cluster } = this.deps;
+    const { namespace } = model.metadata;
+    const step = canary.run;
+    const objects = makeCanaryObjects(model, desiredDraft(model, cluster), step ? candidateReplicas(model, step) : 0);
+    const live = {
+      configMap: caches.configMaps.get(objects.configMap.metadata?.name ?? '', namespace),
+      service: caches.services.get(objects.service.metadata?.name ?? '', namespace),
+      deployment: caches.deployments.get(objects.deployment.metadata?.name ?? '', namespace),
+    };
+    for (const child of ['configMap', 'service', 'deployment'] as const) {
+      if (step) await this.applyChild(model, memory, objects[child], live[child]);
+      else if (live[child] && !live[child].metadata?.deletionTimestamp) await this.deps.writer.delete(objects[child]);
+    }
+  }
+
+  private async applyChildren(key: string, model: SentimentModel, memory: ModelMemory, next: Plan, liveDeployment: V1Deployment | undefined, canary: CanaryDecision): Promise<void> {
     const { caches, events } = this.deps;
     const { desired, rollout } = next;
     const { namespace } = model.metadata;
@@ -103,6 +159,8 @@ export class Reconciler {
     const done: Record<ApplyOutcome, string[]> = { created: [], updated: [], corrected: [], unchanged: [] };
     try {
       for (const child of CHILD_ORDER) {
+        // The stable pods read their ConfigMap at start: a held revision keeps both as they are.
+        if (canary.hold && (child === 'configMap' || child === 'deployment')) continue;
         const outcome = await this.applyChild(model, memory, desired[child], live[child]);
         done[outcome].push(`${desired[child].kind} ${desired[child].metadata?.name}`);
       }
@@ -115,6 +173,7 @@ export class Reconciler {
         this.deps.log.info({ model: key, created: done.created, updated: done.updated, corrected: done.corrected }, 'applied children');
       }
     }
+    await this.applyCanary(model, memory, canary);
     const desiredHash = templateHashOf(desired.deployment);
     const deploymentApplied = [...done.updated, ...done.corrected].some((c) => c.startsWith('Deployment '));
     if (liveDeployment && templateHashOf(liveDeployment) !== desiredHash && deploymentApplied) {
@@ -182,3 +241,18 @@ export class Reconciler {
   }
 }
 
+
+/** The plan's status with the canary's part: status.canary, and each revision's traffic share while one runs. */
+function withCanary(model: SentimentModel, next: Plan, canary: CanaryDecision): Plan {
+  const { canary: _, ...status } = next.status;
+  const shares = trafficShares(model.spec.rollout.canary, canary.status);
+  const candidate = canary.status && { templateHash: canary.status.revision, ...(canary.status.model !== undefined ? { model: canary.status.model } : {}) };
+  const revisions = shares && candidate
+    ? {
+        ...status.revisions,
+        ...(status.revisions?.serving ? { serving: { ...status.revisions.serving, trafficPercent: shares.serving } } : {}),
+        candidate: { ...candidate, ...shares.candidate },
+      }
+    : status.revisions;
+  return { ...next, status: { ...status, ...(revisions ? { revisions } : {}), ...(canary.status ? { canary: canary.status } : {}) } };
+}

@@ -153,8 +153,8 @@ function mergeCondition(previous: readonly Condition[], next: Condition): Condit
 /** The fields computeStatus owns, so a difference in the autoscaler's fields never triggers a write. */
 export function ownedStatusHash(status: SentimentModelStatus | undefined): string {
   if (!status) return '';
-  const { observedGeneration, replicas, readyReplicas, updatedReplicas, selector, endpoint, model, images, revisions, rollout, conditions } = status;
-  return stableHash({ observedGeneration, replicas, readyReplicas, updatedReplicas, selector, endpoint, model, images, revisions, rollout, conditions });
+  const { observedGeneration, replicas, readyReplicas, updatedReplicas, selector, endpoint, model, images, revisions, rollout, canary, conditions } = status;
+  return stableHash({ observedGeneration, replicas, readyReplicas, updatedReplicas, selector, endpoint, model, images, revisions, rollout, canary, conditions });
 }
 
 function podHash(pod: V1Pod): string | undefined {

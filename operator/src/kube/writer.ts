@@ -1,7 +1,7 @@
 import type { CoreV1Event, KubernetesObject } from '@kubernetes/client-node';
 import { API_VERSION, PLURAL, type SentimentModel, type SentimentModelStatus } from '../api/v1alpha1/index.js';
 import { resourcePath, type KubeClient } from './client.js';
-import { LeadershipLostError } from './errors.js';
+import { classify, Failure, LeadershipLostError } from './errors.js';
 import type { OperatorMetrics } from '../metrics.js';
 
 export const FIELD_MANAGER = 'sentiment-operator';
@@ -66,6 +66,16 @@ export class KubeWriter {
     await this.client.send('PATCH', resourcePath(API_VERSION, PLURAL, namespace, name, 'scale'), {
       query: { fieldManager }, contentType: MERGE_PATCH, body: { spec: { replicas } },
     });
+  }
+
+  /** Deletes a child; one already gone counts as deleted. */
+  async delete(obj: KubernetesObject): Promise<void> {
+    this.count('delete', obj.kind ?? '');
+    try {
+      await this.client.send('DELETE', this.pathOf(obj), { query: { propagationPolicy: 'Background' } });
+    } catch (err) {
+      if (classify(err) !== Failure.NotFound) throw err;
+    }
   }
 
   async createEvent(event: CoreV1Event): Promise<void> {

@@ -93,8 +93,9 @@ describe('CRD shape', () => {
     });
   });
 
-  it('prints READY, REPLICAS, MODEL, ROLLING-TO, QUANT, GPU, ENDPOINT, AGE', () => {
-    expect(version.additionalPrinterColumns?.map((c) => c.name.toUpperCase())).toEqual(['READY', 'REPLICAS', 'MODEL', 'ROLLING-TO', 'QUANT', 'GPU', 'ENDPOINT', 'AGE']);
+  it('prints READY, REPLICAS, MODEL, ROLLING-TO, QUANT, CANARY, STEP (wide), GPU, ENDPOINT, AGE', () => {
+    expect(version.additionalPrinterColumns?.map((c) => c.name.toUpperCase())).toEqual(['READY', 'REPLICAS', 'MODEL', 'ROLLING-TO', 'QUANT', 'CANARY', 'STEP', 'GPU', 'ENDPOINT', 'AGE']);
+    expect(version.additionalPrinterColumns?.find((c) => c.name === 'Step')?.priority).toBe(1);
   });
 
   it('shows in MODEL and QUANT what serves while a rollout moves to another model, named in ROLLING-TO', () => {

@@ -101,6 +101,8 @@ export function sentimentModelCRD(): V1CustomResourceDefinition {
             { name: 'Model', type: 'string', jsonPath: '.status.revisions.serving.model', description: 'The model the ready pods serve.' },
             { name: 'Rolling-To', type: 'string', jsonPath: '.status.revisions.rollingOutTo.model', description: 'The model a rollout in progress is moving to.' },
             { name: 'Quant', type: 'string', jsonPath: '.status.revisions.serving.quantization', description: 'The quantization the ready pods serve.' },
+            { name: 'Canary', type: 'string', jsonPath: '.status.canary.phase', description: 'The canary of the spec\'s revision: Analyzing, Promoting, Promoted or RolledBack.' },
+            { name: 'Step', type: 'integer', jsonPath: '.status.canary.step', priority: 1, description: 'The canary step under way (index in spec.rollout.canary.steps).' },
             { name: 'GPU', type: 'integer', jsonPath: '.spec.resources.gpu.count' },
             { name: 'Endpoint', type: 'string', jsonPath: '.status.endpoint' },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },

@@ -259,12 +259,49 @@ export const RolloutStrategy = StringEnum(['Auto', 'Surge', 'Replace'], {
   description: 'Surge starts new pods before stopping old ones (needs spare capacity); Replace stops old pods first; Auto lets the operator choose.',
 });
 
+const percent = (description: string) => Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description }));
+
+export const CanaryStep = Type.Object(
+  {
+    shadowPercent: percent('Share of the stable revision\'s requests the router copies to the candidate; clients get the stable answer only.'),
+    weightPercent: percent('Share of requests the candidate answers; the router checks each against the stable revision in the background.'),
+    texts: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 200, description: 'Texts answered by both revisions before the step is judged.' }),
+  },
+  {
+    description: 'One step of a canary: shadow traffic or a share of real traffic, judged once enough texts were compared.',
+    ...validations({ rule: 'has(self.shadowPercent) != has(self.weightPercent)', message: 'a canary step needs exactly one of shadowPercent and weightPercent' }),
+  },
+);
+
+const ratio = (value: number, description: string) => Type.Number({ minimum: 0, maximum: 1, default: value, description });
+
+export const CanaryAnalysis = Type.Object(
+  {
+    minLabelAgreement: ratio(0.95, 'Least share of compared texts both revisions give the same label.'),
+    maxNegativeShareChange: ratio(0.05, 'Largest change in the share of texts labelled negative, candidate against stable.'),
+    maxScoreDrift: ratio(0.1, 'Largest change of any class\'s mean score, candidate against stable.'),
+    maxErrorRate: ratio(0.01, 'Largest share of the candidate\'s requests that failed (5xx or no answer; 429 is not held against it).'),
+    maxP99LatencySeconds: Type.Number({ minimum: 0.001, maximum: 3600, default: 1, description: 'Largest p99 of the candidate\'s answer time.' }),
+    negativeLabel: Type.String({ minLength: 1, maxLength: 64, default: 'negative', description: 'The label that counts as negative (matched case-insensitively).' }),
+  },
+  { default: {}, description: 'The checks every step must pass; one that fails rolls the candidate back.' },
+);
+
+export const Canary = Type.Object(
+  {
+    steps: Type.Array(CanaryStep, { minItems: 1, maxItems: 10, description: 'Judged in order; after the last one passes the candidate is promoted (the stable Deployment rolls to it).' }),
+    analysis: CanaryAnalysis,
+  },
+  { description: 'Roll a new revision out as a canary: the operator runs it beside the stable one, the router sends it shadow or weighted traffic and compares answers, and the operator promotes it or rolls it back.' },
+);
+
 export const Rollout = Type.Object(
   {
     strategy: RolloutStrategy,
     maxSurge: Type.Integer({ minimum: 1, maximum: 1000, default: 1, description: 'Extra pods during a Surge rollout.' }),
     maxUnavailable: Type.Integer({ minimum: 1, maximum: 1000, default: 1, description: 'Pods stopped at once during a Replace rollout.' }),
     progressDeadlineSeconds: Type.Integer({ minimum: 30, maximum: 7200, default: 600, description: 'A rollout without progress for this long is reported as stuck (Progressing False, ProgressDeadlineExceeded).' }),
+    canary: Type.Optional(Canary),
   },
   { default: {}, description: 'How a change to the pod template rolls out.' },
 );
@@ -402,3 +439,6 @@ export type UrlSource = Static<typeof UrlSource>;
 export type RolloutStrategy = Static<typeof RolloutStrategy>;
 export type Server = Static<typeof Server>;
 export type Routing = Static<typeof Routing>;
+export type Canary = Static<typeof Canary>;
+export type CanaryStep = Static<typeof CanaryStep>;
+export type CanaryAnalysis = Static<typeof CanaryAnalysis>;

@@ -61,6 +61,35 @@ export const Revision = Type.Object({
   quantization: Type.Optional(Type.String({ description: 'The quantization.' })),
 }, { description: 'A pod template of the model and what it serves.' });
 
+const share = (description: string) => Type.Optional(Type.Integer({ minimum: 0, maximum: 100, format: 'int32', description }));
+
+/** A revision that takes traffic: the stable one or a canary candidate. */
+export const ServingRevision = Type.Object({
+  ...Revision.properties,
+  trafficPercent: share('Share of the model\'s requests this revision answers.'),
+  shadowPercent: share('Share of the requests copied to it (its answers are compared, not returned).'),
+}, { description: 'A revision and the traffic it takes.' });
+
+const figure = (description: string) => Type.Optional(Type.Number({ description }));
+
+export const CanaryStatus = Type.Object({
+  revision: Type.String({ maxLength: 64, description: 'Pod template hash of the candidate.' }),
+  model: Type.Optional(Type.String({ description: 'The candidate\'s model source, as in status.model.' })),
+  phase: StringEnum(['Analyzing', 'Promoting', 'Promoted', 'RolledBack'], { description: 'Analyzing: steps under way; Promoting: the stable Deployment rolls to the candidate; Promoted; RolledBack (the revision is not tried again until the spec changes).' }),
+  step: Type.Integer({ minimum: 0, maximum: 9, format: 'int32', description: 'Index of the step in spec.rollout.canary.steps.' }),
+  stepStartedAt: Type.String({ format: 'date-time', description: 'When the step began.' }),
+  reason: Type.String({ maxLength: 64, description: 'Why the phase is what it is, in one CamelCase word (e.g. LabelAgreementTooLow).' }),
+  message: Type.String({ maxLength: 1024, description: 'Why, for people: the failed check with measured value and threshold.' }),
+  analysis: Type.Optional(Type.Object({
+    comparedTexts: Type.Integer({ minimum: 0, description: 'Texts answered by both revisions in this step.' }),
+    labelAgreement: figure('Share of compared texts with the same label.'),
+    negativeShareChange: figure('Negative share of the candidate minus that of the stable revision.'),
+    scoreDrift: figure('Largest change of a class\'s mean score.'),
+    errorRate: figure('Share of the candidate\'s requests that failed.'),
+    p99LatencySeconds: figure('p99 of the candidate\'s answer time (the histogram bucket bound).'),
+  }, { description: 'The step\'s figures, summed over the router pods.' })),
+}, { description: 'The canary of the spec\'s revision: its phase, step and figures.' });
+
 export const RolloutChoice = Type.Object({
   strategy: StringEnum(['Surge', 'Replace'], { description: 'Surge: maxSurge spec.rollout.maxSurge, maxUnavailable 0. Replace: maxSurge 0, maxUnavailable spec.rollout.maxUnavailable.' }),
   reason: Type.String({ maxLength: 64, description: 'UserSpecified, NoGPU, SpareGPU, NoSpareGPU, LastReplica or KeptFromDeployment.' }),
@@ -85,11 +114,12 @@ export const SentimentModelStatus = Type.Object({
   ),
   revisions: Type.Optional(
     Type.Object(
-      { serving: Type.Optional(Revision), rollingOutTo: Type.Optional(Revision) },
-      { description: 'serving: what the ready pods run, an older revision for as long as any of its pods is ready; rollingOutTo: the spec\'s revision until it serves.' },
+      { serving: Type.Optional(ServingRevision), rollingOutTo: Type.Optional(Revision), candidate: Type.Optional(ServingRevision) },
+      { description: 'serving: what the ready pods run, an older revision for as long as any of its pods is ready; rollingOutTo: the spec\'s revision until it serves; candidate: a canary under analysis.' },
     ),
   ),
   rollout: Type.Optional(RolloutChoice),
+  canary: Type.Optional(CanaryStatus),
   autoscaling: Type.Optional(
     Type.Object({
       metricValue: Type.Optional(Type.Number({ description: 'Observed metric summed over the ready pods, averaged over the stable window.' })),
@@ -138,6 +168,7 @@ export const metaTime = (epochMs: number): string => new Date(epochMs).toISOStri
 export type Condition = Static<typeof Condition>;
 export type SentimentModelStatus = Static<typeof SentimentModelStatus>;
 export type Revision = Static<typeof Revision>;
+export type CanaryStatus = Static<typeof CanaryStatus>;
 export type RolloutChoice = Static<typeof RolloutChoice>;
 export type MetricWindow = Static<typeof MetricWindow>;
 export type MaxWindow = Static<typeof MaxWindow>;
