@@ -219,8 +219,8 @@ export const WarmWindow = Type.Object(
     days: Type.Array(StringEnum(['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun']), {
       minItems: 1, maxItems: 7, 'x-kubernetes-list-type': 'set', description: 'The days the window starts on.',
     }),
-    start: Type.String({ pattern: CLOCK_TIME, description: 'Start, HH:MM on a 24-hour clock, in timeZone.' }),
-    end: Type.String({ pattern: CLOCK_TIME, description: 'End (excluded), HH:MM; at or before start: the next day\'s.' }),
+    start: Type.String({ maxLength: 5, pattern: CLOCK_TIME, description: 'Start, HH:MM on a 24-hour clock, in timeZone.' }),
+    end: Type.String({ maxLength: 5, pattern: CLOCK_TIME, description: 'End (excluded), HH:MM; at or before start: the next day\'s.' }),
     timeZone: Type.String({
       default: 'UTC', minLength: 1, maxLength: 64, pattern: '^[A-Za-z][A-Za-z0-9_+/-]*$',
       description: 'An IANA time zone (Europe/Berlin); one the operator does not know keeps the window closed, with a warning in its log.',
