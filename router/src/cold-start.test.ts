@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { coldStartParts, readSample, runtimeStartup, scheduledAt } from './cold-start.js';
+import { boundedText, coldStartParts, readSample, runtimeStartup, scheduledAt } from './cold-start.js';
 
 const T0 = Date.parse('2026-12-03T06:00:00.400Z');
 const sum = (parts: Record<string, number | undefined>) => Object.values(parts).reduce((a: number, b) => a + (b ?? 0), 0);
@@ -58,6 +58,11 @@ describe('reading the first replica', () => {
     expect(runtimeStartup('sentiment_runtime_ready 1\n')).toBeUndefined();
     expect(runtimeStartup(exposition.replace('1.875', 'NaN'))).toBeUndefined();
     expect(runtimeStartup(exposition.replace('0.5', '-1'))).toBeUndefined();
+  });
+
+  it('reads a /metrics body only up to its bound', async () => {
+    expect(await boundedText(new Response(exposition), 1 << 20)).toBe(exposition);
+    expect(await boundedText(new Response('x'.repeat(2048)), 1024)).toBeUndefined();
   });
 
   it('takes PodScheduled=True only', () => {

@@ -83,6 +83,23 @@ export function scheduledAt(pod: V1Pod): number | undefined {
 const isReady = (pod: V1Pod): boolean =>
   !pod.metadata?.deletionTimestamp && (pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false);
 
+/** A runtime's /metrics is tens of KiB; a pod answering more is not read on. */
+const MAX_METRICS_BYTES = 1 << 20;
+
+/** The body as text, or undefined once it passes `maxBytes` (read no further). */
+export async function boundedText(res: Response, maxBytes: number): Promise<string | undefined> {
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body) {
+    size += chunk.byteLength;
+    // Leaving the loop cancels the stream.
+    if (size > maxBytes) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** How long the reads of the first replica may take before its parts are left out. */
 const READ_TIMEOUT_MS = 3_000;
 
@@ -98,7 +115,7 @@ export async function observeFirstReplica(client: KubeClient, namespace: string,
     client.request<{ items?: V1Pod[] }>('GET', resourcePath('v1', 'pods', namespace), { query: { labelSelector: `${LABEL_MODEL}=${model}` }, signal })
       .then((list) => (list.items ?? []).filter(isReady), () => []),
     ready.length === 1
-      ? fetch(`${ready[0]}/metrics`, { signal }).then((res) => (res.ok ? res.text() : undefined), () => undefined)
+      ? fetch(`${ready[0]}/metrics`, { signal }).then((res) => (res.ok ? boundedText(res, MAX_METRICS_BYTES) : undefined)).catch(() => undefined)
       : undefined,
   ]);
   return {

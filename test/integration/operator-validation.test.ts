@@ -36,6 +36,9 @@ const invalid: [string, Record<string, unknown>, string][] = [
   ['a queue shorter than a batch', { batching: { maxBatchSize: 64, maxQueue: 32 } }, 'batching.maxQueue must be at least batching.maxBatchSize'],
   ['a token budget below one full-length text', { maxSequenceLength: 1024, batching: { maxBatchTokens: 512 } }, 'batching.maxBatchTokens must be at least maxSequenceLength'],
   ['min replicas above max', { autoscaling: { enabled: true, minReplicas: 5, maxReplicas: 2 } }, 'autoscaling.minReplicas must not exceed autoscaling.maxReplicas'],
+  ['warm windows with minReplicas 1', { autoscaling: { enabled: true, minReplicas: 1, warmWindows: [{ days: ['Mon'], start: '08:00', end: '18:00' }] } }, 'autoscaling.warmWindows keeps one replica where minReplicas 0 would keep none'],
+  ['a warm window at 24:00', { replicas: 0, autoscaling: { enabled: true, minReplicas: 0, warmWindows: [{ days: ['Mon'], start: '08:00', end: '24:00' }] } }, 'spec.autoscaling.warmWindows[0].end in body should match'],
+  ['a warm window on a day that is none', { replicas: 0, autoscaling: { enabled: true, minReplicas: 0, warmWindows: [{ days: ['Monday'], start: '08:00', end: '18:00' }] } }, 'Unsupported value: "Monday"'],
   ['metric kafkaLag without a stream', { autoscaling: { enabled: true, metric: 'kafkaLag' } }, 'autoscaling.metric kafkaLag requires spec.stream.kafka'],
   ['negative replicas', { replicas: -1 }, 'spec.replicas in body should be greater than or equal to 0'],
   ['a language routed twice', { routing: { languages: [{ language: 'zh', model: 'a' }, { language: 'zh', model: 'b' }] } }, 'routing.languages lists a language twice'],
@@ -131,6 +134,7 @@ describe('operator: SentimentModel validation by the apiserver', () => {
       affinity({ nodeAffinity: { requiredDuringScheduling: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'Exists' }] }] } } }),
       '.spec.scheduling.affinity.nodeAffinity.requiredDuringScheduling: field not declared in schema',
     ],
+    ['a warm window on a day twice', { replicas: 0, autoscaling: { enabled: true, minReplicas: 0, warmWindows: [{ days: ['Mon', 'Mon'], start: '08:00', end: '18:00' }] } }, '.spec.autoscaling.warmWindows[0].days: duplicate entries'],
   ])('refuses %s instead of copying it to the pods', async (_case, spec, message) => {
     const err = await applyModel(cp.kubeConfig, ns, 'bad', spec).then(() => undefined, (e: unknown) => e);
     expect(err, 'the apiserver accepted it').toBeDefined();
@@ -145,6 +149,16 @@ describe('operator: SentimentModel validation by the apiserver', () => {
       scheduling,
     });
     expect(model.spec.scheduling).toEqual(scheduling);
+  });
+
+  it('accepts warm windows on a model that scales to zero, in UTC unless a zone is named', async () => {
+    const model = await applyModel(cp.kubeConfig, ns, 'warm', {
+      replicas: 0, autoscaling: { enabled: true, minReplicas: 0, warmWindows: [{ days: ['Mon', 'Fri'], start: '08:00', end: '18:00' }, { days: ['Sun'], start: '22:00', end: '02:00', timeZone: 'Europe/Berlin' }] },
+    });
+    expect(model.spec.autoscaling.warmWindows).toEqual([
+      { days: ['Mon', 'Fri'], start: '08:00', end: '18:00', timeZone: 'UTC' },
+      { days: ['Sun'], start: '22:00', end: '02:00', timeZone: 'Europe/Berlin' },
+    ]);
   });
 
   it('accepts a stream model at zero replicas that the lag autoscaler scales from zero', async () => {

@@ -372,6 +372,26 @@ describe('AutoscalerLoop', () => {
       expect(cluster.sampled).toBeGreaterThan(sampled);
     });
 
+    it('keeps one replica through a warm window, and takes the model to zero after it only once idle for the delay', async () => {
+      // T0 is a Tuesday, 22:13:20 UTC: the window opens 40 s in and closes 160 s in.
+      const cluster = new FakeCluster({ minReplicas: 0, warmWindows: [{ days: ['Tue'], start: '22:14', end: '22:16', timeZone: 'UTC' }] }, 0);
+      const h = harness(cluster);
+      await h.run(40);
+      expect(cluster.scales).toEqual([]);
+      await h.run(1);
+      expect(cluster.scales).toEqual([1]);
+      // Idle far longer than the delay, but inside the window.
+      await h.run(109);
+      expect(cluster.scales).toEqual([1]);
+      // A request 10 s before the window closes: the delay runs from it, past the window's end.
+      cluster.served += 5;
+      await h.run(DELAY_S);
+      expect(h.second).toBe(150 + DELAY_S);
+      expect(cluster.scales).toEqual([1]);
+      await h.run(1);
+      expect(cluster.scales).toEqual([1, 0]);
+    });
+
     it('keeps a model that answers requests too short to show in flight', async () => {
       const cluster = new FakeCluster({ minReplicas: 0 });
       const h = harness(cluster);

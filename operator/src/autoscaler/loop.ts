@@ -10,6 +10,7 @@ import { isReadyPod, type MetricName, type PodSample } from './collector.js';
 import { type AutoscalingSettings, type Decision, decide, parseState, Reason } from './decide.js';
 import { type Activity, decideWithZero, recordActivity } from './idle.js';
 import { type LagInput, type ProducedCount, producedRates } from './lag.js';
+import { inWarmWindow } from './warm.js';
 
 type AutoscalingStatus = NonNullable<SentimentModelStatus['autoscaling']>;
 
@@ -75,6 +76,7 @@ interface Memory {
  */
 export class AutoscalerLoop {
   private readonly memory = new Map<string, Memory>();
+  private readonly unknownZones = new Set<string>();
   /** Models whose autoscaler status was cleared this term, after autoscaling was turned off or handed to an external engine. */
   private readonly released = new Set<string>();
   private readonly stopping = new AbortController();
@@ -128,7 +130,7 @@ export class AutoscalerLoop {
   }
 
   private async step(key: string, model: SentimentModel, now: number): Promise<void> {
-    const { enabled, engine, metric, ...settings } = model.spec.autoscaling;
+    const { enabled, engine, metric, ...spec } = model.spec.autoscaling;
     if (!enabled || engine !== 'builtin' || model.metadata.deletionTimestamp) {
       this.forget(key);
       await this.release(model);
@@ -136,6 +138,9 @@ export class AutoscalerLoop {
     }
     this.released.delete(model.metadata.uid);
     const labels = { namespace: model.metadata.namespace, name: model.metadata.name };
+    // Inside a warm window minReplicas 0 counts as 1: the idle model is not taken to zero, and one at zero is woken.
+    const warm = spec.minReplicas === 0 && inWarmWindow(spec.warmWindows, now, (zone) => this.warnUnknownZone(key, zone));
+    const settings = warm ? { ...spec, minReplicas: 1 } : spec;
     const pods = this.deps.pods(model.metadata.namespace).filter((p) => p.metadata?.labels?.[LABEL_MODEL] === model.metadata.name && p.metadata.labels[CANARY_LABEL] !== 'true' && isReadyPod(p));
     const lagged = metric === 'kafkaLag';
     const [scraped, lag] = await Promise.all([this.deps.sample(pods, metric), lagged ? this.readLag(model) : undefined]);
@@ -152,8 +157,11 @@ export class AutoscalerLoop {
       await this.noteLagRead(model, memory, lag);
     }
     // kafkaLag reads its lag from the brokers, so it sizes from zero itself; other metrics need idle.ts's answered counters.
+    const answered = new Map([...scraped].map(([pod, s]) => [pod, s.answered]));
+    // Activity is kept up in a warm window too, so its end takes the model to zero only after a real idle delay.
+    if (warm && !lagged) memory.activity = recordActivity(memory.activity, samples, answered, now);
     const d = settings.minReplicas === 0 && !lagged
-      ? this.decideWithZero(model, memory, pods, samples, new Map([...scraped].map(([pod, s]) => [pod, s.answered])), settings, now)
+      ? this.decideWithZero(model, memory, pods, samples, answered, settings, now)
       : decide(memory.state, { readyReplicas: pods.length, samples, settings, ...(kafkaLag ? { kafkaLag } : {}) }, now);
     memory.state = d.state;
     this.deps.metrics.autoscalerDesired.set(labels, d.desiredReplicas);
@@ -162,6 +170,13 @@ export class AutoscalerLoop {
 
     await this.scale(model, memory, d, now);
     await this.persist(model, memory, d, now);
+  }
+
+  /** Once per model and zone: every tick would repeat it. */
+  private warnUnknownZone(key: string, zone: string): void {
+    if (this.unknownZones.has(`${key} ${zone}`)) return;
+    this.unknownZones.add(`${key} ${zone}`);
+    this.deps.log.warn({ model: key, timeZone: zone }, 'autoscaling.warmWindows names a time zone this operator does not know; that window stays closed');
   }
 
   private recall(key: string, model: SentimentModel): Memory {

@@ -211,6 +211,24 @@ export const Scheduling = Type.Object(
   { default: {}, description: 'Where the pods may run.' },
 );
 
+const CLOCK_TIME = '^([01][0-9]|2[0-3]):[0-5][0-9]$';
+
+/** A weekly time range in a time zone: [start, end) on each of `days`; an end at or before the start runs into the next day. */
+export const WarmWindow = Type.Object(
+  {
+    days: Type.Array(StringEnum(['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun']), {
+      minItems: 1, maxItems: 7, 'x-kubernetes-list-type': 'set', description: 'The days the window starts on.',
+    }),
+    start: Type.String({ maxLength: 5, pattern: CLOCK_TIME, description: 'Start, HH:MM on a 24-hour clock, in timeZone.' }),
+    end: Type.String({ maxLength: 5, pattern: CLOCK_TIME, description: 'End (excluded), HH:MM; at or before start: the next day\'s.' }),
+    timeZone: Type.String({
+      default: 'UTC', minLength: 1, maxLength: 64, pattern: '^[A-Za-z][A-Za-z0-9_+/-]*$',
+      description: 'An IANA time zone (Europe/Berlin); one the operator does not know keeps the window closed, with a warning in its log.',
+    }),
+  },
+  { description: 'A weekly window of warm replicas.' },
+);
+
 export const Autoscaling = Type.Object(
   {
     enabled: Type.Boolean({ default: false, description: 'Scale replicas with load; spec.replicas is then written by the autoscaler.' }),
@@ -228,6 +246,10 @@ export const Autoscaling = Type.Object(
     scaleDownDelaySeconds: Type.Integer({ minimum: 0, maximum: 3600, default: 300, description: 'How long demand must stay low before replicas are removed (Knative KPA semantics; 5 min keeps on-boundary loads from flapping).' }),
     maxScaleUpRate: Type.Number({ minimum: 1, maximum: 10_000, default: 1000, description: 'At most this many times the current replicas per decision.' }),
     maxScaleDownRate: Type.Number({ minimum: 1, maximum: 10_000, default: 2, description: 'At least current replicas divided by this per decision.' }),
+    warmWindows: Type.Optional(Type.Array(WarmWindow, {
+      maxItems: 16,
+      description: 'Times at which the builtin autoscaler keeps at least one replica although minReplicas is 0, so requests then meet no cold start (e.g. office hours). Outside every window minReplicas holds.',
+    })),
     kafkaLag: Type.Object(
       {
         drainSeconds: Type.Integer({
@@ -245,6 +267,11 @@ export const Autoscaling = Type.Object(
     description: 'Load-based scaling of the replicas.',
     ...validations(
       { rule: 'self.minReplicas <= self.maxReplicas', message: 'autoscaling.minReplicas must not exceed autoscaling.maxReplicas', fieldPath: '.minReplicas' },
+      {
+        rule: '!has(self.warmWindows) || size(self.warmWindows) == 0 || self.minReplicas == 0',
+        message: 'autoscaling.warmWindows keeps one replica where minReplicas 0 would keep none; with minReplicas >= 1 it does nothing',
+        fieldPath: '.warmWindows',
+      },
       {
         rule: 'self.panicWindowSeconds <= self.stableWindowSeconds',
         message: 'autoscaling.panicWindowSeconds must not exceed autoscaling.stableWindowSeconds',
