@@ -174,6 +174,11 @@ export class Reconciler {
       }
     }
     await this.applyCanary(model, memory, canary);
+    const replicas = desired.deployment.spec?.replicas;
+    if (canary.hold && liveDeployment && liveDeployment.spec?.replicas !== replicas) {
+      // Held on its template, the stable Deployment still follows spec.replicas (the autoscaler's, say).
+      await this.deps.writer.patch(desired.deployment, [{ op: 'replace', path: '/spec/replicas', value: replicas }]);
+    }
     const desiredHash = templateHashOf(desired.deployment);
     const deploymentApplied = [...done.updated, ...done.corrected].some((c) => c.startsWith('Deployment '));
     if (liveDeployment && templateHashOf(liveDeployment) !== desiredHash && deploymentApplied) {
