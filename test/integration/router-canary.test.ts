@@ -161,6 +161,12 @@ describe('canary rollouts: rolled back on a label flip, promoted through every s
     await waitFor(async () => (await canaryObjects()).length === 0, 20_000, 'candidate objects still there');
     expect(await stableTemplate()).toBe(stable);
     expect(rolledBack.status?.revisions?.candidate).toBeUndefined();
+
+    // Held on its template, the stable Deployment still follows spec.replicas.
+    await applyModel(cp.kubeConfig, ns, name, { replicas: 3, quantization: 'none', model: { image: { reference: `${MODEL_IMAGE}-flipped` } }, rollout: { canary: canarySpec } });
+    await waitFor(async () => (await readDeployment(cp.kubeConfig, ns, name))?.spec?.replicas === 3, 20_000, 'the held Deployment never scaled to 3');
+    expect(await stableTemplate()).toBe(stable);
+    expect((await readModel(cp.kubeConfig, ns, name))?.status?.canary?.phase).toBe('RolledBack');
   }, 150_000);
 
   it('promotes a good candidate (the int8 model) through shadow, 10 % and 50 %, with no failed request', async () => {

@@ -5,10 +5,11 @@ import { classify, errorMessage, Failure } from '../kube/errors.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { KubeWriter } from '../kube/writer.js';
 import type { OperatorMetrics } from '../metrics.js';
+import { CANARY_LABEL } from '#contract/canary.js';
 import type { StepKey } from '../canary/scrape.js';
 import { Applier, type ApplyOutcome } from './apply.js';
 import { decideCanary, trafficShares, type CanaryDecision, type StepFigures } from './canary.js';
-import { candidateReplicas, isCanaryPod, makeCanaryObjects } from './resources/canary.js';
+import { canaryNames, candidateReplicas, isCanaryPod, makeCanaryObjects } from './resources/canary.js';
 import { desiredDraft } from './resources/desired.js';
 import { describeDrift } from './drift.js';
 import type { Caches } from './informers.js';
@@ -134,15 +135,26 @@ export class Reconciler {
     const { caches, cluster } = this.deps;
     const { namespace } = model.metadata;
     const step = canary.run;
-    const objects = makeCanaryObjects(model, desiredDraft(model, cluster), step ? candidateReplicas(model, step) : 0);
+    const names = canaryNames(model);
     const live = {
-      configMap: caches.configMaps.get(objects.configMap.metadata?.name ?? '', namespace),
-      service: caches.services.get(objects.service.metadata?.name ?? '', namespace),
-      deployment: caches.deployments.get(objects.deployment.metadata?.name ?? '', namespace),
+      configMap: caches.configMaps.get(names.configMap, namespace),
+      service: caches.services.get(names.service, namespace),
+      deployment: caches.deployments.get(names.deployment, namespace),
     };
+    // Most models never run a canary: nothing to build, nothing to look at.
+    if (!step && !live.configMap && !live.service && !live.deployment) return;
+    const objects = makeCanaryObjects(model, desiredDraft(model, cluster), step ? candidateReplicas(model, step) : 0);
+    // `<model>-canary` may be another model's name: only a candidate this model owns is written or deleted.
+    const ours = (o: KubernetesObject | undefined) => o?.metadata?.labels?.[CANARY_LABEL] === 'true' && o.metadata.ownerReferences?.some((r) => r.uid === model.metadata.uid);
     for (const child of ['configMap', 'service', 'deployment'] as const) {
-      if (step) await this.applyChild(model, memory, objects[child], live[child]);
-      else if (live[child] && !live[child].metadata?.deletionTimestamp) await this.deps.writer.delete(objects[child]);
+      const found = live[child];
+      if (found && !ours(found)) {
+        const message = `applying ${objects[child].kind} ${objects[child].metadata?.name}: it exists and is not this model's canary candidate`;
+        if (step) throw new ChildRefused(message, { cause: new Error(message) });
+        continue;
+      }
+      if (step) await this.applyChild(model, memory, objects[child], found);
+      else if (found && !found.metadata?.deletionTimestamp) await this.deps.writer.delete(objects[child]);
     }
   }
 
@@ -174,6 +186,11 @@ export class Reconciler {
       }
     }
     await this.applyCanary(model, memory, canary);
+    const replicas = desired.deployment.spec?.replicas;
+    if (canary.hold && liveDeployment && liveDeployment.spec?.replicas !== replicas) {
+      // Held on its template, the stable Deployment still follows spec.replicas (the autoscaler's, say).
+      await this.deps.writer.patch(desired.deployment, [{ op: 'replace', path: '/spec/replicas', value: replicas }]);
+    }
     const desiredHash = templateHashOf(desired.deployment);
     const deploymentApplied = [...done.updated, ...done.corrected].some((c) => c.startsWith('Deployment '));
     if (liveDeployment && templateHashOf(liveDeployment) !== desiredHash && deploymentApplied) {

@@ -241,7 +241,7 @@ describe('deploymentForCache', () => {
     expect(templateHashOf(cached)).not.toBe('');
     expect(cached).toEqual({
       metadata: desired.metadata,
-      spec: { selector: desired.spec?.selector, strategy: desired.spec?.strategy, template: { metadata: { annotations: desired.spec?.template.metadata?.annotations } } },
+      spec: { replicas: 1, selector: desired.spec?.selector, strategy: desired.spec?.strategy, template: { metadata: { annotations: desired.spec?.template.metadata?.annotations } } },
       status,
     });
   });

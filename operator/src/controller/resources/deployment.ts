@@ -70,14 +70,14 @@ export function templateHashOf(deployment: V1Deployment | undefined): string {
 
 /**
  * A live Deployment cut down to what the controller reads of it: metadata (the applied hash, the
- * owner), the strategy, the pod-template hash and the status. The pod template, most of the
+ * owner), the replicas (which a canary's hold keeps in step), the strategy, the pod-template hash and the status. The pod template, most of the
  * object, is only ever compared through that hash.
  */
 export function deploymentForCache(d: V1Deployment): V1Deployment {
   const { metadata, spec, status } = d;
   return {
     metadata,
-    spec: spec && { selector: spec.selector, strategy: spec.strategy, template: { metadata: { annotations: spec.template?.metadata?.annotations } } },
+    spec: spec && { replicas: spec.replicas, selector: spec.selector, strategy: spec.strategy, template: { metadata: { annotations: spec.template?.metadata?.annotations } } },
     status,
   };
 }
