@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { boundedText, coldStartParts, readSample, runtimeStartup, scheduledAt } from './cold-start.js';
+import { boundedText, readSample } from '#contract/metrics-text.js';
+import { coldStartParts, runtimeStartup, scheduledAt } from './cold-start.js';
 
 const T0 = Date.parse('2026-12-03T06:00:00.400Z');
 const sum = (parts: Record<string, number | undefined>) => Object.values(parts).reduce((a: number, b) => a + (b ?? 0), 0);
@@ -51,7 +52,7 @@ describe('reading the first replica', () => {
 
   it('reads the runtime\'s startup from its /metrics', () => {
     expect(runtimeStartup(exposition)).toEqual({ startedAt: 1796277600123, modelLoadSeconds: 1.875, warmUpSeconds: 0.5 });
-    expect(readSample(exposition, 'sentiment_runtime_startup_seconds', 'phase="warmUp"')).toBe(0.5);
+    expect(readSample(exposition, 'sentiment_runtime_startup_seconds', { phase: 'warmUp' })).toBe(0.5);
   });
 
   it('reads nothing from a runtime that does not report its startup, or reports garbage', () => {

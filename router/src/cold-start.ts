@@ -1,4 +1,5 @@
 import type { V1Pod } from '@kubernetes/client-node';
+import { fetchMetricsText, readSample } from '#contract/metrics-text.js';
 import { LABEL_MODEL } from '../../operator/src/api/v1alpha1/index.js';
 import { resourcePath, type KubeClient } from '../../operator/src/kube/client.js';
 
@@ -57,18 +58,10 @@ export function coldStartParts(o: ColdStartObservations): ColdStartParts {
   return parts;
 }
 
-/** One sample of a series with the given labels (or none), from Prometheus text exposition; undefined unless a finite number. */
-export function readSample(text: string, name: string, labels = ''): number | undefined {
-  const prefix = labels ? `${name}{${labels}} ` : `${name} `;
-  const line = text.split('\n').find((l) => l.startsWith(prefix));
-  const value = line === undefined ? NaN : Number(line.slice(prefix.length).trim().split(/\s+/)[0]);
-  return Number.isFinite(value) ? value : undefined;
-}
-
 export function runtimeStartup(metrics: string): RuntimeStartup | undefined {
   const startedAt = readSample(metrics, 'sentiment_runtime_start_time_seconds');
-  const modelLoadSeconds = readSample(metrics, 'sentiment_runtime_startup_seconds', 'phase="modelLoad"');
-  const warmUpSeconds = readSample(metrics, 'sentiment_runtime_startup_seconds', 'phase="warmUp"');
+  const modelLoadSeconds = readSample(metrics, 'sentiment_runtime_startup_seconds', { phase: 'modelLoad' });
+  const warmUpSeconds = readSample(metrics, 'sentiment_runtime_startup_seconds', { phase: 'warmUp' });
   if (startedAt === undefined || modelLoadSeconds === undefined || warmUpSeconds === undefined || modelLoadSeconds < 0 || warmUpSeconds < 0) return undefined;
   return { startedAt: startedAt * 1000, modelLoadSeconds, warmUpSeconds };
 }
@@ -82,23 +75,6 @@ export function scheduledAt(pod: V1Pod): number | undefined {
 
 const isReady = (pod: V1Pod): boolean =>
   !pod.metadata?.deletionTimestamp && (pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false);
-
-/** A runtime's /metrics is tens of KiB; a pod answering more is not read on. */
-const MAX_METRICS_BYTES = 1 << 20;
-
-/** The body as text, or undefined once it passes `maxBytes` (read no further). */
-export async function boundedText(res: Response, maxBytes: number): Promise<string | undefined> {
-  if (!res.body) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of res.body) {
-    size += chunk.byteLength;
-    // Leaving the loop cancels the stream.
-    if (size > maxBytes) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 /** How long the reads of the first replica may take before its parts are left out. */
 const READ_TIMEOUT_MS = 3_000;
@@ -115,7 +91,7 @@ export async function observeFirstReplica(client: KubeClient, namespace: string,
     client.request<{ items?: V1Pod[] }>('GET', resourcePath('v1', 'pods', namespace), { query: { labelSelector: `${LABEL_MODEL}=${model}` }, signal })
       .then((list) => (list.items ?? []).filter(isReady), () => []),
     ready.length === 1
-      ? fetch(`${ready[0]}/metrics`, { signal }).then((res) => (res.ok ? boundedText(res, MAX_METRICS_BYTES) : undefined)).catch(() => undefined)
+      ? fetchMetricsText(ready[0]!, { signal })
       : undefined,
   ]);
   return {

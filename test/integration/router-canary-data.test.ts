@@ -4,9 +4,8 @@
 // over (the canary's spec and status fields included), so only the cluster itself is left out.
 // The "flipping" candidate is the demo model with id2label swapped: the same scores under the
 // opposite names, the worst candidate there is and one no check on latency or errors would catch.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1EndpointSlice } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +18,7 @@ import { buildApp } from '../../router/src/http/app.js';
 import { RouterMetrics } from '../../router/src/metrics.js';
 import { Upstreams } from '../../router/src/upstreams.js';
 import { waitFor } from '../support/kube.js';
-import { models, post, readTsv, requireShared, sharedDir, spawnRuntime, waitForReadyUrl } from '../support/runtime.js';
+import { flippedModelCopy, models, post, readTsv, requireShared, sharedDir, spawnRuntime, waitForReadyUrl } from '../support/runtime.js';
 
 const ns = 'shop';
 const name = 'reviews';
@@ -74,7 +73,7 @@ describe('router: canary and shadow traffic against real runtimes', () => {
   const settled = (texts: number) => waitFor(async () => (await series(CANARY_SERIES.compared)) >= texts, 20_000, `fewer than ${texts} texts compared`);
 
   beforeAll(async () => {
-    const flippedDir = flippedCopy(requireShared(models.demo));
+    const flippedDir = flippedModelCopy(requireShared(models.demo));
     dirs.push(flippedDir);
     const runtime = async (path: string) => {
       const child = spawnRuntime(['--server.port=0', '--server.host=127.0.0.1', '--server.drainDelayMs=0', '--session.intraOpThreads=1', `--model.name=${name}`, `--model.path=${path}`]);
@@ -176,16 +175,6 @@ describe('router: canary and shadow traffic against real runtimes', () => {
   });
 });
 
-/** The demo model under the opposite label names: every file linked but config.json, rewritten. */
-function flippedCopy(modelDir: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'flipped-model-'));
-  for (const entry of readdirSync(modelDir)) if (entry !== 'config.json') symlinkSync(join(modelDir, entry), join(dir, entry));
-  const config = JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as { id2label: Record<string, string>; label2id: Record<string, number> };
-  config.id2label = { 0: config.id2label[1]!, 1: config.id2label[0]! };
-  config.label2id = Object.fromEntries(Object.entries(config.id2label).map(([id, label]) => [label, Number(id)]));
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
-  return dir;
-}
 
 /** A local address nothing listens on: a candidate pod that died after its endpoint was listed. */
 async function closedPort(): Promise<string> {

@@ -5,7 +5,7 @@
 // (only the endpoint -> address resolution is injected, into the router and the operator's scrape
 // of the router pod alike), and clients send SST-2 dev sentences through the router throughout.
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -18,7 +18,7 @@ import { run as runRouter } from '../../router/src/run.js';
 import { cpuNode, k8sBinDir, startControlPlane, type ControlPlane } from '../support/controlplane.js';
 import { applyObject, createNamespace, listEvents, readDeployment, readObject, waitFor } from '../support/kube.js';
 import { applyModel, isReady, MODEL_IMAGE, readModel, startOperator, waitForModel, type RunningOperator } from '../support/operator.js';
-import { models, post, readTsv, repoRoot, requireShared, sharedDir, spawnRuntime, waitForReadyUrl } from '../support/runtime.js';
+import { flippedModelCopy, models, post, readTsv, repoRoot, requireShared, sharedDir, spawnRuntime, waitForReadyUrl } from '../support/runtime.js';
 
 const ns = 'canary';
 const name = 'reviews';
@@ -55,7 +55,7 @@ describe('canary rollouts: rolled back on a label flip, promoted through every s
 
   beforeAll(async () => {
     const english = requireShared(models.english);
-    const flippedDir = flippedCopy(english);
+    const flippedDir = flippedModelCopy(english);
     dirs.push(flippedDir);
     const [plane, stable, flipped, int8] = await Promise.all([
       startControlPlane({ scheduler: true, controllerManager: true, nodes: [cpuNode('cpu-1', { cpu: '8' })] }),
@@ -197,13 +197,3 @@ describe('canary rollouts: rolled back on a label flip, promoted through every s
   }, 200_000);
 });
 
-/** The model with id2label swapped: the same scores under the opposite names. */
-function flippedCopy(modelDir: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'flipped-model-'));
-  for (const entry of readdirSync(modelDir)) if (entry !== 'config.json') symlinkSync(join(modelDir, entry), join(dir, entry));
-  const config = JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as { id2label: Record<string, string>; label2id: Record<string, number> };
-  config.id2label = { 0: config.id2label[1]!, 1: config.id2label[0]! };
-  config.label2id = Object.fromEntries(Object.entries(config.id2label).map(([id, label]) => [label, Number(id)]));
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
-  return dir;
-}

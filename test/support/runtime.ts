@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { accuracyThroughApi, readLabelled, type LabelledText } from '../../hack/bench/labelled.js';
@@ -91,4 +92,15 @@ export async function waitForReadyUrl(child: ReturnType<typeof spawnTracked>, ti
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return READY_URL.exec(child.output())![1]!;
+}
+
+/** A model directory with id2label swapped, every other file linked: the same scores under the opposite label names. */
+export function flippedModelCopy(modelDir: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'flipped-model-'));
+  for (const entry of readdirSync(modelDir)) if (entry !== 'config.json') symlinkSync(join(modelDir, entry), join(dir, entry));
+  const config = JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as { id2label: Record<string, string>; label2id: Record<string, number> };
+  config.id2label = { 0: config.id2label[1]!, 1: config.id2label[0]! };
+  config.label2id = Object.fromEntries(Object.entries(config.id2label).map(([id, label]) => [label, Number(id)]));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+  return dir;
 }

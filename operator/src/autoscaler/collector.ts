@@ -1,5 +1,6 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { RUNTIME_HTTP_PORT, type SentimentModelSpec } from '../api/v1alpha1/index.js';
+import { fetchMetricsText, parseSamples } from '#contract/metrics-text.js';
 import type { StreamSample } from './lag.js';
 
 /**
@@ -53,17 +54,8 @@ export function readSeries(text: string, name: string): number | undefined {
 
 /** Every sample of one series, one per label set; undefined when one is not a finite number. */
 function readSamples(text: string, name: string): number[] | undefined {
-  // The name, then an optional label block (whose quoted values may hold braces), then the value.
-  const sample = /^([a-zA-Z_:][\w:]*)(?:\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})?[ \t]+(\S+)/;
-  const values: number[] = [];
-  for (const line of text.split('\n')) {
-    const m = sample.exec(line);
-    if (!m || m[1] !== name) continue;
-    const value = Number(m[2]);
-    if (!Number.isFinite(value)) return undefined;
-    values.push(value);
-  }
-  return values;
+  const values = parseSamples(text, new Set([name])).map((sample) => sample.value);
+  return values.every(Number.isFinite) ? values : undefined;
 }
 
 /**
@@ -121,17 +113,6 @@ export class Collector {
 
   private async scrape(pod: V1Pod): Promise<string | undefined> {
     const base = this.opts.address(pod);
-    if (!base) return undefined;
-    try {
-      // The timeout covers reading the body too, not only the headers.
-      const res = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(this.opts.timeoutMs) });
-      if (!res.ok) {
-        await res.body?.cancel();
-        return undefined;
-      }
-      return await res.text();
-    } catch {
-      return undefined;
-    }
+    return base === undefined ? undefined : fetchMetricsText(base, { signal: AbortSignal.timeout(this.opts.timeoutMs) });
   }
 }

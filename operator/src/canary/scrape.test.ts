@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { CANARY_SERIES, CANDIDATE_DURATION_BUCKETS } from '#contract/canary.js';
 import type { StepFigures } from '../controller/canary.js';
-import { addStep, parseSamples } from './scrape.js';
+import { parseSamples } from '#contract/metrics-text.js';
+import { addStep } from './scrape.js';
 
 /** A router's /metrics as prom-client writes it, with the contract's series. */
 async function routerText(compared: number, agreeing: number, otherStep = 0): Promise<string> {

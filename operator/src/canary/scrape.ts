@@ -1,47 +1,8 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { CANARY_SERIES } from '#contract/canary.js';
+import { fetchMetricsText, parseSamples, type Sample } from '#contract/metrics-text.js';
 import { isReadyPod } from '../autoscaler/collector.js';
 import type { StepFigures } from '../controller/canary.js';
-
-/** One sample of Prometheus text exposition: its series name, labels and value. */
-export interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-const SAMPLE = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?[ \t]+(\S+)(?:[ \t]+-?\d+)?[ \t]*$/;
-const LABEL = /\s*([a-zA-Z_]\w*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)/y;
-
-/**
- * The samples of a /metrics text (format 0.0.4), those of the given series only. A line that
- * does not parse is skipped rather than trusted: a router's /metrics is input like any other.
- */
-export function parseSamples(text: string, names: ReadonlySet<string>): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const m = SAMPLE.exec(line);
-    if (!m) continue;
-    const [, name = '', labelText = '', raw = ''] = m;
-    if (!names.has(name)) continue;
-    const labels = parseLabels(labelText);
-    const value = raw === '+Inf' ? Infinity : Number(raw);
-    if (labels && !Number.isNaN(value)) out.push({ name, labels, value });
-  }
-  return out;
-}
-
-function parseLabels(text: string): Record<string, string> | undefined {
-  const labels: Record<string, string> = {};
-  LABEL.lastIndex = 0;
-  while (LABEL.lastIndex < text.length) {
-    const m = LABEL.exec(text);
-    if (!m) return text.slice(LABEL.lastIndex).trim() === '' ? labels : undefined;
-    labels[m[1] ?? ''] = (m[2] ?? '').replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
-  }
-  return labels;
-}
 
 const WANTED = new Set([
   CANARY_SERIES.compared, CANARY_SERIES.agreeing, CANARY_SERIES.negative, CANARY_SERIES.scoreSum, CANARY_SERIES.candidateRequests,
@@ -64,6 +25,8 @@ export function addStep(into: StepFigures, samples: readonly Sample[], key: Step
   const buckets = new Map(into.duration.map((b) => [b.le, b.count]));
   for (const { name, labels: l, value } of samples) {
     if (l.namespace !== key.namespace || l.model !== key.model || l.revision !== key.revision || l.step !== String(key.step)) continue;
+    // A value that is not a number adds nothing; the rest of that router's samples still count.
+    if (Number.isNaN(value)) continue;
     const side = l.side === 'stable' || l.side === 'candidate' ? l.side : undefined;
     if (name === CANARY_SERIES.compared) into.compared += value;
     else if (name === CANARY_SERIES.agreeing) into.agreeing += value;
@@ -126,16 +89,6 @@ export class CanaryScraper {
 
   private async scrape(pod: V1Pod): Promise<string | undefined> {
     const base = this.opts.address(pod);
-    if (!base) return undefined;
-    try {
-      const res = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(this.opts.timeoutMs) });
-      if (!res.ok) {
-        await res.body?.cancel();
-        return undefined;
-      }
-      return await res.text();
-    } catch {
-      return undefined;
-    }
+    return base === undefined ? undefined : fetchMetricsText(base, { signal: AbortSignal.timeout(this.opts.timeoutMs) });
   }
 }
