@@ -114,9 +114,9 @@ describe('operator: applying a SentimentModel', () => {
   it('shows the printer columns in kubectl get sentm -o wide', async () => {
     const { stdout } = await promisify(execFile)(join(cp.binDir, 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, 'get', 'sentm', '-n', ns, '-o', 'wide']);
     const rows = parseTable(stdout);
-    expect(Object.keys(rows[0] ?? {})).toEqual(['NAME', 'READY', 'REPLICAS', 'MODEL', 'ROLLING-TO', 'QUANT', 'GPU', 'ENDPOINT', 'AGE']);
+    expect(Object.keys(rows[0] ?? {})).toEqual(['NAME', 'READY', 'REPLICAS', 'MODEL', 'ROLLING-TO', 'QUANT', 'CANARY', 'STEP', 'GPU', 'ENDPOINT', 'AGE']);
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ NAME: name, READY: 'True', REPLICAS: '2', MODEL: MODEL_IMAGE, 'ROLLING-TO': '', QUANT: 'int8', GPU: '0', ENDPOINT: `http://${name}.${ns}.svc.cluster.local` });
+    expect(rows[0]).toMatchObject({ NAME: name, READY: 'True', REPLICAS: '2', MODEL: MODEL_IMAGE, 'ROLLING-TO': '', QUANT: 'int8', CANARY: '', STEP: '', GPU: '0', ENDPOINT: `http://${name}.${ns}.svc.cluster.local` });
   });
 
   it('kubectl explain describes every spec field', async () => {
