@@ -125,9 +125,12 @@ function podTemplate(model: SentimentModel, delivery: ModelDelivery): V1PodTempl
     ],
     ...(stream.env.length > 0 ? { env: stream.env } : {}),
     resources: containerResources(spec.resources, true),
-    // Startup allows 10 minutes for loading and warming a model; afterwards readiness reacts in ~10 s.
-    startupProbe: { ...probe('/readyz'), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 120 },
-    readinessProbe: { ...probe('/readyz'), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
+    // Startup allows 10 minutes for loading and warming a model; afterwards readiness reacts in ~5 s.
+    // Probed every second: a pod joins its Service at most a second after it can serve, where a
+    // 5 s period left a cold start waiting up to 5 s for the kubelet's next look (3.7 s of 6.3 s
+    // measured on the real node). The probe port's own thread answers, so the rate costs no serving.
+    startupProbe: { ...probe('/readyz'), periodSeconds: 1, timeoutSeconds: 2, failureThreshold: 600 },
+    readinessProbe: { ...probe('/readyz'), periodSeconds: 1, timeoutSeconds: 2, failureThreshold: 5 },
     livenessProbe: { ...probe('/healthz'), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
     ...(timing.preStopSleepSeconds > 0 ? { lifecycle: { preStop: { sleep: { seconds: timing.preStopSleepSeconds } } } } : {}),
     volumeMounts: [
