@@ -5,6 +5,8 @@
  * is not compared at all rather than half-counted.
  */
 
+import { objectField } from './fields.js';
+
 /** The three inference APIs the runtime speaks (runtime/src/http/routes). */
 export type InferenceApi = 'sentiment' | 'predict' | 'v2';
 
@@ -110,8 +112,4 @@ function all<T>(items: (T | undefined)[]): T[] | undefined {
 
 function add(sums: Map<string, number>, label: string, score: number): void {
   sums.set(label, (sums.get(label) ?? 0) + score);
-}
-
-function objectField(value: unknown, name: string): unknown {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>)[name] : undefined;
 }

@@ -5,6 +5,8 @@
  * unexpected means "no canary": the model is then served as before, by its stable pods only.
  * Field names follow spec.rollout.canary and status.canary (see the operator's API types).
  */
+import { objectField } from './fields.js';
+
 export interface CanaryView {
   /** The candidate's revision (status.canary.revision), a label on every canary series. */
   revision: string;
@@ -25,21 +27,21 @@ const MAX_STEPS = 10;
 
 /** The canary step the router should run for `model` now, or undefined while none is being analysed. */
 export function canaryView(model: unknown): CanaryView | undefined {
-  const status = field(field(model, 'status'), 'canary');
-  if (field(status, 'phase') !== 'Analyzing') return undefined;
-  const revision = field(status, 'revision');
-  const step = field(status, 'step');
+  const status = objectField(objectField(model, 'status'), 'canary');
+  if (objectField(status, 'phase') !== 'Analyzing') return undefined;
+  const revision = objectField(status, 'revision');
+  const step = objectField(status, 'step');
   if (typeof revision !== 'string' || revision.length === 0 || revision.length > MAX_REVISION_LENGTH) return undefined;
   if (!Number.isInteger(step) || (step as number) < 0 || (step as number) >= MAX_STEPS) return undefined;
-  const canary = field(field(field(model, 'spec'), 'rollout'), 'canary');
-  const steps = field(canary, 'steps');
+  const canary = objectField(objectField(objectField(model, 'spec'), 'rollout'), 'canary');
+  const steps = objectField(canary, 'steps');
   if (!Array.isArray(steps)) return undefined;
   const current: unknown = steps[step as number];
-  const shadow = percent(field(current, 'shadowPercent'));
-  const weight = percent(field(current, 'weightPercent'));
+  const shadow = percent(objectField(current, 'shadowPercent'));
+  const weight = percent(objectField(current, 'weightPercent'));
   // Exactly one of the two (the CRD's rule); a step with neither or both is not acted on.
   if ((shadow === undefined) === (weight === undefined)) return undefined;
-  const negative = field(field(canary, 'analysis'), 'negativeLabel');
+  const negative = objectField(objectField(canary, 'analysis'), 'negativeLabel');
   return {
     revision, step: step as number,
     ...(shadow !== undefined ? { shadowPercent: shadow } : { weightPercent: weight! }),
@@ -50,10 +52,6 @@ export function canaryView(model: unknown): CanaryView | undefined {
 export function sameCanary(a: CanaryView | undefined, b: CanaryView | undefined): boolean {
   if (!a || !b) return a === b;
   return a.revision === b.revision && a.step === b.step && a.shadowPercent === b.shadowPercent && a.weightPercent === b.weightPercent && a.negativeLabel === b.negativeLabel;
-}
-
-function field(value: unknown, name: string): unknown {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>)[name] : undefined;
 }
 
 function percent(value: unknown): number | undefined {
