@@ -157,7 +157,7 @@ describe('HTTP contract (app.inject over a fake model)', () => {
         maxTokens: 8,
         languages: [],
         scripts: ['Latn'],
-        serving: { sessions: 2, intraOpThreads: 1, maxBatchSize: 32, preferredBatchSize: 8 },
+        serving: { sessions: 2, intraOpThreads: 1, maxBatchSize: 32, preferredBatchSize: 8, paddingAllowanceTokens: 4.5 },
       });
       const metrics = await app.inject('/metrics');
       expect(metrics.headers['content-type']).toContain('text/plain');

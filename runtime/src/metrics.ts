@@ -21,7 +21,7 @@ export class RuntimeMetrics implements BatchObserver, InferObserver, StreamObser
   /** Exported so alerts can express saturation as queue_depth / queue_capacity without knowing the config. */
   readonly queueCapacity = new Gauge({ name: `${PREFIX}queue_capacity`, help: 'Texts the queue holds before requests get 429 (batching.maxQueue).', registers: [this.registry] });
   private readonly batchSize = new Histogram({ name: `${PREFIX}batch_size`, help: 'Texts per executed batch.', buckets: SIZE_BUCKETS, registers: [this.registry] });
-  private readPreferredBatchSize: (() => number) | undefined;
+  private readBatchChoice: (() => { preferred: number; paddingAllowance: number }) | undefined;
   // Read at each scrape: the batcher keeps re-choosing as it measures.
   private readonly preferredBatchSize: Gauge = new Gauge({
     name: `${PREFIX}preferred_batch_size`,
@@ -29,7 +29,16 @@ export class RuntimeMetrics implements BatchObserver, InferObserver, StreamObser
     aggregator: 'average',
     registers: [this.registry],
     collect: () => {
-      if (this.readPreferredBatchSize) this.preferredBatchSize.set(this.readPreferredBatchSize());
+      if (this.readBatchChoice) this.preferredBatchSize.set(this.readBatchChoice().preferred);
+    },
+  });
+  private readonly paddingAllowance: Gauge = new Gauge({
+    name: `${PREFIX}batch_padding_allowance_tokens`,
+    help: 'Padding tokens one more text may bring into a batch: the measured per-batch overhead in tokens (+Inf until measured or where padding costs nothing).',
+    aggregator: 'average',
+    registers: [this.registry],
+    collect: () => {
+      if (this.readBatchChoice) this.paddingAllowance.set(this.readBatchChoice().paddingAllowance);
     },
   });
   private readonly paddedTokens = new Histogram({ name: `${PREFIX}batch_padded_tokens`, help: 'Padded tokens (rows x longest row) per executed batch.', buckets: [16, 64, 256, 1024, 4096, 16384, 65536], registers: [this.registry] });
@@ -81,8 +90,8 @@ export class RuntimeMetrics implements BatchObserver, InferObserver, StreamObser
     for (const [phase, seconds] of Object.entries(phases)) this.startupPhases.set({ phase }, seconds);
   }
 
-  watchBatchSize(preferred: () => number): void {
-    this.readPreferredBatchSize = preferred;
+  watchBatchChoice(read: () => { preferred: number; paddingAllowance: number }): void {
+    this.readBatchChoice = read;
   }
 
   queueDepth(depth: number): void {

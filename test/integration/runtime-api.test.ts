@@ -135,14 +135,22 @@ describe('runtime HTTP API', () => {
       }
     });
 
-    it('serves on the sessions it derived and reports the batch size it measured best, in /v1/model and /metrics alike', async () => {
-      const { serving } = (await (await fetch(url('/v1/model'))).json()) as { serving: { sessions: number; intraOpThreads: number; maxBatchSize: number; preferredBatchSize: number } };
+    it('serves on the sessions it derived and reports the batch size and padding allowance it measured, in /v1/model and /metrics alike', async () => {
+      const { serving } = (await (await fetch(url('/v1/model'))).json()) as {
+        serving: { sessions: number; intraOpThreads: number; maxBatchSize: number; preferredBatchSize: number; paddingAllowanceTokens: number | null };
+      };
       expect(serving.sessions).toBeGreaterThanOrEqual(1);
       expect(serving.intraOpThreads).toBeGreaterThanOrEqual(1);
       expect(serving.preferredBatchSize).toBeGreaterThanOrEqual(1);
       expect(serving.preferredBatchSize).toBeLessThanOrEqual(serving.maxBatchSize);
       const text = await (await fetch(url('/metrics'))).text();
       expect(Number(/^sentiment_runtime_preferred_batch_size (\d+)$/m.exec(text)?.[1])).toBe(serving.preferredBatchSize);
+      const allowance = /^sentiment_runtime_batch_padding_allowance_tokens (\S+)$/m.exec(text)?.[1];
+      if (serving.paddingAllowanceTokens === null) expect(allowance).toBe('+Inf');
+      else {
+        expect(serving.paddingAllowanceTokens).toBeGreaterThanOrEqual(0);
+        expect(Number(allowance)).toBeCloseTo(serving.paddingAllowanceTokens, 0);
+      }
     });
 
     it('reports when the process started and how long loading and warming up the model took', async () => {

@@ -22,7 +22,7 @@ export class FakeModel implements ServedModel {
     executionProvider: 'cpu',
     maxTokens: 8,
     language: { languages: [], scripts: ['Latn'] },
-    serving: { sessions: 2, intraOpThreads: 1, maxBatchSize: 32, preferredBatchSize: 8 },
+    serving: { sessions: 2, intraOpThreads: 1, maxBatchSize: 32, preferredBatchSize: 8, paddingAllowanceTokens: 4.5 },
   };
   readonly calls: { texts: string[]; options: ClassifyOptions; at: number }[] = [];
   broken: Error | undefined;

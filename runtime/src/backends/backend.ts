@@ -17,12 +17,19 @@ export interface BackendInfo {
   numLabels: number;
 }
 
+/** A batch's answer. */
+export interface BatchOutput {
+  /** Row-major [rows, numLabels]. */
+  logits: Float32Array;
+  /** CPU time the session's thread spent on the batch: thread hops, waits and preemption excluded. */
+  runCpuSeconds: number;
+}
+
 /** The whole contract between the batcher and a model executor. */
 export interface Backend {
   readonly info: BackendInfo;
   /** Set once the backend can no longer run anything; liveness reports it so the pod restarts. */
   readonly failure?: Error | undefined;
-  /** Returns the logits, row-major [rows, numLabels]. */
-  run(batch: Batch): Promise<Float32Array>;
+  run(batch: Batch): Promise<BatchOutput>;
   close(): Promise<void>;
 }

@@ -24,7 +24,7 @@ export interface RunRequest {
   attentionMask: BigInt64Array;
   tokenTypeIds: BigInt64Array;
 }
-export type RunResult = { id: number; logits: Float32Array } | { id: number; error: string };
+export type RunResult = { id: number; logits: Float32Array; runCpuSeconds: number } | { id: number; error: string };
 
 const REQUIRED_INPUTS = ['input_ids', 'attention_mask'];
 const OPTIONAL_INPUTS = ['token_type_ids'];
@@ -110,10 +110,17 @@ try {
         attention_mask: new ort.Tensor('int64', request.attentionMask, shape),
       };
       if (usesTypeIds) feeds.token_type_ids = new ort.Tensor('int64', request.tokenTypeIds, shape);
+      // CPU time, not wall time: on shared cores a run preempted by the HTTP thread would look
+      // like a per-batch overhead that batching could save. The kernel advances a thread's CPU
+      // time only at ticks and context switches, so one run's figure is coarse but unbiased: the
+      // batcher fits a line through hundreds of them.
+      const started = process.threadCpuUsage();
       const output = await session.run(feeds, [outputName]);
+      const used = process.threadCpuUsage(started);
+      const runCpuSeconds = (used.user + used.system) / 1e6;
       // A copy we own: the tensor's memory belongs to onnxruntime and cannot be transferred.
       const logits = toFloat32(output[outputName]!).slice();
-      const result: RunResult = { id: request.id, logits };
+      const result: RunResult = { id: request.id, logits, runCpuSeconds };
       port.postMessage(result, [logits.buffer as ArrayBuffer]);
     } catch (error) {
       port.postMessage({ id: request.id, error: firstLine(error) } satisfies RunResult);

@@ -33,8 +33,8 @@ describe('OnnxBackend (real onnxruntime session in a worker thread)', () => {
   });
 
   it('returns row-major logits and padding does not change a row\'s answer', async () => {
-    const alone = await backend.run(batch([TERRIBLE]));
-    const padded = await backend.run(batch([GREAT, TERRIBLE]));
+    const { logits: alone } = await backend.run(batch([TERRIBLE]));
+    const { logits: padded } = await backend.run(batch([GREAT, TERRIBLE]));
     expect(padded).toHaveLength(4);
     expect(padded[0]! < padded[1]!).toBe(true); // "a great movie": positive logit wins
     expect(padded[2]! > padded[3]!).toBe(true); // "terrible": negative logit wins
@@ -43,19 +43,32 @@ describe('OnnxBackend (real onnxruntime session in a worker thread)', () => {
     expect(padded[3]).toBeCloseTo(alone[1]!, 2);
   });
 
+  it('reports the CPU time the session spent on each run, more for more tokens', async () => {
+    // One run's CPU time is as coarse as the kernel's accounting: compare sums over many.
+    const cpuSeconds = async (texts: number[][]): Promise<number> => {
+      let sum = 0;
+      for (let i = 0; i < 30; i++) sum += (await backend.run(batch(texts))).runCpuSeconds;
+      return sum;
+    };
+    const short = await cpuSeconds([GREAT]);
+    const long = await cpuSeconds(Array.from({ length: 64 }, () => TERRIBLE));
+    expect(short).toBeGreaterThanOrEqual(0);
+    expect(long).toBeGreaterThan(2 * short);
+  });
+
   it('rejects a malformed batch without losing the session', async () => {
     const broken = { ...batch([GREAT]), columns: 7 };
     await expect(backend.run(broken)).rejects.toThrow(/inference failed/);
     expect(backend.failure).toBeUndefined();
-    expect(await backend.run(batch([GREAT]))).toHaveLength(2);
+    expect((await backend.run(batch([GREAT]))).logits).toHaveLength(2);
   });
 
   it('spreads batches over several sessions, each answering as one session would', async () => {
     const pool = await OnnxBackend.open(readManifest(demo, {}), { executionProvider: 'cpu', cudaDeviceId: 0, allowCpuFallback: false, sessions: 2, intraOpThreads: 1, interOpThreads: 1, spinWait: false, concurrentBatches: 1, warmupTexts: 1 }, () => {});
     try {
-      const alone = await backend.run(batch([GREAT, TERRIBLE]));
+      const { logits: alone } = await backend.run(batch([GREAT, TERRIBLE]));
       const answers = await Promise.all(Array.from({ length: 6 }, () => pool.run(batch([GREAT, TERRIBLE]))));
-      for (const answer of answers) expect(Array.from(answer)).toEqual(Array.from(alone));
+      for (const answer of answers) expect(Array.from(answer.logits)).toEqual(Array.from(alone));
     } finally {
       await pool.close();
     }

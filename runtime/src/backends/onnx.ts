@@ -2,14 +2,14 @@ import { Worker } from 'node:worker_threads';
 import type { RuntimeConfig } from '#contract/runtime-config.js';
 import { ModelLoadError } from '../model/errors.js';
 import type { ModelManifest } from '../model/manifest.js';
-import type { Backend, BackendInfo, Batch } from './backend.js';
+import type { Backend, BackendInfo, Batch, BatchOutput } from './backend.js';
 import type { RunRequest, RunResult, WorkerFailed, WorkerInit, WorkerReady } from './onnx-worker.js';
 
 // Under tests the sources run as TypeScript; the built package ships the compiled worker.
 const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './onnx-worker.ts' : './onnx-worker.js', import.meta.url);
 
 interface Pending {
-  resolve: (logits: Float32Array) => void;
+  resolve: (output: BatchOutput) => void;
   reject: (error: Error) => void;
 }
 
@@ -30,7 +30,7 @@ class SessionWorker {
     });
   }
 
-  run(batch: Batch): Promise<Float32Array> {
+  run(batch: Batch): Promise<BatchOutput> {
     const id = this.nextId++;
     const request: RunRequest = { id, ...batch };
     return new Promise((resolve, reject) => {
@@ -49,7 +49,7 @@ class SessionWorker {
     if (!pending) return;
     this.pending.delete(result.id);
     if ('error' in result) pending.reject(new Error(`inference failed: ${result.error}`));
-    else pending.resolve(result.logits);
+    else pending.resolve({ logits: result.logits, runCpuSeconds: result.runCpuSeconds });
   }
 }
 
@@ -105,7 +105,7 @@ export class OnnxBackend implements Backend {
     });
   }
 
-  run(batch: Batch): Promise<Float32Array> {
+  run(batch: Batch): Promise<BatchOutput> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new Error('inference backend is closed'));
     let least = this.sessions[0]!;

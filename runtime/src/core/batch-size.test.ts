@@ -9,7 +9,7 @@ const COLUMNS = 25;
  * 32 costs more per text than one of 8).
  */
 function runner(msPerText: (size: number) => number) {
-  return (chooser: BatchSizeChooser, size: number): void => chooser.record({ size, tokens: size * COLUMNS, seconds: (size * msPerText(size)) / 1000 });
+  return (chooser: BatchSizeChooser, size: number): void => chooser.record({ size, tokens: size * COLUMNS, paddedTokens: size * COLUMNS, seconds: (size * msPerText(size)) / 1000, runCpuSeconds: (size * msPerText(size)) / 1000 });
 }
 
 const cpuLike = (size: number): number => ({ 1: 3.5, 2: 3.45, 4: 3.4, 8: 3.0, 16: 3.9, 32: 4.7 })[size] ?? 5;
@@ -51,14 +51,14 @@ describe('BatchSizeChooser', () => {
     const chooser = new BatchSizeChooser({ maxBatchSize: 32, latencyBudgetMs: 1000 });
     const run = runner(cpuLike);
     run(chooser, 1);
-    chooser.record({ size: 11, tokens: 11 * COLUMNS, seconds: (11 * 2) / 1000 });
+    chooser.record({ size: 11, tokens: 11 * COLUMNS, paddedTokens: 11 * COLUMNS, seconds: (11 * 2) / 1000, runCpuSeconds: (11 * 2) / 1000 });
     expect(chooser.preferred).toBe(8);
   });
 
   it('ignores batches that measured nothing', () => {
     const chooser = new BatchSizeChooser({ maxBatchSize: 32, latencyBudgetMs: 1000 });
-    chooser.record({ size: 4, tokens: 100, seconds: 0 });
-    chooser.record({ size: 0, tokens: 0, seconds: 1 });
+    chooser.record({ size: 4, tokens: 100, paddedTokens: 100, seconds: 0, runCpuSeconds: 0 });
+    chooser.record({ size: 0, tokens: 0, paddedTokens: 0, seconds: 1, runCpuSeconds: 1 });
     expect(chooser.preferred).toBe(32);
   });
 
@@ -79,9 +79,52 @@ describe('BatchSizeChooser', () => {
     const chooser = new BatchSizeChooser({ maxBatchSize: 8, latencyBudgetMs: 1000 });
     // Per padded token a batch of 8 is the cheapest (0.08 ms against 0.1 alone), but it mixes
     // lengths and pads each row to 40 tokens for 25 of its own: per text it costs the most.
-    chooser.record({ size: 1, tokens: 25, seconds: (25 * 0.1) / 1000 });
-    chooser.record({ size: 4, tokens: 4 * 25, seconds: (4 * 27 * 0.095) / 1000 });
-    chooser.record({ size: 8, tokens: 8 * 25, seconds: (8 * 40 * 0.08) / 1000 });
+    chooser.record({ size: 1, tokens: 25, paddedTokens: 25, seconds: (25 * 0.1) / 1000, runCpuSeconds: (25 * 0.1) / 1000 });
+    chooser.record({ size: 4, tokens: 4 * 25, paddedTokens: 4 * 27, seconds: (4 * 27 * 0.095) / 1000, runCpuSeconds: (4 * 27 * 0.095) / 1000 });
+    chooser.record({ size: 8, tokens: 8 * 25, paddedTokens: 8 * 40, seconds: (8 * 40 * 0.08) / 1000, runCpuSeconds: (8 * 40 * 0.08) / 1000 });
     expect(chooser.preferred).toBe(1);
+  });
+  describe('padding allowance', () => {
+    /** Runs of `rows` texts padded to `columns`, costing `overheadMs` plus `msPerToken` per padded token of CPU. */
+    const run = (chooser: BatchSizeChooser, rows: number, columns: number, overheadMs: number, msPerToken: number): void =>
+      chooser.record({ size: rows, tokens: rows * columns, paddedTokens: rows * columns, seconds: 0.01, runCpuSeconds: (overheadMs + msPerToken * rows * columns) / 1000 });
+
+    it('is unlimited until batches of different sizes were measured', () => {
+      const chooser = new BatchSizeChooser({ maxBatchSize: 32, latencyBudgetMs: 1000 });
+      expect(chooser.paddingAllowance).toBe(Number.POSITIVE_INFINITY);
+      for (let i = 0; i < 10; i++) run(chooser, 1, 25, 0.1, 0.02);
+      expect(chooser.paddingAllowance).toBe(Number.POSITIVE_INFINITY);
+    });
+
+    it('is the per-run overhead in tokens: a few on a CPU, where each padded token costs nearly as much as a real one', () => {
+      const chooser = new BatchSizeChooser({ maxBatchSize: 32, latencyBudgetMs: 1000 });
+      // The 2-core machine's shape: ~0.1 ms per run and ~22 us per token (onnxruntime, BERT-mini).
+      for (const rows of [1, 2, 4]) for (const columns of [12, 25, 40]) run(chooser, rows, columns, 0.1, 0.022);
+      expect(chooser.paddingAllowance).toBeCloseTo(0.1 / 0.022, 5);
+    });
+
+    it('is hundreds of tokens on a GPU-like cost, where a run costs the same whatever its size', () => {
+      const chooser = new BatchSizeChooser({ maxBatchSize: 32, latencyBudgetMs: 1000 });
+      for (const rows of [1, 2, 4]) for (const columns of [12, 25, 40]) run(chooser, rows, columns, 3, 0.005);
+      expect(chooser.paddingAllowance).toBeCloseTo(600, 5);
+      const flat = new BatchSizeChooser({ maxBatchSize: 32, latencyBudgetMs: 1000 });
+      for (const rows of [1, 2, 4]) for (const columns of [12, 25, 40]) run(flat, rows, columns, 3, 0);
+      expect(flat.paddingAllowance).toBe(Number.POSITIVE_INFINITY);
+    });
+
+    it('learns from small batches only, where cheaper large ones would read as a large overhead', () => {
+      const chooser = new BatchSizeChooser({ maxBatchSize: 32, latencyBudgetMs: 1000 });
+      for (const rows of [1, 2, 4]) for (const columns of [12, 25, 40]) run(chooser, rows, columns, 0.1, 0.022);
+      for (let i = 0; i < 50; i++) run(chooser, 32, 25, 0.1, 0.015);
+      expect(chooser.paddingAllowance).toBeCloseTo(0.1 / 0.022, 5);
+    });
+
+    it('follows the hardware: the newest batches outweigh old ones', () => {
+      const chooser = new BatchSizeChooser({ maxBatchSize: 32, latencyBudgetMs: 1000 });
+      for (const rows of [1, 2, 4]) for (const columns of [12, 25, 40]) run(chooser, rows, columns, 0.1, 0.022);
+      for (let i = 0; i < 100; i++) for (const rows of [1, 2, 4]) for (const columns of [12, 25, 40]) run(chooser, rows, columns, 1, 0.02);
+      expect(chooser.paddingAllowance).toBeGreaterThan(40);
+      expect(chooser.paddingAllowance).toBeLessThan(50);
+    });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Backend, Batch } from '../backends/backend.js';
+import type { Backend, Batch, BatchOutput } from '../backends/backend.js';
 import { BatchSizeChooser } from './batch-size.js';
 import { Batcher, type BatchObserver, type BatcherClock } from './batcher.js';
 import { BatchQueue, type QueueEntry } from './queue.js';
@@ -48,8 +48,9 @@ class RecordingBackend implements Backend {
   readonly finishers: (() => void)[] = [];
   hold = false;
   failWhen: (batch: Batch) => boolean = () => false;
+  cpuSecondsPerToken = 1e-5;
 
-  async run(batch: Batch): Promise<Float32Array> {
+  async run(batch: Batch): Promise<BatchOutput> {
     this.batches.push({ rows: batch.rows, columns: batch.columns });
     if (this.hold) await new Promise<void>((resolve) => this.finishers.push(resolve));
     if (this.failWhen(batch)) throw new Error('boom');
@@ -60,7 +61,7 @@ class RecordingBackend implements Backend {
       out[row * 2] = Number(batch.inputIds[row * batch.columns]);
       out[row * 2 + 1] = length;
     }
-    return out;
+    return { logits: out, runCpuSeconds: this.cpuSecondsPerToken * batch.rows * batch.columns };
   }
 
   async close(): Promise<void> {}
@@ -101,6 +102,16 @@ describe('Batcher', () => {
     const { backend, submit } = setup({ maxBatchSize: 8 });
     await Promise.all([submit([1]), submit([2]), submit([3])]);
     expect(backend.batches).toEqual([{ rows: 3, columns: 3 }]);
+  });
+
+  it('shares texts that arrive together among the idle sessions instead of giving one session all of them', async () => {
+    const { backend, submit } = setup({ maxBatchSize: 8, concurrentBatches: 2 });
+    backend.hold = true;
+    const answers = submit([1, 2, 3, 4, 5, 6, 7]);
+    await turns();
+    expect(backend.batches.map((b) => b.rows)).toEqual([4, 3]);
+    for (const finish of backend.finishers) finish();
+    expect((await answers).map((row) => row[0])).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
 
   it('pads each batch only to its own longest row and masks the padding', async () => {
@@ -191,7 +202,7 @@ describe('Batcher with a batch size chooser', () => {
       super();
     }
 
-    override async run(batch: Batch): Promise<Float32Array> {
+    override async run(batch: Batch): Promise<BatchOutput> {
       const msPerText = batch.rows <= 8 ? 3.5 - batch.rows * 0.05 : 3 + batch.rows * 0.06;
       this.clock.advance(batch.rows * msPerText * (batch.columns / 25));
       return super.run(batch);

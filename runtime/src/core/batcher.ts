@@ -1,4 +1,4 @@
-import type { Backend, Batch } from '../backends/backend.js';
+import type { Backend, Batch, BatchOutput } from '../backends/backend.js';
 import type { BatchSizeChooser } from './batch-size.js';
 import type { QueueEntry } from './queue.js';
 import { BatchQueue } from './queue.js';
@@ -100,7 +100,11 @@ export class Batcher {
 
   private async dispatch(): Promise<void> {
     if (this.running >= this.options.concurrentBatches) return;
-    const next = this.queue.nextBatch(this.clock.now(), this.options.batchSize?.nextLimit());
+    // Queued texts are shared among the idle sessions: one session taking them all would work
+    // through them alone while another core idles.
+    const idleSessions = this.options.concurrentBatches - this.running;
+    const rows = Math.min(this.options.batchSize?.nextLimit() ?? this.options.maxBatchSize, Math.ceil(this.queue.size / idleSessions));
+    const next = this.queue.nextBatch(this.clock.now(), rows, this.options.batchSize?.paddingAllowance);
     if (next) {
       for (const { entry, error } of next.dropped) {
         this.observer.dropped(error.kind as 'ClientGone' | 'DeadlineExceeded');
@@ -121,12 +125,12 @@ export class Batcher {
   private async execute(entries: QueueEntry[]): Promise<void> {
     const batch = this.pad(entries.map((entry) => entry.encoded));
     const started = this.clock.now();
-    let outcome: { logits: Float32Array } | { error: Error };
+    let outcome: BatchOutput | { error: Error };
     try {
-      outcome = { logits: await this.backend.run(batch) };
+      outcome = await this.backend.run(batch);
       const seconds = (this.clock.now() - started) / 1000;
       const tokens = entries.reduce((sum, entry) => sum + entry.encoded.ids.length, 0);
-      this.options.batchSize?.record({ size: entries.length, tokens, seconds });
+      this.options.batchSize?.record({ size: entries.length, tokens, paddedTokens: batch.rows * batch.columns, seconds, runCpuSeconds: outcome.runCpuSeconds });
       this.observer.batch({ size: entries.length, paddedTokens: batch.rows * batch.columns, seconds });
     } catch (error) {
       outcome = { error: error as Error };
@@ -158,9 +162,9 @@ export class Batcher {
           Array.from({ length: this.options.concurrentBatches }, async () => {
             const batch = this.pad(Array.from({ length: size }, () => sample));
             const started = this.clock.now();
-            await this.backend.run(batch);
+            const { runCpuSeconds } = await this.backend.run(batch);
             const ms = this.clock.now() - started;
-            chooser.record({ size, tokens: size * sample.ids.length, seconds: ms / 1000 });
+            chooser.record({ size, tokens: size * sample.ids.length, paddedTokens: size * sample.ids.length, seconds: ms / 1000, runCpuSeconds });
             slowestMs = Math.max(slowestMs, ms);
           }),
         );

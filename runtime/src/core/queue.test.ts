@@ -45,6 +45,19 @@ describe('BatchQueue', () => {
     expect(queue.size).toBe(7);
   });
 
+  it('takes company only within the padding one more text may bring (its own row, or every row when it is the longest)', () => {
+    const queue = new BatchQueue({ maxBatchSize: 32, maxBatchTokens: 10_000, maxQueue: 100 });
+    queue.append([entry(25), entry(24), entry(27), entry(40), entry(12), entry(22)]);
+    // 24 pads itself by 1; 27 then pads the two rows before it by 2 each (4); 22 pads itself by 5
+    // and 40 or 12 by far more: with 4 allowed, 25 goes with 24 and 27.
+    expect(lengths(queue.nextBatch(0, 32, 4)!.entries).sort((a, b) => a - b)).toEqual([24, 25, 27]);
+    expect(lengths(queue.nextBatch(0, 32, 4)!.entries)).toEqual([40]);
+    expect(lengths(queue.nextBatch(0, 32, 4)!.entries)).toEqual([12]);
+    expect(lengths(queue.nextBatch(0, 32, 4)!.entries)).toEqual([22]);
+    queue.append([entry(25), entry(24), entry(27), entry(40)]);
+    expect(lengths(queue.nextBatch(0)!.entries).sort((a, b) => a - b)).toEqual([24, 25, 27, 40]);
+  });
+
   it('still runs a single text longer than the token budget, alone', () => {
     const queue = new BatchQueue({ maxBatchSize: 32, maxBatchTokens: 16, maxQueue: 100 });
     queue.append([entry(64), entry(64)]);

@@ -27,8 +27,8 @@ export interface NextBatch {
 /**
  * Bounded queue of single texts with the batching policy. Synchronous and clock-free (time is
  * passed in) so the policy is testable without a model: the oldest text always goes next, so
- * nothing starves, and it takes company of the closest lengths that fit the size and
- * padded-token budgets, so short texts are not padded to the longest in the queue. Interactive
+ * nothing starves, and it takes company of the closest lengths that fit the size, padded-token
+ * and per-text padding budgets, so short texts are not padded to the longest in the queue. Interactive
  * texts come before background ones: the oldest interactive text anchors the batch while there is one.
  */
 export class BatchQueue {
@@ -56,8 +56,12 @@ export class BatchQueue {
     this.entries.push(...entries);
   }
 
-  /** `maxRows` narrows maxBatchSize for this batch (the size the batcher prefers now). */
-  nextBatch(now: number, maxRows = this.limits.maxBatchSize): NextBatch | undefined {
+  /**
+   * `maxRows` narrows maxBatchSize for this batch (the size the batcher prefers now);
+   * `maxPaddingPerText` is the most padding one more text may bring into it (its own row's and,
+   * when it is the longest, every other row's).
+   */
+  nextBatch(now: number, maxRows = this.limits.maxBatchSize, maxPaddingPerText = Number.POSITIVE_INFINITY): NextBatch | undefined {
     const dropped: NextBatch['dropped'] = [];
     const live: QueueEntry[] = [];
     for (const entry of this.entries) {
@@ -80,8 +84,10 @@ export class BatchQueue {
     let longest = anchorLength;
     for (const { entry } of candidates) {
       if (chosen.size >= Math.min(maxRows, this.limits.maxBatchSize)) break;
-      const width = Math.max(longest, entry.encoded.ids.length);
+      const length = entry.encoded.ids.length;
+      const width = Math.max(longest, length);
       if (width * (chosen.size + 1) > this.limits.maxBatchTokens) continue;
+      if (width * (chosen.size + 1) - longest * chosen.size - length > maxPaddingPerText) continue;
       chosen.add(entry);
       longest = width;
     }

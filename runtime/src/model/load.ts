@@ -61,7 +61,7 @@ export async function loadModel(config: RuntimeConfig, metrics: RuntimeMetrics, 
   await warmup.classify(Array.from({ length: warmupRows }, (_, i) => `${WARMUP_TEXT} ${i}`), { deadline: performance.now() + 60_000 });
   const [probe] = await encoder.encode([PROBE_TEXT]);
   await batcher.probeBatchSizes(probe!, PROBE_ROUNDS);
-  metrics.watchBatchSize(() => batchSize.preferred);
+  metrics.watchBatchChoice(() => batchSize);
   metrics.startup(performance.timeOrigin, { modelLoad: sessionOpenAt / 1000, warmUp: (performance.now() - sessionOpenAt) / 1000 });
 
   metrics.setModel({
@@ -84,7 +84,7 @@ export async function loadModel(config: RuntimeConfig, metrics: RuntimeMetrics, 
       executionProvider: backend.info.executionProvider,
       maxTokens: classifier.maxTokens,
       language,
-      serving: { ...layout, maxBatchSize: config.batching.maxBatchSize, get preferredBatchSize() { return batchSize.preferred; } },
+      serving: { ...layout, maxBatchSize: config.batching.maxBatchSize, get preferredBatchSize() { return batchSize.preferred; }, get paddingAllowanceTokens() { return Number.isFinite(batchSize.paddingAllowance) ? Math.round(batchSize.paddingAllowance * 10) / 10 : null; } },
     },
     classify: (texts, options) => classifier.classify(texts, options),
     oldestQueuedAt: () => queue.oldestEnqueuedAt,

@@ -22,6 +22,8 @@ export interface ServingLayout {
   maxBatchSize: number;
   /** The batch size measured to serve best here; it moves as the batcher keeps measuring. */
   readonly preferredBatchSize: number;
+  /** Padding one more text may bring into a batch, in tokens; null while unlimited. */
+  readonly paddingAllowanceTokens: number | null;
 }
 
 /**

@@ -21,6 +21,9 @@ const ModelDescription = Type.Object({
     intraOpThreads: Type.Integer({ description: 'onnxruntime threads per session.' }),
     maxBatchSize: Type.Integer({ description: 'Upper bound on texts per batch (batching.maxBatchSize).' }),
     preferredBatchSize: Type.Integer({ description: 'The batch size measured to serve the most texts per second within the latency budget on this pod; batches are cut at it.' }),
+    paddingAllowanceTokens: Type.Union([Type.Number(), Type.Null()], {
+      description: 'Padding tokens one more text may bring into a batch: the per-batch overhead measured on this pod, in tokens; null while unlimited (not yet measured, or padding costs nothing here).',
+    }),
   }),
 });
 
