@@ -14,9 +14,19 @@ export interface EncodedText {
   unknownRatio: number;
 }
 
+/** Texts of one caller waiting for the next joint encodeBatch call. */
+interface PendingEncode {
+  texts: string[];
+  resolve: (encoded: EncodedText[]) => void;
+  reject: (error: Error) => void;
+}
+
 /**
  * Wraps the Rust `tokenizers` binding. Encoding runs on libuv's thread pool (the binding's
- * encodeBatch is an async task), so a large request never stalls the event loop.
+ * encodeBatch is an async task), so a large request never stalls the event loop. The texts of
+ * every request parsed in one turn of the event loop go to the pool in one call: each call costs
+ * a thread hop and the binding's own setup, which for a one-sentence request was more than the
+ * tokenizing (~120 us of CPU per text alone, ~70 in calls of 8).
  */
 export class TextEncoder {
   readonly maxLength: number;
@@ -41,7 +51,33 @@ export class TextEncoder {
     return Object.keys(this.tokenizer.getVocab(false));
   }
 
-  async encode(texts: string[]): Promise<EncodedText[]> {
+  private pending: PendingEncode[] = [];
+
+  encode(texts: string[]): Promise<EncodedText[]> {
+    return new Promise((resolve, reject) => {
+      if (this.pending.length === 0) setImmediate(() => void this.flush());
+      this.pending.push({ texts, resolve, reject });
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const callers = this.pending;
+    this.pending = [];
+    let encoded: EncodedText[];
+    try {
+      encoded = await this.encodeNow(callers.flatMap((caller) => caller.texts));
+    } catch (error) {
+      for (const caller of callers) caller.reject(error as Error);
+      return;
+    }
+    let offset = 0;
+    for (const caller of callers) {
+      caller.resolve(encoded.slice(offset, offset + caller.texts.length));
+      offset += caller.texts.length;
+    }
+  }
+
+  private async encodeNow(texts: string[]): Promise<EncodedText[]> {
     const encodings = await this.tokenizer.encodeBatch(texts);
     return encodings.map((encoding) => {
       const ids = encoding.getIds();
