@@ -10,6 +10,9 @@ import { ownerKey, type Caches } from './informers.js';
 import { Reconciler, type ReconcilerDeps } from './reconciler.js';
 import { WorkQueue, type WorkQueueOptions } from './workqueue.js';
 
+/** Longest retry of a model while the apiserver does not answer, as the informers' (kube/informer.ts). */
+const UNREACHABLE_RETRY_MS = 5000;
+
 export interface ControllerOptions {
   client: KubeClient;
   caches: Caches;
@@ -90,7 +93,10 @@ export class Controller {
         } else {
           metrics.reconciles.inc({ result: 'error' });
           metrics.reconcileErrors.inc();
-          const retryInMs = this.queue.addRateLimited(key);
+          // An apiserver that is away fails every model alike and says nothing about this one:
+          // backing off per model would leave models waiting up to a minute after it is back
+          // (a 20 s outage took 6-7 failures each, so 16-32 s retries).
+          const retryInMs = this.queue.addRateLimited(key, failure === Failure.Unreachable ? UNREACHABLE_RETRY_MS : undefined);
           log.warn({ model: key, retryInMs, err: loggable(err) }, 'reconcile failed; retrying with backoff');
         }
       } finally {

@@ -81,6 +81,17 @@ describe('WorkQueue', () => {
     expect(q.addRateLimited('k')).toBe(100);
   });
 
+  it('holds a retry to a lower cap when the caller gives one, still counting the failure', () => {
+    const { q, timers } = newQueue();
+    const delays = Array.from({ length: 5 }, () => {
+      const d = q.addRateLimited('k', 300);
+      timers.advance(d);
+      return d;
+    });
+    expect(delays).toEqual([100, 200, 300, 300, 300]);
+    expect(q.addRateLimited('k')).toBe(1000);
+  });
+
   it('adds a rate-limited key only when its delay has passed', async () => {
     const { q, timers } = newQueue();
     q.addRateLimited('k');

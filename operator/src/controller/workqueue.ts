@@ -81,11 +81,11 @@ export class WorkQueue {
     this.delayed.set(key, { at, cancel });
   }
 
-  /** Requeues a key that failed, after its backoff; returns the delay chosen. */
-  addRateLimited(key: string): number {
+  /** Requeues a key that failed, after its backoff (at most `capMs`, when given); returns the delay chosen. */
+  addRateLimited(key: string, capMs = this.opts.maxDelayMs): number {
     const n = this.failures.get(key) ?? 0;
     this.failures.set(key, n + 1);
-    const delay = Math.min(this.opts.baseDelayMs * 2 ** n, this.opts.maxDelayMs);
+    const delay = Math.min(this.opts.baseDelayMs * 2 ** n, this.opts.maxDelayMs, capMs);
     this.addAfter(key, delay);
     return delay;
   }

@@ -14,7 +14,10 @@ describe('classify', () => {
     ['throttling', api(429), Failure.Other],
     ['a request timeout', api(408), Failure.Other],
     ['an apiserver error', api(500), Failure.Other],
-    ['no answer', new Error('connect ECONNREFUSED 127.0.0.1:6443'), Failure.Other],
+    ['a gateway with no apiserver behind it', api(503), Failure.Unreachable],
+    ['no answer', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6443'), { code: 'ECONNREFUSED' }), Failure.Unreachable],
+    ['a request that timed out', new DOMException('The operation was aborted due to timeout', 'TimeoutError'), Failure.Unreachable],
+    ['a bug', new TypeError('x is undefined'), Failure.Other],
     ['a lost leadership term', new LeadershipLostError('term over'), Failure.LeadershipLost],
   ])('takes %s for %s', (_name, err, failure) => {
     expect(classify(err)).toBe(failure);

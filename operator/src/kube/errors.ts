@@ -31,6 +31,8 @@ export const Failure = {
   Gone: 'Gone',
   /** Any other 4xx but 408 and 429 (validation, admission, quota, RBAC): the apiserver says no until someone changes something. */
   Refused: 'Refused',
+  /** No apiserver answered (connection refused, reset or timed out; a 502/503/504 from the way to it): it fails every call alike. */
+  Unreachable: 'Unreachable',
   /** Anything else (5xx, 408, 429, no answer): may pass by itself; someone may have to act on it. */
   Other: 'Other',
 } as const;
@@ -39,10 +41,17 @@ export type Failure = (typeof Failure)[keyof typeof Failure];
 const BY_CODE: Record<number, Failure> = { 404: Failure.NotFound, 409: Failure.Conflict, 410: Failure.Gone };
 
 const TRANSIENT_4XX = new Set([408, 429]);
+/** Answers from whatever stands between the operator and an apiserver that is not there. */
+const GATEWAY_CODES = new Set([502, 503, 504]);
+const NO_ANSWER_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EAI_AGAIN']);
 
 export function classify(err: unknown): Failure {
   if (err instanceof LeadershipLostError) return Failure.LeadershipLost;
-  if (!(err instanceof ApiError)) return Failure.Other;
+  if (!(err instanceof ApiError)) {
+    const noAnswer = err instanceof Error && (NO_ANSWER_CODES.has((err as NodeJS.ErrnoException).code ?? '') || err.name === 'TimeoutError');
+    return noAnswer ? Failure.Unreachable : Failure.Other;
+  }
+  if (GATEWAY_CODES.has(err.code)) return Failure.Unreachable;
   const known = BY_CODE[err.code];
   if (known) return known;
   return err.code >= 400 && err.code < 500 && !TRANSIENT_4XX.has(err.code) ? Failure.Refused : Failure.Other;
