@@ -11,6 +11,8 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 const ANSWER_SOURCES: readonly AnswerSource[] = ['model', 'cache'];
 const SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
+interface BatchChoice { preferred: number; paddingAllowance: number }
+
 /** Every Prometheus series the runtime exports; the autoscaler reads inflight and queue depth. */
 export class RuntimeMetrics implements BatchObserver, InferObserver, StreamObserver {
   readonly registry = new Registry();
@@ -21,26 +23,6 @@ export class RuntimeMetrics implements BatchObserver, InferObserver, StreamObser
   /** Exported so alerts can express saturation as queue_depth / queue_capacity without knowing the config. */
   readonly queueCapacity = new Gauge({ name: `${PREFIX}queue_capacity`, help: 'Texts the queue holds before requests get 429 (batching.maxQueue).', registers: [this.registry] });
   private readonly batchSize = new Histogram({ name: `${PREFIX}batch_size`, help: 'Texts per executed batch.', buckets: SIZE_BUCKETS, registers: [this.registry] });
-  private readBatchChoice: (() => { preferred: number; paddingAllowance: number }) | undefined;
-  // Read at each scrape: the batcher keeps re-choosing as it measures.
-  private readonly preferredBatchSize: Gauge = new Gauge({
-    name: `${PREFIX}preferred_batch_size`,
-    help: 'The batch size measured to serve the most texts per second here; batches are cut at it (batching.maxBatchSize bounds it).',
-    aggregator: 'average',
-    registers: [this.registry],
-    collect: () => {
-      if (this.readBatchChoice) this.preferredBatchSize.set(this.readBatchChoice().preferred);
-    },
-  });
-  private readonly paddingAllowance: Gauge = new Gauge({
-    name: `${PREFIX}batch_padding_allowance_tokens`,
-    help: 'Padding tokens one more text may bring into a batch: the measured per-batch overhead in tokens (+Inf until measured or where padding costs nothing).',
-    aggregator: 'average',
-    registers: [this.registry],
-    collect: () => {
-      if (this.readBatchChoice) this.paddingAllowance.set(this.readBatchChoice().paddingAllowance);
-    },
-  });
   private readonly paddedTokens = new Histogram({ name: `${PREFIX}batch_padded_tokens`, help: 'Padded tokens (rows x longest row) per executed batch.', buckets: [16, 64, 256, 1024, 4096, 16384, 65536], registers: [this.registry] });
   private readonly inferenceDuration = new Histogram({ name: `${PREFIX}inference_duration_seconds`, help: 'Time to run one batch on the session.', buckets: LATENCY_BUCKETS, registers: [this.registry] });
   private readonly tokenizationDuration = new Histogram({ name: `${PREFIX}tokenization_duration_seconds`, help: 'Time to tokenize the uncached texts of one request.', buckets: LATENCY_BUCKETS, registers: [this.registry] });
@@ -73,8 +55,16 @@ export class RuntimeMetrics implements BatchObserver, InferObserver, StreamObser
   private readonly streamLag = new Gauge({ name: `${PREFIX}stream_lag`, help: 'Records on the input topic not yet committed, per partition assigned to this process.', labelNames: ['topic', 'partition'], registers: [this.registry] });
   private readonly streamErrors = new Counter({ name: `${PREFIX}stream_errors_total`, help: 'Kafka failures by operation (consume, produce, commit, lag, duplicates: reading the output tail); each is retried with backoff.', labelNames: ['operation'], registers: [this.registry] });
 
+  private readBatchChoice: (() => BatchChoice) | undefined;
+
   constructor(private labels: string[] = []) {
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+    this.batchChoiceGauge('preferred_batch_size',
+      'The batch size measured to serve the most texts per second here; batches are cut at it (batching.maxBatchSize bounds it).',
+      (choice) => choice.preferred);
+    this.batchChoiceGauge('batch_padding_allowance_tokens',
+      'Padding tokens one more text may bring into a batch: the measured per-batch overhead in tokens (+Inf until measured or where padding costs nothing).',
+      (choice) => choice.paddingAllowance);
   }
 
   setModel(info: { model: string; revision: string; quantization: string; executionProvider: string; requestedProvider: string; labels: string[] }): void {
@@ -90,8 +80,18 @@ export class RuntimeMetrics implements BatchObserver, InferObserver, StreamObser
     for (const [phase, seconds] of Object.entries(phases)) this.startupPhases.set({ phase }, seconds);
   }
 
-  watchBatchChoice(read: () => { preferred: number; paddingAllowance: number }): void {
+  watchBatchChoice(read: () => BatchChoice): void {
     this.readBatchChoice = read;
+  }
+
+  /** A gauge read from the batcher's choice at each scrape: the batcher keeps re-choosing as it measures. */
+  private batchChoiceGauge(name: string, help: string, pick: (choice: BatchChoice) => number): void {
+    const gauge: Gauge = new Gauge({
+      name: `${PREFIX}${name}`, help, aggregator: 'average', registers: [this.registry],
+      collect: () => {
+        if (this.readBatchChoice) gauge.set(pick(this.readBatchChoice()));
+      },
+    });
   }
 
   queueDepth(depth: number): void {

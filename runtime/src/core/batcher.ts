@@ -130,8 +130,9 @@ export class Batcher {
       outcome = await this.backend.run(batch);
       const seconds = (this.clock.now() - started) / 1000;
       const tokens = entries.reduce((sum, entry) => sum + entry.encoded.ids.length, 0);
-      this.options.batchSize?.record({ size: entries.length, tokens, paddedTokens: batch.rows * batch.columns, seconds, runCpuSeconds: outcome.runCpuSeconds });
-      this.observer.batch({ size: entries.length, paddedTokens: batch.rows * batch.columns, seconds });
+      const paddedTokens = batch.rows * batch.columns;
+      this.options.batchSize?.record({ size: entries.length, tokens, paddedTokens, seconds, runCpuSeconds: outcome.runCpuSeconds });
+      this.observer.batch({ size: entries.length, paddedTokens, seconds });
     } catch (error) {
       outcome = { error: error as Error };
     }

@@ -22,11 +22,27 @@ describe('TextEncoder', () => {
     expect(calls).toHaveBeenCalledTimes(2);
   });
 
-  it('fails every caller of a call that fails, and the next call works', async () => {
+  it('when a joint call fails, tries each caller alone: only the caller whose texts fail gets the error', async () => {
     const encoder = new TextEncoder(TOKENIZER, 128);
-    vi.spyOn(Tokenizer.prototype, 'encodeBatch').mockRejectedValueOnce(new Error('boom'));
-    const results = await Promise.allSettled([encoder.encode(['one']), encoder.encode(['two'])]);
-    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    const original = Tokenizer.prototype.encodeBatch;
+    const calls = vi.spyOn(Tokenizer.prototype, 'encodeBatch').mockImplementation(function (this: Tokenizer, ...args: Parameters<Tokenizer['encodeBatch']>) {
+      if ((args[0] as string[]).includes('poison')) return Promise.reject(new Error('boom'));
+      return original.apply(this, args);
+    });
+    const results = await Promise.allSettled([encoder.encode(['one']), encoder.encode(['poison']), encoder.encode(['two', 'three'])]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ message: 'boom' });
+    expect((results[2] as PromiseFulfilledResult<unknown[]>).value).toHaveLength(2);
+    // The joint call, then one call per caller.
+    expect(calls).toHaveBeenCalledTimes(4);
+    expect((await encoder.encode(['four']))[0]!.ids.length).toBeGreaterThan(2);
+  });
+
+  it('a caller alone in its turn gets the error of its call, and the next call works', async () => {
+    const encoder = new TextEncoder(TOKENIZER, 128);
+    const calls = vi.spyOn(Tokenizer.prototype, 'encodeBatch').mockRejectedValueOnce(new Error('boom'));
+    await expect(encoder.encode(['one'])).rejects.toThrow('boom');
+    expect(calls).toHaveBeenCalledTimes(1);
     expect((await encoder.encode(['three']))[0]!.ids.length).toBeGreaterThan(2);
   });
 });

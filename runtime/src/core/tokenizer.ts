@@ -67,7 +67,9 @@ export class TextEncoder {
     try {
       encoded = await this.encodeNow(callers.flatMap((caller) => caller.texts));
     } catch (error) {
-      for (const caller of callers) caller.reject(error as Error);
+      // One caller's text must not fail the others that happened to share its turn: each is tried alone.
+      if (callers.length === 1) callers[0]!.reject(error as Error);
+      else await Promise.all(callers.map((caller) => this.encodeNow(caller.texts).then(caller.resolve, caller.reject)));
       return;
     }
     let offset = 0;
