@@ -72,6 +72,7 @@ async function start(): Promise<E2eCluster> {
     pullPolicy: 'IfNotPresent',
     hostReachesServices: true,
     containerProcesses: cluster.containerProcesses,
+    untranslatedServicePackets: cluster.untranslatedServicePackets,
     networkPolicy: cluster.networkPolicy && { hostFirewallAtStart: cluster.networkPolicy.hostFirewallAtStart, hostFirewall },
     // The chart's own image names and defaults: the images were pushed under those names.
     chartValues: [],

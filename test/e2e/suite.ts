@@ -54,6 +54,8 @@ export interface E2eCluster {
    * firewall now and as it was before the enforcer started, which must stay the same.
    */
   networkPolicy?: { hostFirewallAtStart: string; hostFirewall(): string };
+  /** Packets to Service IPs the node forwarded untranslated so far, by conntrack state (the real node). */
+  untranslatedServicePackets?: () => Record<string, number>;
   /** helm install flags beyond the release, chart and namespace. */
   chartValues: string[];
   /** Figures the suite measured, for the run's log. */
@@ -121,7 +123,8 @@ async function worker() {
     } catch (err) {
       s.failed++;
       otherAt = Date.now();
-      if (s.errors.length < 10) s.errors.push(String(err));
+      // When it failed, to place it in the rollout's timeline.
+      if (s.errors.length < 10) s.errors.push(new Date().toISOString() + ' ' + String(err));
     }
   }
 }
@@ -137,7 +140,15 @@ function clientPod(cluster: E2eCluster, name: string, serviceUrl: string, o: Cli
     SERVICE_URL: serviceUrl, UNTIL_REVISION: o.untilRevision, HOLD_MS: String(o.holdMs ?? 0), DEADLINE_S: String(o.deadlineS ?? 120),
     MIN_REQUESTS: String(o.minRequests ?? 1), WORKERS: String(o.workers ?? 1), TEXTS: JSON.stringify(TEXTS),
   };
-  return scriptPod(cluster, clientNs, name, CLIENT, env);
+  const pod = scriptPod(cluster, clientNs, name, CLIENT, env);
+  // Its workers open a connection per request, ~1,300 a second on an idle machine: with the default
+  // 28k ephemeral ports a port comes back within ~20 s, while the node's conntrack may still hold its
+  // last connection in a state where a new SYN is not translated (a close left half-done when the
+  // rollout deleted its pod lingers 30 s). The one failure this test has shown (ENETUNREACH: a SYN to
+  // the Service IP the node routed untranslated, after ~36k connections) fits that; all 64k ports put
+  // ~50 s between reuses. A safe sysctl: allowed by default and by Pod Security "restricted".
+  pod.spec!.securityContext!.sysctls = [{ name: 'net.ipv4.ip_local_port_range', value: '1024 65535' }];
+  return pod;
 }
 
 /**
@@ -322,7 +333,10 @@ export function defineE2eSuite(title: string, start: () => Promise<E2eCluster>, 
       expect(routed.model).toBe(name);
       expect(routed.revision).toBe(direct.revision);
       expect(routed.results.map((r: Json) => r.label)).toEqual(direct.results.map((r: Json) => r.label));
-      for (const [i, r] of routed.results.entries()) expect(r.score).toBeCloseTo(direct.results[i].score, 5);
+      // Close, not equal: the sample is int8 with dynamic quantization, whose activation scale spans the
+      // whole batch, and the batcher runs the two texts together or one per idle session (these two
+      // texts' logits differ by up to 0.0033 between the two, in onnxruntime alone).
+      for (const [i, r] of routed.results.entries()) expect(r.score).toBeCloseTo(direct.results[i].score, 2);
     }, STEP_TIMEOUT_MS);
 
     it('scales a model at zero from the router: requests held, the first replica started, every request answered, the cold start in parts', async () => {
@@ -425,7 +439,9 @@ export function defineE2eSuite(title: string, start: () => Promise<E2eCluster>, 
         expect(restarts(after)).toEqual(restartsBefore);
         for (const pod of after) expect(pod.status?.conditions?.find((c) => c.type === 'Ready')?.status, pod.metadata?.name).toBe('True');
         const unhealthy = (await Promise.all([ns, RELEASE_NAMESPACE].map((namespace) => core().listNamespacedEvent({ namespace, fieldSelector: 'reason=Unhealthy' }))))
-          .flatMap((l) => l.items).filter((e) => (e.lastTimestamp ?? e.eventTime ?? new Date(0)).valueOf() >= applied - 1000);
+          .flatMap((l) => l.items).filter((e) => (e.lastTimestamp ?? e.eventTime ?? new Date(0)).valueOf() >= applied - 1000)
+          // The guarded pods only: another model's pod scaling to zero meanwhile fails probes as it stops, policy or not.
+          .filter((e) => guarded.some((p) => p.metadata?.name === e.involvedObject.name));
         expect(unhealthy.map((e) => `${e.involvedObject.name}: ${e.message}`)).toEqual([]);
         // The enforcer's rules and ipsets are the node's netns's alone.
         expect(hostFirewall()).toBe(hostFirewallAtStart);
@@ -451,6 +467,7 @@ export function defineE2eSuite(title: string, start: () => Promise<E2eCluster>, 
       const dir = mkdtempSync(join(tmpdir(), 'sentiment-e2e-'));
       const file = join(dir, 'model.yaml');
       writeFileSync(file, JSON.stringify(bumped));
+      const untranslatedBefore = cluster.untranslatedServicePackets?.();
       const applied = Date.now();
       await kubectl('apply', '-f', file);
       rmSync(dir, { recursive: true });
@@ -468,9 +485,12 @@ export function defineE2eSuite(title: string, start: () => Promise<E2eCluster>, 
 
       const pod = await finished('client-rollout', 660_000);
       const summary = await summaryOf('client-rollout');
+      // What reached no endpoint: a connection kube-proxy had no endpoint for (new), or that conntrack kept from NAT.
+      const untranslated = untranslatedBefore && Object.fromEntries(Object.entries(cluster.untranslatedServicePackets!()).map(([state, n]) => [state, n - (untranslatedBefore[state] ?? 0)]));
+      if (untranslated) cluster.report('packets to the Service IP left untranslated during the bump, by conntrack state', JSON.stringify(untranslated));
       cluster.report('requests during the bump', `${summary.ok + summary.failed} sent, ${summary.failed} failed, ${JSON.stringify(summary.revisions)} by revision, over ${((summary.endedAt - summary.startedAt) / 1000).toFixed(0)} s`);
       expect(pod.status?.phase, JSON.stringify(summary)).toBe('Succeeded');
-      expect(summary).toMatchObject({ failed: 0, wrongLabels: 0, errors: [] });
+      expect(summary, `rollout applied at ${new Date(applied).toISOString()}, complete at ${new Date(completed).toISOString()}; untranslated packets ${JSON.stringify(untranslated)}`).toMatchObject({ failed: 0, wrongLabels: 0, errors: [] });
       expect(summary.ok).toBeGreaterThanOrEqual(5000);
       expect(Object.keys(summary.revisions).sort()).toEqual([r1, r2]);
       // After the switch only the new revision answered: the operator reports RolloutComplete once the

@@ -27,6 +27,8 @@ const MIRRORED = ['ghcr.io', 'docker.io', 'registry-1.docker.io', 'registry.k8s.
 const PAUSE_IMAGE = 'registry.k8s.io/pause:3.10.1';
 const REGISTRY_PORT = 5000;
 const MAX_SLOTS = 32;
+const UNTRANSLATED_TABLE = 'sentiment-e2e-untranslated';
+const CT_STATES = ['new', 'invalid', 'untracked', 'established', 'related'];
 
 export interface Slot {
   slot: number;
@@ -67,6 +69,12 @@ export interface RealCluster extends ControlPlane {
   nodeRssKb(): number;
   /** The processes of the pods' containers, as the host's /proc shows them. */
   containerProcesses(): ContainerProcess[];
+  /**
+   * Packets to a Service IP the node has forwarded so far with their destination untranslated, by
+   * conntrack state: kube-proxy found no endpoint for them (new) or conntrack kept them from NAT
+   * (invalid, untracked). Read before and after a step to see what escaped during it.
+   */
+  untranslatedServicePackets(): Record<string, number>;
   /** Set where kube-router enforces NetworkPolicy on the node (RealClusterOptions.kubeRouter). */
   networkPolicy?: {
     /** hostFirewall() as it was before kube-router started. */
@@ -225,7 +233,8 @@ export async function startRealCluster(opts: RealClusterOptions = {}): Promise<R
           return []; // exited meanwhile
         }
       });
-    return { ...plane, layout: l, registry, nodeRssKb, containerProcesses, networkPolicy };
+    const untranslatedServicePackets = () => countUntranslatedServicePackets(l);
+    return { ...plane, layout: l, registry, nodeRssKb, containerProcesses, networkPolicy, untranslatedServicePackets };
   } catch (err) {
     await plane.stop();
     throw err;
@@ -252,6 +261,19 @@ function inNodeNet(l: Slot, cmd: string, args: string[]): string {
   } catch {
     return '';
   }
+}
+
+/** One counting rule per state in a table of the node's netns that changes no packet. */
+function countUntranslatedServicePackets(l: Slot): Record<string, number> {
+  const listing = JSON.parse(sh('nsenter', [`--net=/run/netns/${l.netns}`, 'nft', '-j', 'list', 'chain', 'ip', UNTRANSLATED_TABLE, 'forward'])) as {
+    nftables: { rule?: { comment?: string; expr: { counter?: { packets: number } }[] } }[];
+  };
+  const counts: Record<string, number> = {};
+  for (const { rule } of listing.nftables) {
+    const packets = rule?.expr.find((e) => e.counter)?.counter?.packets;
+    if (rule?.comment && packets !== undefined) counts[rule.comment] = packets;
+  }
+  return counts;
 }
 
 function firstServiceIp(l: Slot): string {
@@ -312,6 +334,15 @@ function createNetwork(l: Slot): void {
     // Host -> pods and Services: through the node. The node routes to pods on its bridge; no default route.
     sh('ip', ['route', 'add', l.podCidr, 'via', l.nodeIp, 'dev', l.hostIf]);
     sh('ip', ['route', 'add', l.serviceCidr, 'via', l.nodeIp, 'dev', l.hostIf]);
+    // Inside the node, Service IPs route back to the host, which does not forward and so drops
+    // them, as a real node's default route takes them away: kube-proxy's filter rules (reject for a
+    // Service with no endpoints or an unserved port, drop for an unallocated IP) only see packets
+    // that routing could forward, and without a route the node answered "network unreachable".
+    sh('ip', ['-n', l.netns, 'route', 'add', l.serviceCidr, 'via', l.hostIp, 'dev', 'eth0']);
+    const nft = (...args: string[]) => sh('nsenter', [`--net=/run/netns/${l.netns}`, 'nft', ...args]);
+    nft('add', 'table', 'ip', UNTRANSLATED_TABLE);
+    nft('add', 'chain', 'ip', UNTRANSLATED_TABLE, 'forward', '{ type filter hook forward priority -10; policy accept; }');
+    for (const state of CT_STATES) nft('add', 'rule', 'ip', UNTRANSLATED_TABLE, 'forward', 'ip', 'daddr', l.serviceCidr, 'ct', 'state', state, 'counter', 'comment', `"${state}"`);
     // Per-namespace sysctls of the node's own netns (the host's stay as they are).
     sh('nsenter', [`--net=/run/netns/${l.netns}`, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
     for (const dir of cgroupDirs(l)) {
