@@ -255,9 +255,15 @@ export function hostFirewall(): string {
   }).join('\n');
 }
 
+/** A command run in the node's netns; throws when it fails. */
+function shInNodeNet(l: Slot, cmd: string, args: string[]): string {
+  return sh('nsenter', [`--net=/run/netns/${l.netns}`, cmd, ...args]);
+}
+
+/** shInNodeNet, with '' where it fails (e.g. while the node is still starting). */
 function inNodeNet(l: Slot, cmd: string, args: string[]): string {
   try {
-    return sh('nsenter', [`--net=/run/netns/${l.netns}`, cmd, ...args]);
+    return shInNodeNet(l, cmd, args);
   } catch {
     return '';
   }
@@ -265,7 +271,7 @@ function inNodeNet(l: Slot, cmd: string, args: string[]): string {
 
 /** One counting rule per state in a table of the node's netns that changes no packet. */
 function countUntranslatedServicePackets(l: Slot): Record<string, number> {
-  const listing = JSON.parse(sh('nsenter', [`--net=/run/netns/${l.netns}`, 'nft', '-j', 'list', 'chain', 'ip', UNTRANSLATED_TABLE, 'forward'])) as {
+  const listing = JSON.parse(shInNodeNet(l, 'nft', ['-j', 'list', 'chain', 'ip', UNTRANSLATED_TABLE, 'forward'])) as {
     nftables: { rule?: { comment?: string; expr: { counter?: { packets: number } }[] } }[];
   };
   const counts: Record<string, number> = {};
@@ -281,11 +287,7 @@ function firstServiceIp(l: Slot): string {
 }
 
 function nftHasService(l: Slot, ip: string): boolean {
-  try {
-    return sh('nsenter', [`--net=/run/netns/${l.netns}`, 'nft', 'list', 'map', 'ip', 'kube-proxy', 'service-ips']).includes(ip);
-  } catch {
-    return false;
-  }
+  return inNodeNet(l, 'nft', ['list', 'map', 'ip', 'kube-proxy', 'service-ips']).includes(ip);
 }
 
 /**
@@ -339,12 +341,12 @@ function createNetwork(l: Slot): void {
     // Service with no endpoints or an unserved port, drop for an unallocated IP) only see packets
     // that routing could forward, and without a route the node answered "network unreachable".
     sh('ip', ['-n', l.netns, 'route', 'add', l.serviceCidr, 'via', l.hostIp, 'dev', 'eth0']);
-    const nft = (...args: string[]) => sh('nsenter', [`--net=/run/netns/${l.netns}`, 'nft', ...args]);
+    const nft = (...args: string[]) => shInNodeNet(l, 'nft', args);
     nft('add', 'table', 'ip', UNTRANSLATED_TABLE);
     nft('add', 'chain', 'ip', UNTRANSLATED_TABLE, 'forward', '{ type filter hook forward priority -10; policy accept; }');
     for (const state of CT_STATES) nft('add', 'rule', 'ip', UNTRANSLATED_TABLE, 'forward', 'ip', 'daddr', l.serviceCidr, 'ct', 'state', state, 'counter', 'comment', `"${state}"`);
     // Per-namespace sysctls of the node's own netns (the host's stay as they are).
-    sh('nsenter', [`--net=/run/netns/${l.netns}`, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
+    shInNodeNet(l, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
     for (const dir of cgroupDirs(l)) {
       for (const d of [dir, join(dir, 'node')]) {
         mkdirSync(d, { recursive: true });
