@@ -20,6 +20,8 @@ describe('canary view', () => {
     ['a step with both shares', model({ phase: 'Analyzing', revision: 'abc', step: 0 }, [{ shadowPercent: 10, weightPercent: 10 }])],
     ['a step with neither', model({ phase: 'Analyzing', revision: 'abc', step: 0 }, [{ texts: 1 }])],
     ['a share over 100', model({ phase: 'Analyzing', revision: 'abc', step: 0 }, [{ weightPercent: 101 }])],
+    ['more steps than the CRD allows', model({ phase: 'Analyzing', revision: 'abc', step: 0 }, Array.from({ length: 11 }, () => steps[0]))],
+    ['an analysis that is no object', model({ phase: 'Analyzing', revision: 'abc', step: 0 }, steps, ['negative'])],
     ['steps that are no list', model({ phase: 'Analyzing', revision: 'abc', step: 0 }, { 0: steps[0] })],
     ['no object at all', null],
   ])('sees no canary in %s', (_what, object) => {

@@ -5,7 +5,8 @@
  * unexpected means "no canary": the model is then served as before, by its stable pods only.
  * Field names follow spec.rollout.canary and status.canary (see the operator's API types).
  */
-import { objectField } from './fields.js';
+import Type, { type Static } from 'typebox';
+import Value from 'typebox/value';
 
 export interface CanaryView {
   /** The candidate's revision (status.canary.revision), a label on every canary series. */
@@ -25,35 +26,43 @@ const DEFAULT_NEGATIVE_LABEL = 'negative';
 const MAX_REVISION_LENGTH = 253;
 const MAX_STEPS = 10;
 
+const Percent = Type.Integer({ minimum: 1, maximum: 100 });
+/** The fields read here, as the CRD allows them; other fields may be anything. */
+const AnalysedModel = Type.Object({
+  spec: Type.Object({
+    rollout: Type.Object({
+      canary: Type.Object({
+        steps: Type.Array(Type.Object({ shadowPercent: Type.Optional(Percent), weightPercent: Type.Optional(Percent) }), { maxItems: MAX_STEPS }),
+        analysis: Type.Optional(Type.Object({ negativeLabel: Type.Optional(Type.String({ minLength: 1 })) })),
+      }),
+    }),
+  }),
+  status: Type.Object({
+    canary: Type.Object({
+      phase: Type.Literal('Analyzing'),
+      revision: Type.String({ minLength: 1, maxLength: MAX_REVISION_LENGTH }),
+      step: Type.Integer({ minimum: 0, maximum: MAX_STEPS - 1 }),
+    }),
+  }),
+});
+
 /** The canary step the router should run for `model` now, or undefined while none is being analysed. */
 export function canaryView(model: unknown): CanaryView | undefined {
-  const status = objectField(objectField(model, 'status'), 'canary');
-  if (objectField(status, 'phase') !== 'Analyzing') return undefined;
-  const revision = objectField(status, 'revision');
-  const step = objectField(status, 'step');
-  if (typeof revision !== 'string' || revision.length === 0 || revision.length > MAX_REVISION_LENGTH) return undefined;
-  if (!Number.isInteger(step) || (step as number) < 0 || (step as number) >= MAX_STEPS) return undefined;
-  const canary = objectField(objectField(objectField(model, 'spec'), 'rollout'), 'canary');
-  const steps = objectField(canary, 'steps');
-  if (!Array.isArray(steps)) return undefined;
-  const current: unknown = steps[step as number];
-  const shadow = percent(objectField(current, 'shadowPercent'));
-  const weight = percent(objectField(current, 'weightPercent'));
+  if (!Value.Check(AnalysedModel, model)) return undefined;
+  const { spec, status } = model as Static<typeof AnalysedModel>;
+  const { revision, step } = status.canary;
+  const current = spec.rollout.canary.steps[step];
   // Exactly one of the two (the CRD's rule); a step with neither or both is not acted on.
-  if ((shadow === undefined) === (weight === undefined)) return undefined;
-  const negative = objectField(objectField(canary, 'analysis'), 'negativeLabel');
+  if (!current || (current.shadowPercent === undefined) === (current.weightPercent === undefined)) return undefined;
+  const negative = spec.rollout.canary.analysis?.negativeLabel;
   return {
-    revision, step: step as number,
-    ...(shadow !== undefined ? { shadowPercent: shadow } : { weightPercent: weight! }),
-    negativeLabel: typeof negative === 'string' && negative.length > 0 ? negative.toLowerCase() : DEFAULT_NEGATIVE_LABEL,
+    revision, step,
+    ...(current.shadowPercent !== undefined ? { shadowPercent: current.shadowPercent } : { weightPercent: current.weightPercent! }),
+    negativeLabel: negative ? negative.toLowerCase() : DEFAULT_NEGATIVE_LABEL,
   };
 }
 
 export function sameCanary(a: CanaryView | undefined, b: CanaryView | undefined): boolean {
   if (!a || !b) return a === b;
   return a.revision === b.revision && a.step === b.step && a.shadowPercent === b.shadowPercent && a.weightPercent === b.weightPercent && a.negativeLabel === b.negativeLabel;
-}
-
-function percent(value: unknown): number | undefined {
-  return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 100 ? (value as number) : undefined;
 }
