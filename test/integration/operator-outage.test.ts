@@ -54,11 +54,20 @@ describe('operator: control-plane outages', () => {
         const m = await readModel(cp.kubeConfig, ns, n);
         return `${n} (generation ${m?.metadata.generation}): ${(m?.status?.conditions ?? []).map((c) => `${c.type}=${c.status}/${c.reason}: ${c.message}`).join('; ')}`;
       }));
-      const nodes = (await cp.kubeConfig.makeApiClient(CoreV1Api).listNode()).items.map((n) => {
+      const core = cp.kubeConfig.makeApiClient(CoreV1Api);
+      const nodes = (await core.listNode()).items.map((n) => {
         const ready = n.status?.conditions?.find((c) => c.type === 'Ready');
-        return `node ${n.metadata?.name}: Ready=${ready?.status} ${ready?.reason ?? ''}`;
+        return `node ${n.metadata?.name}: Ready=${ready?.status} ${ready?.reason ?? ''} since ${ready?.lastTransitionTime?.toISOString()}`;
       });
-      throw new Error(`${err.message}\n${[...states, ...nodes].join('\n')}`);
+      // Which of the test cluster's controllers stalled: the Deployment's status (controller-manager),
+      // each pod's binding (scheduler) and its phase and readiness (kwok, or the node lifecycle controller).
+      const workloads = (await deployments()).filter((d) => names.includes(d.metadata?.name ?? '')).map((d) =>
+        `deployment ${d.metadata?.name}: generation ${d.metadata?.generation} observed ${d.status?.observedGeneration}, replicas ${d.status?.replicas ?? 0} updated ${d.status?.updatedReplicas ?? 0} ready ${d.status?.readyReplicas ?? 0}`);
+      const pods = (await core.listNamespacedPod({ namespace: ns })).items.map((p) => {
+        const ready = p.status?.conditions?.find((c) => c.type === 'Ready');
+        return `pod ${p.metadata?.name}: created ${p.metadata?.creationTimestamp?.toISOString()}${p.metadata?.deletionTimestamp ? ' deleting' : ''}, node ${p.spec?.nodeName ?? '-'}, ${p.status?.phase}, Ready=${ready?.status ?? '-'} ${ready?.reason ?? ''} since ${ready?.lastTransitionTime?.toISOString() ?? '-'}`;
+      });
+      throw new Error(`${err.message} (now ${new Date().toISOString()})\n${[...states, ...nodes, ...workloads, ...pods].join('\n')}`);
     });
   }
 
@@ -98,6 +107,7 @@ describe('operator: control-plane outages', () => {
       await cp.kill(component);
       await cp.restart(component);
     }
+    console.log(`apiserver outage: the test cluster's controllers restarted ${Date.now() - back} ms after the apiserver answered again (${new Date().toISOString()})`);
     await waitForAll(converged, RECOVERY_BOUND_MS);
     console.log(`apiserver outage: every model Ready ${Date.now() - back} ms after the apiserver answered again; ${await op!.metric('sentiment_operator_reconcile_errors_total')} failed reconciles`);
     await expectConsistent(RUNTIME_IMAGE);
