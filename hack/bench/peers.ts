@@ -4,7 +4,7 @@
 // load generator (wrk) drives each server in turn. Raw onnxruntime (Python, no HTTP) gives the
 // ceiling. Not a test: it prints numbers.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer } from 'node:net';
@@ -297,9 +297,14 @@ function machineBusy(): number {
 }
 
 async function startPython(script: string[], env: Record<string, string>, port: number, readyPath: string) {
-  const child: ChildProcess = spawn(python, script, { cwd: PEERS_DIR, env: { ...peerEnv, ...env }, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  // A file, not a pipe: wrk runs synchronously, so a pipe would not be read during a row, and
+  // mosec, which logs a warning per request whose client left (every wrk run ends with some),
+  // blocked on the full pipe and answered nothing in the 64-client row.
+  const logFile = join(work, `${script[0]}-${port}.log`);
+  const log = openSync(logFile, 'a');
+  const child: ChildProcess = spawn(python, script, { cwd: PEERS_DIR, env: { ...peerEnv, ...env }, detached: true, stdio: ['ignore', 'ignore', log] });
+  closeSync(log);
+  const stderrTail = (): string => readFileSync(logFile, 'utf8').slice(-4000);
   const killGroup = (signal: NodeJS.Signals): void => {
     try {
       process.kill(-child.pid!, signal);
@@ -312,10 +317,10 @@ async function startPython(script: string[], env: Record<string, string>, port: 
   const url = `http://127.0.0.1:${port}`;
   const deadline = performance.now() + 120_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${script[0]} exited (code ${child.exitCode})\n${stderr}`);
+    if (child.exitCode !== null) throw new Error(`${script[0]} exited (code ${child.exitCode})\n${stderrTail()}`);
     if (performance.now() > deadline) {
       killGroup('SIGKILL');
-      throw new Error(`${script[0]} not ready within 120 s\n${stderr}`);
+      throw new Error(`${script[0]} not ready within 120 s\n${stderrTail()}`);
     }
     const ok = await fetch(`${url}${readyPath}`).then((r) => r.status < 500, () => false);
     if (ok) break;
