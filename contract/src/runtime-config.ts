@@ -39,7 +39,7 @@ export const SessionConfig = Type.Object(
       default: 0,
       description: 'Inference sessions per serving process, each in its own worker thread with its own copy of the model, so every core of the quota has work. 0 derives it from the CPU quota (cgroup), one per core up to 4; with executionProvider cuda, 0 means 1.',
     }),
-    intraOpThreads: Type.Integer({ minimum: 0, maximum: 256, default: 0, description: 'onnxruntime threads per session; 0 derives it: the CPU quota (cgroup) shared among the processes and sessions.' }),
+    intraOpThreads: Type.Integer({ minimum: 0, maximum: 256, default: 0, description: 'onnxruntime threads per session; 0 derives it from the CPU quota (cgroup): each session gets twice its share of the cores, so one running alone uses the cores idle sessions leave.' }),
     interOpThreads: Type.Integer({ minimum: 0, maximum: 256, default: 1 }),
     spinWait: Type.Boolean({ default: false, description: 'Let onnxruntime threads spin while waiting for work: lower latency on dedicated cores, wasted CPU when the cores are shared (HTTP, tokenizer, CPU limits).' }),
     concurrentBatches: Type.Integer({ minimum: 1, maximum: 8, default: 1, description: 'Batches run at once on each session.' }),

@@ -11,6 +11,7 @@ import { Batcher } from '../../runtime/src/core/batcher.js';
 import { Classifier } from '../../runtime/src/core/infer.js';
 import { BatchQueue } from '../../runtime/src/core/queue.js';
 import { TextEncoder, type EncodedText } from '../../runtime/src/core/tokenizer.js';
+import { resolveLayout } from '../../runtime/src/model/load.js';
 import { readManifest } from '../../runtime/src/model/manifest.js';
 import { readSentences } from './sentences.js';
 import { BENCH_SERVER_FLAGS, startServer } from './server.js';
@@ -31,6 +32,10 @@ const config = loadConfig({ argv: settings });
 const manifest = readManifest(config.model.path, { quantization: config.model.quantization, labels: config.model.labels });
 const encoder = new TextEncoder(manifest.tokenizerFile, Math.min(config.model.maxSequenceLength, manifest.maxPositionEmbeddings));
 const encodedAll = await encoder.encode(sentences);
+// The server's own layout (sessions and intra-op threads from the CPU quota), so the in-process
+// stages run sessions like the ones the HTTP stage reaches: onnxruntime's default thread count
+// would make them faster than the server on short inputs.
+const layout = resolveLayout(config);
 
 type Stage = { name: string; call: (i: number) => Promise<unknown> };
 
@@ -65,7 +70,7 @@ function padOne(encoded: EncodedText): Batch {
 const server = await startServer([...BENCH_SERVER_FLAGS, '--logging.level=info', ...settings]);
 const session = await ort.InferenceSession.create(manifest.onnxFile, {
   graphOptimizationLevel: 'all',
-  ...(config.session.intraOpThreads > 0 ? { intraOpNumThreads: config.session.intraOpThreads } : {}),
+  intraOpNumThreads: layout.intraOpThreads,
   extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
 });
 const feeds = (batch: Batch): Record<string, ort.Tensor> => ({
@@ -73,7 +78,7 @@ const feeds = (batch: Batch): Record<string, ort.Tensor> => ({
   attention_mask: new ort.Tensor('int64', batch.attentionMask, [1, batch.columns]),
   token_type_ids: new ort.Tensor('int64', batch.tokenTypeIds, [1, batch.columns]),
 });
-const backend = await OnnxBackend.open(manifest, config.session, () => {});
+const backend = await OnnxBackend.open(manifest, { ...config.session, ...layout }, () => {});
 const observer = { queueDepth: () => {}, batch: () => {}, dropped: () => {}, tokenized: () => {}, answered: () => {} };
 const batcher = new Batcher(new BatchQueue(config.batching), backend, { ...config.batching, concurrentBatches: config.session.concurrentBatches, padTokenId: manifest.padTokenId }, observer);
 const classifier = new Classifier(encoder, batcher, undefined, observer);
@@ -100,7 +105,7 @@ try {
     { name: 'HTTP POST /v1/sentiment (server process, keep-alive client)', call: (i) => send('POST', '/v1/sentiment', JSON.stringify({ text: sentence(i) })) },
     { name: 'HTTP GET /healthz (same server: the HTTP round trip alone)', call: () => send('GET', '/healthz') },
   ]);
-  console.log(`settings: ${settings.join(' ')}; ${calls} sequential calls per stage, stages taking turns\n`);
+  console.log(`settings: ${settings.join(' ')}; ${layout.sessions} session(s) of ${layout.intraOpThreads} intra-op thread(s); ${calls} sequential calls per stage, stages taking turns\n`);
   console.log('| stage | p50 ms | p90 ms |\n|---|---:|---:|');
   for (const row of rows) console.log(`| ${row.name} | ${row.p50.toFixed(3)} | ${row.p90.toFixed(3)} |`);
 } finally {

@@ -91,7 +91,7 @@ export const Runtime = Type.Object({
   image: ImageReference('Sentiment runtime image, pinned by tag or digest.'),
   executionProvider: ExecutionProvider,
   intraOpThreads: Type.With(SessionConfig.properties.intraOpThreads, {
-    description: 'onnxruntime threads per inference session; 0 derives it: the CPU limit (or request) becomes sessions of one thread each per serving process (up to 4, then more threads per session).',
+    description: 'onnxruntime threads per inference session; 0 derives it: the CPU limit (or request) becomes one session per core of each serving process (up to 4), each with twice its share of the cores as threads, so a session running alone uses the cores idle sessions leave.',
   }),
   processes: Type.With(ServerConfig.properties.processes, {
     description:

@@ -72,11 +72,11 @@ describe('runtime config', () => {
 
   it.each([
     [{}, 0, 0],
-    [{ limits: { cpu: '4' } }, 4, 1],
-    [{ limits: { cpu: '16' } }, 4, 4],
-    [{ requests: { cpu: '2500m' } }, 2, 1],
+    [{ limits: { cpu: '4' } }, 4, 2],
+    [{ limits: { cpu: '16' } }, 4, 8],
+    [{ requests: { cpu: '2500m' } }, 2, 2],
     [{ requests: { cpu: '250m' } }, 1, 1],
-    [{ requests: { cpu: '1' }, limits: { cpu: '3' } }, 3, 1],
+    [{ requests: { cpu: '1' }, limits: { cpu: '3' } }, 3, 2],
   ])('turns the CPU quota %j into %d sessions of %d onnxruntime threads (none: the runtime derives them)', (resources, sessions, threads) => {
     expect(runtimeConfig(sentimentModel({ resources }), '/m').session).toMatchObject({ sessions, intraOpThreads: threads });
   });
@@ -92,7 +92,7 @@ describe('runtime config', () => {
     const model = sentimentModel({ runtime: { processes: 4 }, resources: { limits: { cpu: '8' } } });
     const config = runtimeConfig(model, '/m');
     expect(config.server.processes).toBe(4);
-    expect(config.session).toMatchObject({ sessions: 2, intraOpThreads: 1 });
+    expect(config.session).toMatchObject({ sessions: 2, intraOpThreads: 2 });
     expect(runtimeConfig(sentimentModel({ runtime: { processes: 4 }, resources: { limits: { cpu: '2' } } }), '/m').session).toMatchObject({ sessions: 1, intraOpThreads: 1 });
     expect(runtimeConfig(sentimentModel({}), '/m').server.processes).toBe(1);
   });
