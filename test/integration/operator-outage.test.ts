@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { envName } from '../../operator/src/config.js';
 import { cpuNode, startControlPlane, type ControlPlane } from '../support/controlplane.js';
 import { createNamespace, waitFor } from '../support/kube.js';
@@ -109,7 +109,12 @@ describe('operator: control-plane outages', () => {
     }
     console.log(`apiserver outage: the test cluster's controllers restarted ${Date.now() - back} ms after the apiserver answered again (${new Date().toISOString()})`);
     await waitForAll(converged, RECOVERY_BOUND_MS);
-    console.log(`apiserver outage: every model Ready ${Date.now() - back} ms after the apiserver answered again; ${await op!.metric('sentiment_operator_reconcile_errors_total')} failed reconciles`);
+    const readyAfter = Date.now() - back;
+    // Which side the recovery time is spent on: the last pod turning Ready (the test cluster) or the models following it (the operator).
+    const pods = (await cp.kubeConfig.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: ns })).items;
+    const last = (at: (p: V1Pod) => Date | undefined) => Math.max(...pods.map((p) => at(p)?.getTime() ?? Number.NaN)) - back;
+    const since = (type: string) => (p: V1Pod) => p.status?.conditions?.find((c) => c.type === type && c.status === 'True')?.lastTransitionTime;
+    console.log(`apiserver outage: every model Ready ${readyAfter} ms after the apiserver answered again; of its ${pods.length} pods the last created ~${last((p) => p.metadata?.creationTimestamp)} ms after, scheduled ~${last(since('PodScheduled'))}, Ready ~${last(since('Ready'))} (whole seconds); ${await op!.metric('sentiment_operator_reconcile_errors_total')} failed reconciles`);
     await expectConsistent(RUNTIME_IMAGE);
     await waitForModels(cp.kubeConfig, ns, ['after-apiserver'], converged, RECOVERY_BOUND_MS);
     expect(await op!.metric('sentiment_operator_leader')).toBe(1);

@@ -32,8 +32,6 @@ export interface Previous {
   /** The rollout strategy in force and why: this term's decision, else the one in status. */
   rollout: RolloutChoice | undefined;
   settle: Settle;
-  /** A canary holds the stable Deployment on this revision: status describes it, not the spec's. */
-  held?: Revision;
 }
 
 export interface Plan {
@@ -43,6 +41,8 @@ export interface Plan {
   rollout: RolloutChoice;
   /** Our part of the status. */
   status: SentimentModelStatus;
+  /** The status while a canary holds the stable Deployment on `held`: it describes that revision, not the spec's. */
+  statusHolding(held: Revision): SentimentModelStatus;
   /** To remember once the children are applied. */
   settle: Settle;
   /** The status depends on time passing: look again this many ms later, when nothing else may prompt it. */
@@ -60,18 +60,19 @@ export function plan(model: SentimentModel, observed: Observed, previous: Previo
     ?? decideAuto(model, draft.podTemplate, observed.nodes, observed.scheduledPods);
   const desired = withStrategy(model, draft, rollout.strategy);
   const { settle, leftMs } = schedulerSettle(previous.settle, observed.pods, now);
-  const status = computeStatus({
+  const statusFor = (revision: Revision): SentimentModelStatus => computeStatus({
     model,
     previous: previous.status,
     deployment: observed.deployment,
-    desired: previous.held ?? revisionOf(draft.podTemplate.metadata) ?? { templateHash: '' },
+    desired: revision,
     rollout,
     pods: observed.pods,
     schedulerSettling: leftMs !== undefined,
     endpoint: endpoint(model, observed.clusterDomain),
     now: metaTime(now),
   });
-  return { desired, rollout, status, settle, ...(leftMs !== undefined ? { recheckAfterMs: leftMs } : {}) };
+  const status = statusFor(revisionOf(draft.podTemplate.metadata) ?? { templateHash: '' });
+  return { desired, rollout, status, statusHolding: statusFor, settle, ...(leftMs !== undefined ? { recheckAfterMs: leftMs } : {}) };
 }
 
 /**

@@ -87,7 +87,7 @@ export class Reconciler {
     const canary = await this.decideCanary(model, specPlan, observed.deployment, previous, now);
     const stable = revisionOf(observed.deployment?.spec?.template?.metadata);
     // Held, the stable Deployment keeps its template, and the status describes that revision, not the spec's.
-    const next = canary.hold && stable ? withCanary(model, plan(model, observed, { ...before, held: stable }, now), canary) : withCanary(model, specPlan, canary);
+    const next = withCanary(model, canary.hold && stable ? { ...specPlan, status: specPlan.statusHolding(stable) } : specPlan, canary);
     if (next.rollout.templateHash !== memory.rollout?.templateHash) this.deps.log.debug({ model: key, rollout: next.rollout }, 'rollout strategy for a new pod template');
     memory.rollout = next.rollout;
     const refused = await this.applyChildren(key, model, memory, next, observed.deployment, canary).then(
