@@ -5,7 +5,7 @@
  * unexpected means "no canary": the model is then served as before, by its stable pods only.
  * Field names follow spec.rollout.canary and status.canary (see the operator's API types).
  */
-import Type, { type Static } from 'typebox';
+import Type from 'typebox';
 import Value from 'typebox/value';
 
 export interface CanaryView {
@@ -49,7 +49,7 @@ const AnalysedModel = Type.Object({
 /** The canary step the router should run for `model` now, or undefined while none is being analysed. */
 export function canaryView(model: unknown): CanaryView | undefined {
   if (!Value.Check(AnalysedModel, model)) return undefined;
-  const { spec, status } = model as Static<typeof AnalysedModel>;
+  const { spec, status } = model;
   const { revision, step } = status.canary;
   const current = spec.rollout.canary.steps[step];
   // Exactly one of the two (the CRD's rule); a step with neither or both is not acted on.
