@@ -3,13 +3,13 @@
 // softmax (hack/bench/peers/model.py), their answers are checked against ours, and one neutral
 // load generator (wrk) drives each server in turn. Raw onnxruntime (Python, no HTTP) gives the
 // ceiling. Not a test: it prints numbers.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { groupCpu, threadCpu, threadProfile } from './procfs.js';
 import { readSentences } from './sentences.js';
 import { BENCH_SERVER_FLAGS, startServer } from './server.js';
@@ -173,12 +173,12 @@ async function measure(server: Server, round: number): Promise<Measured> {
     writeFileSync(bodies, `${sentences.map(server.body).join('\n')}\n`);
     const rows: Row[] = [];
     for (const connections of CONNECTIONS) {
-      if (warmup > 0) wrk(running.url, server.path, bodies, connections, warmup);
+      if (warmup > 0) await wrk(running.url, server.path, bodies, connections, warmup);
       const threadsBefore = running.threads?.();
       const cpuBefore = running.cpu();
       const machineBefore = machineBusy();
       const started = performance.now();
-      const result = wrk(running.url, server.path, bodies, connections, duration);
+      const result = await wrk(running.url, server.path, bodies, connections, duration);
       const wall = (performance.now() - started) / 1000;
       rows.push({
         connections,
@@ -278,8 +278,13 @@ function agree(expected: Answer[], actual: Answer[]): string {
   return labels === 0 && worst < 1e-4 ? `agree on ${expected.length} (max score diff ${worst.toExponential(1)})` : `DIFFER: ${labels} labels, max score diff ${worst}`;
 }
 
-function wrk(url: string, path: string, bodies: string, connections: number, seconds: number) {
-  const output = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout=10s', '-s', join(PEERS_DIR, 'wrk.lua'), url], {
+/**
+ * Asynchronous, so this process keeps reading the servers' output while a row runs: mosec logs a
+ * warning per request whose client left (every wrk run ends with some), and a pipe left unread
+ * through the rows filled and blocked it, so it answered nothing in the 64-client row.
+ */
+async function wrk(url: string, path: string, bodies: string, connections: number, seconds: number) {
+  const { stdout: output } = await promisify(execFile)('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout=10s', '-s', join(PEERS_DIR, 'wrk.lua'), url], {
     env: { ...process.env, WRK_PATH: path, WRK_BODIES: bodies },
     encoding: 'utf8',
     timeout: (seconds + 30) * 1000,
@@ -297,14 +302,9 @@ function machineBusy(): number {
 }
 
 async function startPython(script: string[], env: Record<string, string>, port: number, readyPath: string) {
-  // A file, not a pipe: wrk runs synchronously, so a pipe would not be read during a row, and
-  // mosec, which logs a warning per request whose client left (every wrk run ends with some),
-  // blocked on the full pipe and answered nothing in the 64-client row.
-  const logFile = join(work, `${script[0]}-${port}.log`);
-  const log = openSync(logFile, 'a');
-  const child: ChildProcess = spawn(python, script, { cwd: PEERS_DIR, env: { ...peerEnv, ...env }, detached: true, stdio: ['ignore', 'ignore', log] });
-  closeSync(log);
-  const stderrTail = (): string => readFileSync(logFile, 'utf8').slice(-4000);
+  const child: ChildProcess = spawn(python, script, { cwd: PEERS_DIR, env: { ...peerEnv, ...env }, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
   const killGroup = (signal: NodeJS.Signals): void => {
     try {
       process.kill(-child.pid!, signal);
@@ -317,10 +317,10 @@ async function startPython(script: string[], env: Record<string, string>, port: 
   const url = `http://127.0.0.1:${port}`;
   const deadline = performance.now() + 120_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${script[0]} exited (code ${child.exitCode})\n${stderrTail()}`);
+    if (child.exitCode !== null) throw new Error(`${script[0]} exited (code ${child.exitCode})\n${stderr}`);
     if (performance.now() > deadline) {
       killGroup('SIGKILL');
-      throw new Error(`${script[0]} not ready within 120 s\n${stderrTail()}`);
+      throw new Error(`${script[0]} not ready within 120 s\n${stderr}`);
     }
     const ok = await fetch(`${url}${readyPath}`).then((r) => r.status < 500, () => false);
     if (ok) break;
