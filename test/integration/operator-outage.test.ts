@@ -31,6 +31,7 @@ describe('operator: control-plane outages', () => {
   let cp: ControlPlane;
   let op: RunningOperator | undefined;
   const deployments = async () => (await cp.kubeConfig.makeApiClient(AppsV1Api).listNamespacedDeployment({ namespace: ns })).items;
+  const pods = async () => (await cp.kubeConfig.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: ns })).items;
 
   /** One Deployment per model, owned by it alone, and each status as the cluster is. */
   async function expectConsistent(image: string): Promise<void> {
@@ -54,8 +55,7 @@ describe('operator: control-plane outages', () => {
         const m = await readModel(cp.kubeConfig, ns, n);
         return `${n} (generation ${m?.metadata.generation}): ${(m?.status?.conditions ?? []).map((c) => `${c.type}=${c.status}/${c.reason}: ${c.message}`).join('; ')}`;
       }));
-      const core = cp.kubeConfig.makeApiClient(CoreV1Api);
-      const nodes = (await core.listNode()).items.map((n) => {
+      const nodes = (await cp.kubeConfig.makeApiClient(CoreV1Api).listNode()).items.map((n) => {
         const ready = n.status?.conditions?.find((c) => c.type === 'Ready');
         return `node ${n.metadata?.name}: Ready=${ready?.status} ${ready?.reason ?? ''} since ${ready?.lastTransitionTime?.toISOString()}`;
       });
@@ -63,11 +63,11 @@ describe('operator: control-plane outages', () => {
       // each pod's binding (scheduler) and its phase and readiness (kwok, or the node lifecycle controller).
       const workloads = (await deployments()).filter((d) => names.includes(d.metadata?.name ?? '')).map((d) =>
         `deployment ${d.metadata?.name}: generation ${d.metadata?.generation} observed ${d.status?.observedGeneration}, replicas ${d.status?.replicas ?? 0} updated ${d.status?.updatedReplicas ?? 0} ready ${d.status?.readyReplicas ?? 0}`);
-      const pods = (await core.listNamespacedPod({ namespace: ns })).items.map((p) => {
+      const podStates = (await pods()).map((p) => {
         const ready = p.status?.conditions?.find((c) => c.type === 'Ready');
         return `pod ${p.metadata?.name}: created ${p.metadata?.creationTimestamp?.toISOString()}${p.metadata?.deletionTimestamp ? ' deleting' : ''}, node ${p.spec?.nodeName ?? '-'}, ${p.status?.phase}, Ready=${ready?.status ?? '-'} ${ready?.reason ?? ''} since ${ready?.lastTransitionTime?.toISOString() ?? '-'}`;
       });
-      throw new Error(`${err.message} (now ${new Date().toISOString()})\n${[...states, ...nodes, ...workloads, ...pods].join('\n')}`);
+      throw new Error(`${err.message} (now ${new Date().toISOString()})\n${[...states, ...nodes, ...workloads, ...podStates].join('\n')}`);
     });
   }
 
@@ -111,10 +111,10 @@ describe('operator: control-plane outages', () => {
     await waitForAll(converged, RECOVERY_BOUND_MS);
     const readyAfter = Date.now() - back;
     // Which side the recovery time is spent on: the last pod turning Ready (the test cluster) or the models following it (the operator).
-    const pods = (await cp.kubeConfig.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: ns })).items;
-    const last = (at: (p: V1Pod) => Date | undefined) => Math.max(...pods.map((p) => at(p)?.getTime() ?? Number.NaN)) - back;
+    const recovered = await pods();
+    const last = (at: (p: V1Pod) => Date | undefined) => Math.max(...recovered.map((p) => at(p)?.getTime() ?? Number.NaN)) - back;
     const since = (type: string) => (p: V1Pod) => p.status?.conditions?.find((c) => c.type === type && c.status === 'True')?.lastTransitionTime;
-    console.log(`apiserver outage: every model Ready ${readyAfter} ms after the apiserver answered again; of its ${pods.length} pods the last created ~${last((p) => p.metadata?.creationTimestamp)} ms after, scheduled ~${last(since('PodScheduled'))}, Ready ~${last(since('Ready'))} (whole seconds); ${await op!.metric('sentiment_operator_reconcile_errors_total')} failed reconciles`);
+    console.log(`apiserver outage: every model Ready ${readyAfter} ms after the apiserver answered again; of its ${recovered.length} pods the last created ~${last((p) => p.metadata?.creationTimestamp)} ms after, scheduled ~${last(since('PodScheduled'))}, Ready ~${last(since('Ready'))} (whole seconds); ${await op!.metric('sentiment_operator_reconcile_errors_total')} failed reconciles`);
     await expectConsistent(RUNTIME_IMAGE);
     await waitForModels(cp.kubeConfig, ns, ['after-apiserver'], converged, RECOVERY_BOUND_MS);
     expect(await op!.metric('sentiment_operator_leader')).toBe(1);

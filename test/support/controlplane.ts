@@ -18,6 +18,8 @@ import { applyObject, waitFor } from './kube.js';
 import { signalGroup, spawnGroup, terminateGroup, type GroupProcess } from './process-group.js';
 
 export const K8S_VERSION = 'v1.35.4';
+/** The nodes kwok plays kubelet for. */
+const KWOK_NODE_SELECTOR = 'type=kwok';
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** Pods of the model images named in it fail to pull or crash-loop; see the file. */
 const FAILURE_STAGES = join(repoRoot, 'test/support/kwok-failure-stages.yaml');
@@ -171,14 +173,12 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       // NotReady and every pod on it Ready=False, and kwok re-readies the node but never those
       // pods. 40 s is a kubelet's default; kwok renews the Lease well within it.
       procs.start('kwok', join(binDir, 'kwok'), [
-        `--kubeconfig=${kubeconfigPath}`, '--manage-all-nodes=false', '--manage-nodes-with-label-selector=type=kwok', '--node-lease-duration-seconds=40',
+        `--kubeconfig=${kubeconfigPath}`, '--manage-all-nodes=false', `--manage-nodes-with-label-selector=${KWOK_NODE_SELECTOR}`, '--node-lease-duration-seconds=40',
         '--cidr=10.244.0.0/16', '--node-ip=127.0.0.1', `--config=${join(binDir, 'kwok-stages.yaml')}`, `--config=${FAILURE_STAGES}`,
       ]);
     }
 
-    const kwokNodes: string[] = [];
     const addNode = async (spec: NodeSpec) => {
-      if (kwok) kwokNodes.push(spec.name);
       await applyObject(kubeConfig, nodeObject(spec), 'envtest');
       if (kwok) {
         await procs.waitUntil(procs.get('kwok'), async () => ready(await core.readNode({ name: spec.name })), 30_000,
@@ -222,7 +222,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         // every new pod unready for ~20 s more. The dead process's leases are released instead.
         if (name === 'kwok') {
           const leases = kubeConfig.makeApiClient(CoordinationV1Api);
-          await Promise.all(kwokNodes.map((node) => leases.deleteNamespacedLease({ namespace: 'kube-node-lease', name: node }).catch(() => undefined)));
+          const managed = (await core.listNode({ labelSelector: KWOK_NODE_SELECTOR })).items.map((node) => node.metadata!.name!);
+          await Promise.all(managed.map((node) => leases.deleteNamespacedLease({ namespace: 'kube-node-lease', name: node }).catch(() => undefined)));
         }
         await procs.restart(name);
       },
