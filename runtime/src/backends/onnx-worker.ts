@@ -1,6 +1,8 @@
 // Runs in a worker thread. onnxruntime-node's session.run is synchronous on the calling thread,
 // so the session lives here and the main thread keeps serving HTTP while a batch runs.
 // Self-contained on purpose (npm imports only): Node loads it directly from .ts under tests.
+import { readlinkSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 
@@ -12,6 +14,8 @@ export interface WorkerInit {
   intraOpThreads: number;
   interOpThreads: number;
   spinWait: boolean;
+  /** For this thread and the onnxruntime pool threads it creates. */
+  niceness: number;
   numLabels: number;
 }
 export type WorkerReady = { kind: 'ready'; executionProvider: 'cpu' | 'cuda'; fallbackReason?: string; inputNames: string[] };
@@ -98,7 +102,21 @@ function firstLine(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim();
 }
 
+/**
+ * Linux keeps niceness per thread, and onnxruntime's pool threads, created by this one when the
+ * session opens, inherit it. Elsewhere the worker keeps the process's.
+ */
+function lowerPriority(niceness: number): void {
+  try {
+    const threadId = Number(readlinkSync('/proc/thread-self').split('/').at(-1));
+    if (getPriority(threadId) < niceness) setPriority(threadId, niceness);
+  } catch {
+    // No /proc/thread-self (not Linux): nothing to lower.
+  }
+}
+
 try {
+  lowerPriority(init.niceness);
   const { session, provider, fallbackReason } = await open();
   const { outputName } = checkSignature(session);
   const usesTypeIds = session.inputNames.includes('token_type_ids');

@@ -1,8 +1,10 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readManifest } from '../model/manifest.js';
 import type { Batch } from './backend.js';
-import { OnnxBackend } from './onnx.js';
+import { INFERENCE_NICENESS, OnnxBackend } from './onnx.js';
 
 const demo = join(import.meta.dirname, '..', '..', '..', 'models', 'sst2-bert-mini-en');
 
@@ -15,6 +17,14 @@ function batch(rows: number[][]): Batch {
     attentionMask[r * columns + c] = 1n;
   }));
   return { rows: rows.length, columns, inputIds, attentionMask, tokenTypeIds: new BigInt64Array(rows.length * columns) };
+}
+
+/** Niceness of each thread of this process, from /proc (field 19 of stat, counted after the command name's closing parenthesis). */
+function threadNiceness(): number[] {
+  return readdirSync('/proc/self/task').map((tid) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
 }
 
 // [CLS] a great movie [SEP] / [CLS] terrible [SEP] in the bert-base-uncased vocabulary.
@@ -61,6 +71,21 @@ describe('OnnxBackend (real onnxruntime session in a worker thread)', () => {
     await expect(backend.run(broken)).rejects.toThrow(/inference failed/);
     expect(backend.failure).toBeUndefined();
     expect((await backend.run(batch([GREAT]))).logits).toHaveLength(2);
+  });
+
+  it('runs inference at the lowest priority, onnxruntime\'s pool threads included, so the serving threads come first', async () => {
+    const serving = getPriority();
+    expect(serving).toBeLessThan(INFERENCE_NICENESS);
+    const count = (): number => threadNiceness().filter((nice) => nice === INFERENCE_NICENESS).length;
+    const before = count();
+    const pool = await OnnxBackend.open(readManifest(demo, {}), { executionProvider: 'cpu', cudaDeviceId: 0, allowCpuFallback: false, sessions: 1, intraOpThreads: 3, interOpThreads: 1, spinWait: false, concurrentBatches: 1, warmupTexts: 1 }, () => {});
+    try {
+      // The worker thread and the two pool threads onnxruntime starts beside it.
+      expect(count() - before).toBe(3);
+      expect(getPriority()).toBe(serving);
+    } finally {
+      await pool.close();
+    }
   });
 
   it('spreads batches over several sessions, each answering as one session would', async () => {

@@ -53,6 +53,16 @@ class SessionWorker {
   }
 }
 
+/**
+ * Inference runs at the lowest CPU priority Linux has, below the threads that read, refuse and
+ * answer requests and the probes: on a saturated pod those must not wait behind compute, or 429s
+ * come seconds late (overload test at 3,000 requests/s on a slow 2-core machine: 429s up to 9 s
+ * at the process's priority, 1.9-3.4 s at this one). Compute loses only the CPU those threads use;
+ * a pod's cgroup keeps other pods out of the comparison, and lowering one's own priority needs no
+ * privilege.
+ */
+export const INFERENCE_NICENESS = 19;
+
 /** The session settings with the layout already resolved: `sessions` workers of `intraOpThreads` each. */
 export type SessionSettings = RuntimeConfig['session'];
 
@@ -83,6 +93,7 @@ export class OnnxBackend implements Backend {
       intraOpThreads: session.intraOpThreads,
       interOpThreads: session.interOpThreads,
       spinWait: session.spinWait,
+      niceness: INFERENCE_NICENESS,
       numLabels: manifest.labels.length,
     };
     const workers = Array.from({ length: Math.max(1, session.sessions) }, () => new Worker(workerUrl, { workerData: init }));
