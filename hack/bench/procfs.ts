@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 const TICK = 0.01;
 
 /** The fields of a /proc stat line after the parenthesized name, which may itself hold spaces. */
-function statFields(text: string): { name: string; fields: string[] } {
+export function statFields(text: string): { name: string; fields: string[] } {
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
   return { name: text.slice(open + 1, close), fields: text.slice(close + 2).trim().split(' ') };

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { statFields } from './procfs.js';
 
 /** Nearest-rank percentile of an unsorted sample, in the sample's unit. */
 export function percentile(values: ArrayLike<number>, p: number): number {
@@ -82,9 +83,7 @@ export async function waitForQuiet(maxSeconds: number, threshold = 0.3): Promise
 function childTicks(pid: number | undefined): number {
   if (pid === undefined) return 0;
   try {
-    // The command name field may contain spaces; the fields after its closing parenthesis are fixed.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const { fields } = statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
     const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
     // A child that exits between the two reads counts as 0 rather than spoiling the sum.
     return Number(fields[11]) + Number(fields[12]) + children.reduce((sum, child) => sum + (childTicks(child) || 0), 0); // utime, stime

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { statFields } from '../../../hack/bench/procfs.js';
 import { readManifest } from '../model/manifest.js';
 import type { Batch } from './backend.js';
 import { INFERENCE_NICENESS, OnnxBackend } from './onnx.js';
@@ -19,12 +20,9 @@ function batch(rows: number[][]): Batch {
   return { rows: rows.length, columns, inputIds, attentionMask, tokenTypeIds: new BigInt64Array(rows.length * columns) };
 }
 
-/** Niceness of each thread of this process, from /proc (field 19 of stat, counted after the command name's closing parenthesis). */
+/** Niceness of each thread of this process: fields[16] is the stat line's 19th field. */
 function threadNiceness(): number[] {
-  return readdirSync('/proc/self/task').map((tid) => {
-    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-  });
+  return readdirSync('/proc/self/task').map((tid) => Number(statFields(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')).fields[16]));
 }
 
 // [CLS] a great movie [SEP] / [CLS] terrible [SEP] in the bert-base-uncased vocabulary.
